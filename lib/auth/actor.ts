@@ -1,0 +1,13 @@
+import type { ApiKeyRole } from "./auth-store";
+
+/**
+ * Who is calling, as established by the server (API key, session or the local CLI); never taken
+ * from a request body.
+ */
+export type Actor =
+  | { kind: "api_key"; org: string; role: ApiKeyRole; keyId: string }
+  | { kind: "user"; userId: string; email: string }
+  | { kind: "system"; name: string };
+
+export type OrgRole = "owner" | "admin" | "viewer";
+export type OrgAction = "read" | "write";

@@ -1,0 +1,49 @@
+import "server-only";
+import { AppError } from "../errors";
+import type { Actor, OrgAction, OrgRole } from "./actor";
+import type { AuthStore, OrgRecord } from "./auth-store";
+
+/** Looks up a user's role in an org. The accounts issue (web UI) provides the real one. */
+export type MembershipLookup = (userId: string, org: string) => Promise<OrgRole | null>;
+
+export const noMemberships: MembershipLookup = async () => null;
+
+const SLUG_RE = /^[a-z0-9][a-z0-9_-]{1,62}$/;
+
+function roleAllows(role: OrgRole | "admin" | "viewer", action: OrgAction): boolean {
+  return action === "read" || role === "owner" || role === "admin";
+}
+
+/**
+ * The one authorization check of the product: every use case calls it, for keys, sessions and the
+ * CLI alike. An org the actor does not belong to is reported as not found, so its existence leaks
+ * nothing; a role that may not do `action` gets 403.
+ */
+export async function authorizeOrgOrThrow(
+  deps: { auth: AuthStore; memberships: MembershipLookup },
+  actor: Actor | null,
+  org: string,
+  action: OrgAction,
+): Promise<OrgRecord> {
+  if (!actor) throw new AppError("unauthenticated", "Sign in or send an org API key (X-API-Key header).");
+  const notFound = () => new AppError("org_not_found", `Organization '${SLUG_RE.test(org) ? org : "?"}' was not found.`);
+  if (!SLUG_RE.test(org)) throw notFound();
+
+  let role: OrgRole | "admin" | "viewer";
+  if (actor.kind === "api_key") {
+    if (actor.org !== org) throw notFound();
+    role = actor.role;
+  } else if (actor.kind === "user") {
+    const r = await deps.memberships(actor.userId, org);
+    if (!r) throw notFound();
+    role = r;
+  } else {
+    role = "owner"; // the local CLI, run by whoever holds DATA_DIR
+  }
+  const record = deps.auth.getOrg(org);
+  if (!record) throw notFound();
+  if (!roleAllows(role, action)) {
+    throw new AppError("forbidden", `Your role (${role}) can view this organization's integrations but not change them.`);
+  }
+  return record;
+}

@@ -1,0 +1,46 @@
+import "server-only";
+import { AppError } from "../errors";
+import type { Actor } from "./actor";
+import { authorizeOrgOrThrow } from "./authorize";
+import type { ApiKeyRecord, ApiKeyRole, OrgRecord } from "./auth-store";
+import { getDeps, type CoreDeps } from "../integrations/deps";
+import { OrgSlugSchema } from "../integrations/schemas";
+
+/** Create an organization and its first admin API key (shown once). CLI and sign-up use it. */
+export async function createOrganization(
+  args: { actor: Actor; slug: string; name?: string },
+  deps: CoreDeps = getDeps(),
+): Promise<{ org: OrgRecord; apiKey: string; keyId: string }> {
+  if (args.actor.kind === "api_key") throw new AppError("forbidden", "An org API key cannot create organizations.");
+  const slug = OrgSlugSchema.safeParse(args.slug);
+  if (!slug.success) throw new AppError("invalid_request", `The org slug ${slug.error.issues[0]?.message}.`, { fields: { slug: slug.error.issues[0]?.message ?? "is invalid" } });
+  const name = (args.name ?? args.slug).trim().slice(0, 100) || args.slug;
+  const now = new Date(deps.now());
+  const org = deps.auth.createOrg(slug.data, name, now);
+  if (!org) throw new AppError("conflict", `The organization '${slug.data}' already exists.`);
+  const { record, apiKey } = deps.auth.createApiKey(org.slug, "admin", "initial admin key", now);
+  return { org, apiKey, keyId: record.id };
+}
+
+/** Create an org API key with a role; the key is returned once and stored only as a hash. */
+export async function createOrgApiKey(
+  args: { actor: Actor | null; org: string; role: ApiKeyRole; label?: string },
+  deps: CoreDeps = getDeps(),
+): Promise<{ apiKey: string; key: ApiKeyRecord }> {
+  await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
+  if (args.actor?.kind === "api_key" && args.actor.role !== "admin") throw new AppError("forbidden", "Only admins can create API keys.");
+  const { record, apiKey } = deps.auth.createApiKey(args.org, args.role, args.label?.slice(0, 100) ?? null, new Date(deps.now()));
+  return { apiKey, key: record };
+}
+
+export async function listOrgApiKeys(args: { actor: Actor | null; org: string }, deps: CoreDeps = getDeps()): Promise<ApiKeyRecord[]> {
+  await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
+  return deps.auth.listApiKeys(args.org);
+}
+
+export async function revokeOrgApiKey(args: { actor: Actor | null; org: string; keyId: string }, deps: CoreDeps = getDeps()): Promise<void> {
+  await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
+  if (!deps.auth.revokeApiKey(args.org, args.keyId, new Date(deps.now()))) {
+    throw new AppError("not_found", `No active API key '${/^[0-9a-f]{12}$/.test(args.keyId) ? args.keyId : "?"}' in this organization.`);
+  }
+}

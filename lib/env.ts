@@ -1,0 +1,83 @@
+import path from "node:path";
+import { z } from "zod";
+import { ENDPOINT_ENV_VARS, type EndpointEnvVar } from "./integrations/registry-schema";
+
+/**
+ * Configuration, validated once. `process.env` is read here and nowhere else (lint enforces it).
+ * Bad configuration fails loudly at startup with the variable named.
+ */
+const intFromEnv = (def: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+
+const EnvSchema = z.object({
+  PORT: intFromEnv(8000, 1, 65535),
+  DATA_DIR: z.string().min(1).default("./.data"),
+  KMS_BACKEND: z.enum(["local", "gcp"]).default("local"),
+  GCP_KMS_KEY: z
+    .string()
+    .regex(/^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/, "must be projects/…/locations/…/keyRings/…/cryptoKeys/…")
+    .optional(),
+  GCP_KMS_ENDPOINT: z.string().optional(),
+  CREDENTIAL_STORE: z.enum(["sqlite", "bigquery"]).default("sqlite"),
+  BIGQUERY_PROJECT: z.string().optional(),
+  BIGQUERY_DATASET: z.string().default("integrations"),
+  BIGQUERY_LOCATION: z.string().default("US"),
+  BIGQUERY_API_ENDPOINT: z.string().optional(),
+  AUTH_DATABASE_URL: z.string().optional(),
+  CONNECTION_TEST_TIMEOUT_MS: intFromEnv(10_000, 50, 120_000),
+  CREDENTIAL_CACHE_TTL_MS: intFromEnv(300_000, 0, 3_600_000),
+  CREDENTIAL_CACHE_MAX_ENTRIES: intFromEnv(1000, 1, 1_000_000),
+  /** Setup + validate calls allowed per org per minute (API.md 429 rate_limited). */
+  ORG_RATE_LIMIT_PER_MINUTE: intFromEnv(60, 1, 100_000),
+  /** Base64 pepper for credential fingerprints; default: generated once under DATA_DIR. */
+  FINGERPRINT_PEPPER: z.string().optional(),
+  PLATFORM_AWS_PRINCIPAL_ARN: z.string().optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  NODE_ENV: z.string().default("development"),
+});
+
+export type Env = z.infer<typeof EnvSchema> & {
+  /** Absolute DATA_DIR. */
+  dataDir: string;
+  /** Provider endpoint overrides that are set (API.md endpoint table). */
+  endpointOverrides: Partial<Record<EndpointEnvVar, string>>;
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parse a given environment (tests pass their own). */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  const cleaned: Record<string, string> = {};
+  for (const [k, v] of Object.entries(source)) if (v !== undefined && v !== "") cleaned[k] = v;
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  - ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const env = parsed.data;
+  if (env.KMS_BACKEND === "gcp" && !env.GCP_KMS_KEY) throw new ConfigError("Invalid configuration:\n  - GCP_KMS_KEY: is required when KMS_BACKEND=gcp");
+  if (env.CREDENTIAL_STORE === "bigquery" && !env.BIGQUERY_PROJECT) {
+    throw new ConfigError("Invalid configuration:\n  - BIGQUERY_PROJECT: is required when CREDENTIAL_STORE=bigquery");
+  }
+  const endpointOverrides: Partial<Record<EndpointEnvVar, string>> = {};
+  for (const name of ENDPOINT_ENV_VARS) {
+    const v = cleaned[name];
+    if (v === undefined) continue;
+    if (!/^https?:\/\/[^\s]+$/.test(v)) throw new ConfigError(`Invalid configuration:\n  - ${name}: must be an http(s) URL`);
+    endpointOverrides[name] = v.replace(/\/+$/, "");
+  }
+  return { ...env, dataDir: path.resolve(env.DATA_DIR), endpointOverrides };
+}
+
+let cached: Env | null = null;
+
+/** The process configuration, parsed on first use. */
+export function getEnv(): Env {
+  cached ??= parseEnv(process.env);
+  return cached;
+}

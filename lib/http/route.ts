@@ -1,0 +1,118 @@
+import "server-only";
+import crypto from "node:crypto";
+import type { Logger } from "pino";
+import { AppError } from "../errors";
+import type { Actor } from "../auth/actor";
+import { getDeps } from "../integrations/deps";
+
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+type Params = Record<string, string>;
+
+export interface RouteContext {
+  req: Request;
+  params: Params;
+  actor: Actor | null;
+  requestId: string;
+  log: Logger;
+  /** The JSON body (64 KiB limit); parse errors become a fixed message, never the parser's. */
+  json(): Promise<unknown>;
+  /** Extra fields for this request's log line (org, provider, outcome, fingerprint). */
+  logFields: Record<string, unknown>;
+}
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers },
+  });
+}
+
+async function readBody(req: Request): Promise<unknown> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  const tooLarge = () => new AppError("payload_too_large", `The body is larger than ${BODY_LIMIT_BYTES / 1024} KiB.`);
+  if (declared > BODY_LIMIT_BYTES) throw tooLarge();
+  if (!req.body) throw new AppError("invalid_request", "The body must be a JSON object.");
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > BODY_LIMIT_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  try {
+    return JSON.parse(text);
+  } catch {
+    // JSON.parse's message quotes the input, which may be a credential: use a fixed one.
+    throw new AppError("invalid_request", "The body is not valid JSON.");
+  }
+}
+
+function apiKeyFrom(req: Request): string | null {
+  const x = req.headers.get("x-api-key");
+  if (x) return x.trim();
+  const auth = req.headers.get("authorization");
+  const m = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
+  return m?.[1] ?? null;
+}
+
+/**
+ * The one wrapper every route handler is: request id, API-key auth, body limit, AppError → status,
+ * one log line per request. Unexpected errors get a generic message and are logged without their
+ * message text (which could carry input).
+ */
+export function apiRoute(
+  opts: { auth: "api_key" | "none" },
+  handler: (ctx: RouteContext) => Promise<Response>,
+) {
+  return async (req: Request, segment: { params: Promise<Params> }): Promise<Response> => {
+    const started = performance.now();
+    const requestId = req.headers.get("x-request-id")?.match(/^[A-Za-z0-9-]{8,64}$/)?.[0] ?? crypto.randomUUID();
+    const url = new URL(req.url);
+    const deps = getDeps();
+    const log = deps.log.child({ request_id: requestId });
+    const params = (await segment.params) ?? {};
+    const logFields: Record<string, unknown> = {};
+    if (params.org) logFields.org = params.org;
+    if (params.provider) logFields.provider = params.provider;
+    let res: Response;
+    try {
+      let actor: Actor | null = null;
+      if (opts.auth === "api_key") {
+        const raw = apiKeyFrom(req);
+        if (!raw) throw new AppError("unauthenticated", "Send an org API key in the X-API-Key header (or Authorization: Bearer).");
+        const v = deps.auth.verifyApiKey(raw, new Date(deps.now()));
+        if (!v) throw new AppError("unauthenticated", "The API key is not valid (unknown, malformed or revoked).");
+        actor = { kind: "api_key", ...v };
+        logFields.key_id = v.keyId;
+      }
+      res = await handler({ req, params, actor, requestId, log, json: () => readBody(req), logFields });
+    } catch (e) {
+      if (e instanceof AppError) {
+        logFields.error = e.code;
+        if (e.extra.fingerprint) logFields.fingerprint = e.extra.fingerprint;
+        if (e.extra.connection_test) logFields.outcome = e.extra.connection_test.outcome;
+        const headers: Record<string, string> = {};
+        if (e.extra.retryAfterS !== undefined) headers["retry-after"] = String(e.extra.retryAfterS);
+        res = json(e.status, e.toBody(requestId), headers);
+      } else {
+        const err = e as Error;
+        log.error({ err_name: err?.name ?? "Error", stack: String(err?.stack ?? "").split("\n").slice(1, 8).join("\n") }, "unexpected error");
+        res = json(500, new AppError("internal", "Something went wrong on our side; nothing was changed. Quote the request id if you report it.").toBody(requestId));
+      }
+    }
+    res.headers.set("x-request-id", requestId);
+    log.info(
+      { method: req.method, path: url.pathname, status: res.status, duration_ms: Math.round(performance.now() - started), ...logFields },
+      "request",
+    );
+    return res;
+  };
+}

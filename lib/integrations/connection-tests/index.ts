@@ -1,0 +1,145 @@
+import "server-only";
+import type { ConnectionTestKind, ResolvedProvider } from "../registry-schema";
+import type { EndpointEnvVar } from "../registry-schema";
+import { AppError } from "../../errors";
+import type { ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
+import { testOpenAI } from "./openai";
+import { testAnthropic } from "./anthropic";
+import { testGemini } from "./gemini";
+import { testManual } from "./manual";
+
+export type { ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
+
+/** A protocol whose connection test has not landed yet: setup answers 422 and stores nothing. */
+function notAvailableYet(): ConnectionTest {
+  return async (ctx) => {
+    throw new AppError(
+      "connection_test_unavailable",
+      `The connection test for ${ctx.providerName} is not available yet in this version, so its credentials cannot be set up. Nothing was stored.`,
+    );
+  };
+}
+
+/** One module per provider protocol; exhaustive, so a kind without a test is a type error. */
+export const CONNECTION_TESTS: Record<ConnectionTestKind, ConnectionTest> = {
+  openai: testOpenAI,
+  anthropic: testAnthropic,
+  gemini: testGemini,
+  manual: testManual,
+  gcp_service_account: notAvailableYet(),
+  aws_access_keys: notAvailableYet(),
+  aws_assume_role: notAvailableYet(),
+  azure_service_principal: notAvailableYet(),
+  azure_openai: notAvailableYet(),
+  oci_api_key: notAvailableYet(),
+};
+
+/**
+ * Endpoint bases for a provider: the override variable when set, else the registry default with
+ * `{region}`/`{location}` filled from the credential. A default filled from user input must match
+ * the provider's allowed host patterns (SSRF guard); an override is the operator's choice.
+ */
+export function resolveEndpoints(
+  provider: ResolvedProvider,
+  credential: Record<string, unknown>,
+  overrides: Partial<Record<EndpointEnvVar, string>>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, def] of Object.entries(provider.endpoints)) {
+    const override = overrides[def.env];
+    if (override) {
+      out[key] = override;
+      continue;
+    }
+    let usedInput = false;
+    const value = def.default.replace(/\{(\w+)\}/g, (_m, name: string) => {
+      usedInput = true;
+      const v = credential[name];
+      return typeof v === "string" ? v : "";
+    });
+    if (usedInput && value) assertAllowedHost(provider, value);
+    out[key] = value;
+  }
+  return out;
+}
+
+export function assertAllowedHost(provider: ResolvedProvider, url: string): void {
+  let host: string;
+  try {
+    const u = new URL(url);
+    if (u.protocol !== "https:") throw new Error("not https");
+    host = u.hostname;
+  } catch {
+    throw new AppError("invalid_format", `The ${provider.name} endpoint is not a valid https URL.`);
+  }
+  const patterns = provider.allowed_hosts ?? [];
+  if (!patterns.some((p) => new RegExp(p).test(host))) {
+    throw new AppError("invalid_format", `The ${provider.name} endpoint host is not one this provider uses; requests are only sent to the provider's own hosts.`);
+  }
+}
+
+/** Run the provider's connection test with the configured timeout and endpoints. */
+export async function runConnectionTest(
+  provider: ResolvedProvider,
+  credential: Record<string, unknown>,
+  opts: { timeoutMs: number; overrides: Partial<Record<EndpointEnvVar, string>>; fetch: typeof fetch; now: () => number },
+): Promise<ConnectionTestResult> {
+  const ctx: ConnectionTestContext = {
+    provider: provider.id,
+    providerName: provider.name,
+    credential,
+    endpoints: resolveEndpoints(provider, credential, opts.overrides),
+    timeoutMs: opts.timeoutMs,
+    fetch: opts.fetch,
+    now: opts.now,
+  };
+  return CONNECTION_TESTS[provider.connection_test.kind](ctx);
+}
+
+/** Statuses a finished test leaves an integration in, or null when the test reached no verdict. */
+export function statusForOutcome(outcome: ConnectionTestResult["outcome"]): "active" | "invalid" | "expired" | null {
+  switch (outcome) {
+    case "ok":
+    case "skipped":
+      return "active";
+    case "auth_failed":
+    case "permission_denied":
+    case "not_found":
+      return "invalid";
+    case "expired":
+      return "expired";
+    default:
+      return null; // rate_limited, timeout, network, provider_error: says nothing about the credential
+  }
+}
+
+/** The first failing check's message, for the top-level error message. */
+export function firstFailure(result: ConnectionTestResult): string {
+  const c = result.checks.find((x) => x.outcome !== "ok" && x.outcome !== "skipped");
+  return c?.message ?? `The connection test ended with outcome ${result.outcome}.`;
+}
+
+/** Throws the API error for a test that did not pass (422, 429, 502 or 504). */
+export function assertTestPassedOrThrow(result: ConnectionTestResult, providerName: string): void {
+  const why = firstFailure(result);
+  switch (result.outcome) {
+    case "ok":
+    case "skipped":
+      return;
+    case "auth_failed":
+    case "permission_denied":
+    case "expired":
+    case "not_found":
+      throw new AppError("connection_test_failed", `${providerName} did not accept the credential: ${why}`, { connection_test: result });
+    case "rate_limited":
+      throw new AppError("rate_limited", `${providerName} is throttling requests: ${why}`, {
+        connection_test: result,
+        retryAfterS: result.retry_after_s ?? 60,
+      });
+    case "timeout":
+      throw new AppError("provider_timeout", `${providerName} did not answer in time: ${why}`, { connection_test: result });
+    case "network":
+    case "provider_error":
+      throw new AppError("provider_unreachable", `${providerName} could not be reached: ${why}`, { connection_test: result });
+  }
+}

@@ -1,0 +1,14 @@
+import "server-only";
+
+import { combineChecks, skippedCheck } from "./http";
+import type { ConnectionTest } from "./types";
+
+/**
+ * Manual-entry SaaS vendors (providers.md §12): there is no remote credential, so nothing is called.
+ * The values were validated locally by the registry before this runs.
+ */
+export const MANUAL_ENTRY_MESSAGE =
+  "Manual entries have no remote credential to test; the values are stored encrypted as entered.";
+
+export const testManual: ConnectionTest = async () =>
+  combineChecks([skippedCheck("manual_entry", MANUAL_ENTRY_MESSAGE)], { account: null, key_kind: "manual" });

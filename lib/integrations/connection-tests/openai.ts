@@ -1,0 +1,245 @@
+import "server-only";
+
+import {
+  classifyHttpStatus,
+  combineChecks,
+  credentialString,
+  fetchWithTimeout,
+  getPath,
+  joinUrl,
+  safeToken,
+  skippedCheck,
+  timed,
+  timedCheck,
+  toCheck,
+  unexpectedBody,
+  unexpectedStatus,
+  type CheckBody,
+  type HttpReply,
+} from "./http";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
+
+/**
+ * OpenAI (providers.md §6). An Admin key (sk-admin-…) is tested with one call to the organization
+ * costs endpoint, which proves both that it authenticates and that it can read costs (admin keys
+ * cannot call /v1/models). Any other key is tested on /v1/models, then on the costs endpoint, which
+ * it cannot read: the result is permission_denied with a hint to use an Admin key.
+ */
+
+const DEFAULT_API_BASE = "https://api.openai.com";
+
+export const OPENAI_ADMIN_KEY_HINT =
+  "Reading costs needs an OpenAI Admin key (sk-admin-…), created by an organization Owner at " +
+  "platform.openai.com/settings/organization/admin-keys. Project, service-account and user keys cannot read organization costs.";
+
+const NOT_RUN = "Not checked because the authenticate check did not pass.";
+
+export function openAIKeyKind(key: string): string {
+  if (key.startsWith("sk-admin-")) return "admin";
+  if (key.startsWith("sk-proj-")) return "project";
+  if (key.startsWith("sk-svcacct-") || key.startsWith("sk-service-")) return "service_account";
+  if (key.startsWith("sk-")) return "user";
+  return "unknown";
+}
+
+interface OpenAIError {
+  code: string | null;
+  type: string | null;
+  /** Inspected, never shown. */
+  text: string;
+}
+
+function openAIError(reply: HttpReply): OpenAIError {
+  const err = getPath(reply.json, "error");
+  const text = getPath(err, "message");
+  return {
+    code: safeToken(getPath(err, "code")),
+    type: safeToken(getPath(err, "type")),
+    text: typeof text === "string" ? text : "",
+  };
+}
+
+const REGION_CODE = "unsupported_country_region_territory";
+
+function regionRefused(err: OpenAIError): CheckBody {
+  return {
+    outcome: "permission_denied",
+    message: `OpenAI does not serve requests from this server's country or region (${err.code ?? REGION_CODE}).`,
+  };
+}
+
+/** A 401 from any endpoint. */
+function unauthorized(err: OpenAIError): CheckBody {
+  if (err.code === "invalid_api_key") {
+    return {
+      outcome: "auth_failed",
+      message:
+        "OpenAI rejected the key (invalid_api_key). Check that you pasted the whole key and that it has not been deleted.",
+    };
+  }
+  if (err.code && /organization/i.test(err.code)) {
+    return {
+      outcome: "auth_failed",
+      message:
+        `OpenAI rejected the organization ID for this key (${err.code}). ` +
+        "Check that organization_id is the key's own organization (org-…), or leave it empty.",
+    };
+  }
+  return {
+    outcome: "auth_failed",
+    message:
+      `OpenAI rejected the key (HTTP 401${err.code ? `, ${err.code}` : ""}). ` +
+      "Check that you pasted the whole key and that it has not been deleted or revoked.",
+  };
+}
+
+function isCostsPage(json: unknown): boolean {
+  return Array.isArray(getPath(json, "data"));
+}
+
+/** The costs endpoint does not name the organization; a result row might, else the given id. */
+function accountFrom(costs: unknown, organizationId: string | null): ConnectionTestResult["account"] {
+  const buckets = getPath(costs, "data");
+  if (Array.isArray(buckets)) {
+    for (const bucket of buckets) {
+      const results = getPath(bucket, "results");
+      if (!Array.isArray(results)) continue;
+      for (const row of results) {
+        const id = safeToken(getPath(row, "organization_id"));
+        if (id) return { id, name: null };
+      }
+    }
+  }
+  return organizationId ? { id: organizationId, name: null } : null;
+}
+
+function headersFor(apiKey: string, organizationId: string | null): Record<string, string> {
+  const headers: Record<string, string> = {
+    Authorization: `Bearer ${apiKey}`,
+    Accept: "application/json",
+  };
+  if (organizationId) headers["OpenAI-Organization"] = organizationId;
+  return headers;
+}
+
+function costsUrl(ctx: ConnectionTestContext, base: string): string {
+  const startTime = Math.floor(ctx.now() / 1000) - 86_400;
+  return joinUrl(base, `/v1/organization/costs?start_time=${startTime}&limit=1`);
+}
+
+async function testAdminKey(
+  ctx: ConnectionTestContext,
+  base: string,
+  headers: Record<string, string>,
+  organizationId: string | null,
+): Promise<{ checks: CheckResult[]; account: ConnectionTestResult["account"] }> {
+  const url = costsUrl(ctx, base);
+  const { value: reply, duration_ms } = await timed(() => fetchWithTimeout(ctx, url, { headers }));
+
+  const authFailed = (body: CheckBody) => ({
+    checks: [toCheck("authenticate", body, duration_ms), skippedCheck("read_costs", NOT_RUN)],
+    account: null,
+  });
+
+  if (reply.kind === "failure") return authFailed(reply.check);
+  const err = openAIError(reply);
+
+  if (reply.status === 200) {
+    if (!isCostsPage(reply.json)) return authFailed(unexpectedBody(ctx, url));
+    return {
+      checks: [toCheck("authenticate", { outcome: "ok" }, duration_ms), toCheck("read_costs", { outcome: "ok" }, 0)],
+      account: accountFrom(reply.json, organizationId),
+    };
+  }
+  if (reply.status === 401) return authFailed(unauthorized(err));
+  if (reply.status === 403) {
+    if (err.code === REGION_CODE) return authFailed(regionRefused(err));
+    // The key was recognized; it lacks the permission to read costs.
+    const body: CheckBody = /scope/i.test(err.text)
+      ? {
+          outcome: "permission_denied",
+          message:
+            "This admin key lacks the usage/cost read scope (api.usage.read). Give it read access to Usage at " +
+            "platform.openai.com/settings/organization/admin-keys, or create a new admin key with that permission.",
+        }
+      : {
+          outcome: "permission_denied",
+          message:
+            `OpenAI refused this admin key access to the organization costs (HTTP 403${err.code ? `, ${err.code}` : ""}). ` +
+            "Check that the key belongs to an organization Owner and has read access to Usage.",
+        };
+    return {
+      checks: [toCheck("authenticate", { outcome: "ok" }, duration_ms), toCheck("read_costs", body, 0)],
+      account: organizationId ? { id: organizationId, name: null } : null,
+    };
+  }
+  return authFailed(classifyHttpStatus(ctx, reply, err.code ?? err.type) ?? unexpectedStatus(ctx, reply, url, err.code));
+}
+
+async function testOtherKey(
+  ctx: ConnectionTestContext,
+  base: string,
+  headers: Record<string, string>,
+  organizationId: string | null,
+): Promise<{ checks: CheckResult[]; account: ConnectionTestResult["account"] }> {
+  const authenticate = await timedCheck("authenticate", async () => {
+    const url = joinUrl(base, "/v1/models");
+    const reply = await fetchWithTimeout(ctx, url, { headers });
+    if (reply.kind === "failure") return reply.check;
+    const err = openAIError(reply);
+    if (reply.status === 200) {
+      return Array.isArray(getPath(reply.json, "data")) ? { outcome: "ok" } : unexpectedBody(ctx, url);
+    }
+    if (reply.status === 401) return unauthorized(err);
+    if (reply.status === 403) {
+      if (err.code === REGION_CODE) return regionRefused(err);
+      // A restricted key without the models permission still authenticated.
+      return { outcome: "ok" };
+    }
+    return classifyHttpStatus(ctx, reply, err.code ?? err.type) ?? unexpectedStatus(ctx, reply, url, err.code);
+  });
+  if (authenticate.outcome !== "ok") {
+    return { checks: [authenticate, skippedCheck("read_costs", NOT_RUN)], account: null };
+  }
+
+  let account: ConnectionTestResult["account"] = organizationId ? { id: organizationId, name: null } : null;
+  const readCosts = await timedCheck("read_costs", async () => {
+    const url = costsUrl(ctx, base);
+    const reply = await fetchWithTimeout(ctx, url, { headers });
+    if (reply.kind === "failure") return reply.check;
+    const err = openAIError(reply);
+    if (reply.status === 200) {
+      if (!isCostsPage(reply.json)) return unexpectedBody(ctx, url);
+      account = accountFrom(reply.json, organizationId);
+      return { outcome: "ok" };
+    }
+    if (reply.status === 403 && err.code === REGION_CODE) return regionRefused(err);
+    if (reply.status === 401 || reply.status === 403) {
+      return {
+        outcome: "permission_denied",
+        message: `This key cannot read organization costs (HTTP ${reply.status}${err.code ? `, ${err.code}` : ""}). ${OPENAI_ADMIN_KEY_HINT}`,
+      };
+    }
+    return classifyHttpStatus(ctx, reply, err.code ?? err.type) ?? unexpectedStatus(ctx, reply, url, err.code);
+  });
+  return { checks: [authenticate, readCosts], account };
+}
+
+export const testOpenAI: ConnectionTest = async (ctx) => {
+  const apiKey = credentialString(ctx, "api_key");
+  const organizationId = credentialString(ctx, "organization_id");
+  if (!apiKey) {
+    return combineChecks(
+      [toCheck("authenticate", { outcome: "auth_failed", message: "No OpenAI API key was given." }, 0)],
+      { key_kind: null },
+    );
+  }
+  const keyKind = openAIKeyKind(apiKey);
+  const base = ctx.endpoints.api_base ?? DEFAULT_API_BASE;
+  const headers = headersFor(apiKey, organizationId);
+  const { checks, account } =
+    keyKind === "admin"
+      ? await testAdminKey(ctx, base, headers, organizationId)
+      : await testOtherKey(ctx, base, headers, organizationId);
+  return combineChecks(checks, { account, key_kind: keyKind, secrets: [apiKey] });
+};

@@ -1,0 +1,57 @@
+import "server-only";
+
+/** Outcomes of a connection test and of each of its checks (API.md "Connection test result"). */
+export const CONNECTION_OUTCOMES = [
+  "ok",
+  "auth_failed",
+  "permission_denied",
+  "expired",
+  "not_found",
+  "rate_limited",
+  "timeout",
+  "network",
+  "provider_error",
+  "skipped",
+] as const;
+export type ConnectionOutcome = (typeof CONNECTION_OUTCOMES)[number];
+
+export interface CheckResult {
+  /** e.g. "authenticate", "read_costs" */
+  name: string;
+  outcome: ConnectionOutcome;
+  duration_ms: number;
+  /** Written for a person: what is wrong and what to do. Never echoes the secret. Absent when ok. */
+  message?: string;
+  /** Seconds the provider asked us to wait (rate_limited). */
+  retry_after_s?: number;
+}
+
+export interface ConnectionTestResult {
+  outcome: ConnectionOutcome;
+  duration_ms: number;
+  checks: CheckResult[];
+  /** Identity the test discovered (OpenAI org, Anthropic org, AWS account...), or null. */
+  account: { id: string; name?: string | null } | null;
+  /** What kind of key it is ("admin", "project", "service_account", "standard", "auth"...), or null. */
+  key_kind: string | null;
+  retry_after_s?: number;
+}
+
+export interface ConnectionTestContext {
+  /** Concrete provider id, e.g. "openai" or "saas_datadog". */
+  provider: string;
+  /** Human name of the provider, for messages. */
+  providerName: string;
+  /** The credential after format checks and normalization (field name → value). */
+  credential: Record<string, unknown>;
+  /** Resolved endpoint bases from the registry defaults and their override variables, e.g. { api_base: "http://127.0.0.1:4010" }. */
+  endpoints: Record<string, string>;
+  /** Per provider call (CONNECTION_TEST_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** Injected for tests; defaults to global fetch. */
+  fetch: typeof fetch;
+  /** Injected clock (ms since epoch). */
+  now: () => number;
+}
+
+export type ConnectionTest = (ctx: ConnectionTestContext) => Promise<ConnectionTestResult>;

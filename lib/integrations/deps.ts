@@ -1,0 +1,66 @@
+import "server-only";
+import path from "node:path";
+import type { Logger } from "pino";
+import { getEnv, type Env } from "../env";
+import { getLogger } from "../log";
+import { AuthStore } from "../auth/auth-store";
+import { noMemberships, type MembershipLookup } from "../auth/authorize";
+import { createCipher } from "../kms";
+import type { Cipher } from "../kms/cipher";
+import { loadOrCreatePepper } from "../kms/fingerprint";
+import { createCredentialStore } from "../storage";
+import type { CredentialStore } from "../storage/store";
+import { getRegistry, type Registry } from "./registry";
+import { CredentialCache } from "./runtime";
+import { WindowRateLimiter } from "./rate-limit";
+
+/** Everything the core needs, passed in explicitly so tests can swap any piece. */
+export interface CoreDeps {
+  env: Env;
+  registry: Registry;
+  cipher: Cipher;
+  store: CredentialStore;
+  auth: AuthStore;
+  memberships: MembershipLookup;
+  pepper: Buffer;
+  log: Logger;
+  now: () => number;
+  fetch: typeof fetch;
+  cache: CredentialCache;
+  rateLimiter: WindowRateLimiter;
+}
+
+export function createDeps(env: Env, overrides: Partial<CoreDeps> = {}): CoreDeps {
+  const now = overrides.now ?? Date.now;
+  return {
+    env,
+    registry: overrides.registry ?? getRegistry(),
+    cipher: overrides.cipher ?? createCipher({ backend: env.KMS_BACKEND, dataDir: env.dataDir }),
+    store: overrides.store ?? createCredentialStore({ backend: env.CREDENTIAL_STORE, dataDir: env.dataDir }),
+    auth: overrides.auth ?? new AuthStore(path.join(env.dataDir, "auth.sqlite")),
+    memberships: overrides.memberships ?? noMemberships,
+    pepper: overrides.pepper ?? loadOrCreatePepper(env.dataDir, env.FINGERPRINT_PEPPER),
+    log: overrides.log ?? getLogger(),
+    now,
+    fetch: overrides.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args)),
+    cache: overrides.cache ?? new CredentialCache({ ttlMs: env.CREDENTIAL_CACHE_TTL_MS, maxEntries: env.CREDENTIAL_CACHE_MAX_ENTRIES, now }),
+    rateLimiter: overrides.rateLimiter ?? new WindowRateLimiter(env.ORG_RATE_LIMIT_PER_MINUTE),
+  };
+}
+
+// Next may load route modules in separate module graphs; a global keeps one set of connections
+// and one decrypt cache per process, so an invalidation by setup reaches every reader.
+const GLOBAL_KEY = Symbol.for("credential-manager.deps");
+type GlobalWithDeps = typeof globalThis & { [GLOBAL_KEY]?: CoreDeps };
+
+/** The process-wide dependencies, created on first use. */
+export function getDeps(): CoreDeps {
+  const g = globalThis as GlobalWithDeps;
+  g[GLOBAL_KEY] ??= createDeps(getEnv());
+  return g[GLOBAL_KEY];
+}
+
+/** Replace the process-wide dependencies (tests, and the accounts layer providing memberships). */
+export function setDeps(deps: CoreDeps | undefined): void {
+  (globalThis as GlobalWithDeps)[GLOBAL_KEY] = deps;
+}

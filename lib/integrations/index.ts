@@ -1,0 +1,14 @@
+import "server-only";
+
+/**
+ * The credential core: one function per use case, each in its own file, each taking the actor
+ * from the server and doing its own authorization. Route handlers, server actions and the CLI
+ * call these and nothing else.
+ */
+export { setupIntegration, SETUP_STEPS, type SetupResult, type SetupStep } from "./setup-integration";
+export { validateIntegration, type ValidateResult } from "./validate-integration";
+export { listIntegrations } from "./list-integrations";
+export { deleteIntegration } from "./delete-integration";
+export { updateIntegrationMetadata } from "./update-integration-metadata";
+export { getCredential } from "./get-credential";
+export { getDeps, setDeps, createDeps, type CoreDeps } from "./deps";

@@ -1,0 +1,63 @@
+import "server-only";
+import type { Actor } from "../auth/actor";
+import { authorizeOrgOrThrow } from "../auth/authorize";
+import { AppError } from "../errors";
+import type { CredentialPatch } from "../storage/store";
+import { assertTestPassedOrThrow, firstFailure, runConnectionTest, statusForOutcome } from "./connection-tests";
+import type { ConnectionTestResult } from "./connection-tests/types";
+import { getDeps, type CoreDeps } from "./deps";
+import { getRowOrThrow, presentIntegration, resolveProviderOrThrow, takeRateLimitOrThrow, withCipher, withStore } from "./common";
+import { decryptRow } from "./decrypt-row";
+import type { Integration } from "./schemas";
+
+export interface ValidateResult {
+  integration: Integration;
+  connection_test: ConnectionTestResult;
+}
+
+/**
+ * Re-test the stored credential and record the verdict: active, invalid or expired. When the
+ * provider gives no verdict (throttled, down, timed out) nothing is changed and the error says so.
+ */
+export async function validateIntegration(
+  args: { actor: Actor | null; org: string; provider: string },
+  deps: CoreDeps = getDeps(),
+): Promise<ValidateResult> {
+  const { actor, org } = args;
+  await authorizeOrgOrThrow(deps, actor, org, "write");
+  const provider = resolveProviderOrThrow(deps, args.provider);
+  const row = getRowOrThrow(await withStore(() => deps.store.get(org, provider.id)), provider);
+  takeRateLimitOrThrow(deps, org);
+
+  const credential = await withCipher(() => decryptRow(deps, row));
+  const test = await runConnectionTest(provider, credential, {
+    timeoutMs: deps.env.CONNECTION_TEST_TIMEOUT_MS,
+    overrides: deps.env.endpointOverrides,
+    fetch: deps.fetch,
+    now: deps.now,
+  });
+
+  const status = statusForOutcome(test.outcome);
+  if (status === null) {
+    try {
+      assertTestPassedOrThrow(test, provider.name);
+    } catch (e) {
+      if (e instanceof AppError) e.extra.fingerprint = row.fingerprint;
+      throw e;
+    }
+  }
+  const at = new Date(deps.now()).toISOString();
+  const patch: CredentialPatch = {
+    status: status ?? row.status,
+    updatedAt: at,
+    lastValidatedAt: test.outcome === "skipped" ? row.lastValidatedAt : at,
+    lastError: status === "active" ? null : { code: test.outcome, message: firstFailure(test), at },
+  };
+  if (status === "active") {
+    patch.account = test.account ?? row.account;
+    patch.keyKind = test.key_kind ?? row.keyKind;
+  }
+  const updated = await withStore(() => deps.store.update(org, provider.id, row.version, patch));
+  deps.cache.invalidate(org, provider.id);
+  return { integration: presentIntegration(deps, updated), connection_test: test };
+}

@@ -1,0 +1,125 @@
+import "server-only";
+
+import { createHmac, randomBytes } from "node:crypto";
+import path from "node:path";
+import { CipherError } from "./cipher";
+import { ensurePrivateDir, readPrivateFile, writePrivateFile } from "./local";
+
+/**
+ * Credential fingerprints: a short keyed hash that lets logs and the UI tell two credentials apart
+ * without revealing either. Keyed (HMAC with a server-side pepper), so a fingerprint cannot be
+ * checked against guesses offline by someone who only has the logs.
+ */
+
+export const PEPPER_FILE = "fingerprint-pepper";
+const PEPPER_BYTES = 32;
+const MIN_PEPPER_BYTES = 16;
+
+/** First 8 lowercase hex chars of HMAC-SHA256(pepper, canonical). */
+export function fingerprintOf(canonical: string, pepper: Buffer): string {
+  if (pepper.length < MIN_PEPPER_BYTES) {
+    throw new CipherError("misconfigured", `The fingerprint pepper must be at least ${MIN_PEPPER_BYTES} bytes.`);
+  }
+  return createHmac("sha256", pepper).update(canonical, "utf8").digest("hex").slice(0, 8);
+}
+
+/**
+ * JSON with object keys sorted (by UTF-16 code unit) at every depth; arrays keep their order.
+ * Otherwise JSON.stringify semantics: toJSON is honoured, undefined/function/symbol members are
+ * dropped from objects and become null in arrays, non-finite numbers become null. BigInt and
+ * cyclic values throw a TypeError, as does a top-level value JSON cannot represent.
+ */
+export function canonicalize(value: unknown): string {
+  const out = serialize(value, new Set());
+  if (out === undefined) throw new TypeError("canonicalize: value has no JSON representation");
+  return out;
+}
+
+function serialize(value: unknown, stack: Set<object>): string | undefined {
+  if (value !== null && typeof value === "object" && typeof (value as { toJSON?: unknown }).toJSON === "function") {
+    value = (value as { toJSON: () => unknown }).toJSON();
+  }
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return JSON.stringify(value);
+    case "number":
+      return Number.isFinite(value) ? JSON.stringify(value) : "null";
+    case "bigint":
+      throw new TypeError("canonicalize: BigInt has no JSON representation");
+    case "undefined":
+    case "function":
+    case "symbol":
+      return undefined;
+  }
+  if (value === null) return "null";
+  const obj = value as object;
+  if (stack.has(obj)) throw new TypeError("canonicalize: cyclic value");
+  stack.add(obj);
+  try {
+    if (Array.isArray(obj)) {
+      return `[${obj.map((v) => serialize(v, stack) ?? "null").join(",")}]`;
+    }
+    const record = obj as Record<string, unknown>;
+    const members: string[] = [];
+    for (const key of Object.keys(record).sort()) {
+      const v = serialize(record[key], stack);
+      if (v !== undefined) members.push(`${JSON.stringify(key)}:${v}`);
+    }
+    return `{${members.join(",")}}`;
+  } finally {
+    stack.delete(obj);
+  }
+}
+
+/** Base64 (standard or url-safe, padding optional); null when malformed. */
+function decodeBase64(s: string): Buffer | null {
+  const t = s.trim().replace(/-/g, "+").replace(/_/g, "/").replace(/=+$/, "");
+  if (t.length === 0 || t.length % 4 === 1 || !/^[A-Za-z0-9+/]+$/.test(t)) return null;
+  return Buffer.from(t, "base64");
+}
+
+/**
+ * The fingerprint pepper.
+ *  - `override` (the FINGERPRINT_PEPPER setting, passed in by the caller): base64 of ≥ 16 bytes.
+ *    An empty string counts as not set, matching how env.ts treats empty variables.
+ *  - otherwise `<dataDir>/fingerprint-pepper`: 32 random bytes in base64, created on first use
+ *    with mode 0600 (dir 0700) and reused after that; looser permissions are tightened on load.
+ * Errors are CipherError("misconfigured") and never quote the pepper.
+ */
+export function loadOrCreatePepper(dataDir: string, override?: string): Buffer {
+  if (override !== undefined && override.trim() !== "") {
+    const buf = decodeBase64(override);
+    if (!buf || buf.length < MIN_PEPPER_BYTES) {
+      throw new CipherError(
+        "misconfigured",
+        `FINGERPRINT_PEPPER must be base64 of at least ${MIN_PEPPER_BYTES} random bytes (e.g. \`openssl rand -base64 32\`).`,
+      );
+    }
+    return buf;
+  }
+
+  const dir = path.resolve(dataDir);
+  const file = path.join(dir, PEPPER_FILE);
+  let read = readPrivateFile(file, "fingerprint pepper file");
+  if (!read) {
+    ensurePrivateDir(dir);
+    try {
+      // No-clobber: if another process created it first, its pepper wins and we read that below.
+      writePrivateFile(file, `${randomBytes(PEPPER_BYTES).toString("base64")}\n`, { replace: false });
+    } catch (e) {
+      const code = typeof e === "object" && e !== null && "code" in e ? String(e.code) : "error";
+      throw new CipherError("misconfigured", `Cannot create the fingerprint pepper file ${file} (${code}).`);
+    }
+    read = readPrivateFile(file, "fingerprint pepper file");
+    if (!read) throw new CipherError("misconfigured", `The fingerprint pepper file ${file} could not be created.`);
+  }
+  const buf = decodeBase64(read.text);
+  if (!buf || buf.length < MIN_PEPPER_BYTES) {
+    throw new CipherError(
+      "misconfigured",
+      `The fingerprint pepper file ${file} is invalid: it must hold base64 of at least ${MIN_PEPPER_BYTES} bytes.`,
+    );
+  }
+  return buf;
+}

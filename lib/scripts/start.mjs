@@ -1,0 +1,37 @@
+// `npm start`: build when there is no build or the sources changed since it, then serve on
+// PORT (default 8000) with the embedded defaults. Next's own server handles the rest.
+import { spawnSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+
+const root = process.cwd();
+const buildId = path.join(root, ".next", "BUILD_ID");
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === "node_modules" || entry.name.startsWith(".")) continue;
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p));
+    else newest = Math.max(newest, fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+const sources = ["app", "actions", "lib", "configs", "next.config.ts", "package-lock.json"].map((p) => path.join(root, p));
+const sourceTime = Math.max(
+  ...sources.filter((p) => fs.existsSync(p)).map((p) => (fs.statSync(p).isDirectory() ? newestMtime(p) : fs.statSync(p).mtimeMs)),
+);
+const built = fs.existsSync(buildId) ? fs.statSync(buildId).mtimeMs : 0;
+const nextBin = path.join(root, "node_modules", ".bin", "next");
+
+if (process.env.SKIP_BUILD !== "1" && built < sourceTime) {
+  console.error(built ? "Sources changed since the last build: building…" : "No build yet: building (about 30 s)…");
+  const r = spawnSync(nextBin, ["build"], { stdio: "inherit" });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+const port = process.env.PORT || "8000";
+const child = spawn(nextBin, ["start", "-p", port], { stdio: "inherit" });
+for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
+child.on("exit", (code) => process.exit(code ?? 0));

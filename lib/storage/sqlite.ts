@@ -1,0 +1,442 @@
+import "server-only";
+
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+
+import {
+  StoreConflictError,
+  StoreUnavailableError,
+  type AccountIdentity,
+  type CredentialPatch,
+  type CredentialRow,
+  type CredentialStore,
+  type IntegrationStatus,
+  type LastError,
+} from "./store";
+
+/**
+ * Embedded credential store (the local default). One SQLite file in WAL mode, shared by the
+ * server and the CLI; every change is one IMMEDIATE transaction guarded by an expected version.
+ *
+ * The store only ever sees ciphertext and non-secret columns. Errors it raises carry fixed
+ * messages; better-sqlite3 never echoes bound values, so a `cause` never holds row data.
+ */
+
+export interface SqliteCredentialStoreOptions {
+  /** Path of the database file; its parent directory is created with mode 0700 if missing. */
+  file: string;
+  /** How long a writer waits for another connection's lock before failing. Default 5000 ms. */
+  busyTimeoutMs?: number;
+}
+
+const TABLE = "org_integration_credentials";
+
+/** Ordered schema migrations; `schema_migrations` records the highest applied version. */
+const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE IF NOT EXISTS ${TABLE} (
+        org               TEXT    NOT NULL,
+        provider          TEXT    NOT NULL,
+        credential_id     TEXT    NOT NULL,
+        ciphertext        BLOB    NOT NULL,
+        key_ref           TEXT    NOT NULL,
+        key_version       TEXT    NOT NULL,
+        fingerprint       TEXT    NOT NULL,
+        status            TEXT    NOT NULL CHECK (status IN ('active', 'invalid', 'expired', 'pending')),
+        key_kind          TEXT    NULL,
+        metadata          TEXT    NOT NULL CHECK (json_valid(metadata)),
+        account           TEXT    NULL CHECK (account IS NULL OR json_valid(account)),
+        version           INTEGER NOT NULL CHECK (version >= 1),
+        created_at        TEXT    NOT NULL,
+        updated_at        TEXT    NOT NULL,
+        last_validated_at TEXT    NULL,
+        last_error        TEXT    NULL CHECK (last_error IS NULL OR json_valid(last_error)),
+        PRIMARY KEY (org, provider)
+      ) STRICT;
+    `,
+  },
+];
+
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+const COLUMNS =
+  "org, provider, credential_id, ciphertext, key_ref, key_version, fingerprint, status, key_kind, " +
+  "metadata, account, version, created_at, updated_at, last_validated_at, last_error";
+
+interface DbRow {
+  org: string;
+  provider: string;
+  credential_id: string;
+  ciphertext: Buffer;
+  key_ref: string;
+  key_version: string;
+  fingerprint: string;
+  status: string;
+  key_kind: string | null;
+  metadata: string;
+  account: string | null;
+  version: number;
+  created_at: string;
+  updated_at: string;
+  last_validated_at: string | null;
+  last_error: string | null;
+}
+
+type BindValue = string | number | Buffer | null;
+
+/** Patchable fields → column name and how the value is bound. Identifiers only ever come from here. */
+const PATCH_COLUMNS: { readonly [K in keyof Required<CredentialPatch>]: { column: string; json: boolean } } = {
+  ciphertext: { column: "ciphertext", json: false },
+  keyRef: { column: "key_ref", json: false },
+  keyVersion: { column: "key_version", json: false },
+  status: { column: "status", json: false },
+  keyKind: { column: "key_kind", json: false },
+  metadata: { column: "metadata", json: true },
+  account: { column: "account", json: true },
+  lastValidatedAt: { column: "last_validated_at", json: false },
+  lastError: { column: "last_error", json: true },
+  updatedAt: { column: "updated_at", json: false },
+};
+
+const OPEN_FAILED = "The SQLite credential store could not be opened.";
+const UNAVAILABLE = "The SQLite credential store is unavailable.";
+const MALFORMED_ROW = "The SQLite credential store returned a malformed row.";
+
+/** SQLite result codes (including extended ones, e.g. SQLITE_IOERR_WRITE) that mean the store is unusable. */
+const UNAVAILABLE_CODE = /^SQLITE_(CANTOPEN|IOERR|CORRUPT|FULL|READONLY|BUSY|LOCKED|NOTADB|NOMEM|PERM|PROTOCOL)(_|$)/;
+
+function isUnavailableError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && UNAVAILABLE_CODE.test(code)) return true;
+  // better-sqlite3 throws a TypeError for any call on a closed connection.
+  return err instanceof TypeError && /database connection is not open/i.test(err.message);
+}
+
+function toStoreError(err: unknown): unknown {
+  if (err instanceof StoreConflictError || err instanceof StoreUnavailableError) return err;
+  if (isUnavailableError(err)) return new StoreUnavailableError(UNAVAILABLE, { cause: err });
+  return err;
+}
+
+function jsonOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // JSON.parse messages quote the input: never pass them on.
+    throw new StoreUnavailableError(MALFORMED_ROW);
+  }
+}
+
+function parseObject(text: string): Record<string, unknown> {
+  const value = parseJson(text);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new StoreUnavailableError(MALFORMED_ROW);
+  }
+  return value as Record<string, unknown>;
+}
+
+function fromDb(r: DbRow): CredentialRow {
+  if (!Buffer.isBuffer(r.ciphertext)) throw new StoreUnavailableError(MALFORMED_ROW);
+  return {
+    org: r.org,
+    provider: r.provider,
+    credentialId: r.credential_id,
+    ciphertext: r.ciphertext,
+    keyRef: r.key_ref,
+    keyVersion: r.key_version,
+    fingerprint: r.fingerprint,
+    status: r.status as IntegrationStatus,
+    keyKind: r.key_kind,
+    metadata: parseObject(r.metadata),
+    account: r.account === null ? null : (parseObject(r.account) as AccountIdentity),
+    version: r.version,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    lastValidatedAt: r.last_validated_at,
+    lastError: r.last_error === null ? null : (parseObject(r.last_error) as unknown as LastError),
+  };
+}
+
+/** Bind values for a whole row, in `COLUMNS` order. */
+function toDb(row: CredentialRow): BindValue[] {
+  return [
+    row.org,
+    row.provider,
+    row.credentialId,
+    row.ciphertext,
+    row.keyRef,
+    row.keyVersion,
+    row.fingerprint,
+    row.status,
+    row.keyKind ?? null,
+    JSON.stringify(row.metadata ?? {}),
+    jsonOrNull(row.account),
+    row.version,
+    row.createdAt,
+    row.updatedAt,
+    row.lastValidatedAt ?? null,
+    jsonOrNull(row.lastError),
+  ];
+}
+
+function checkExpectedVersion(value: unknown): void {
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw new TypeError("expectedVersion must be an integer.");
+  }
+}
+
+export class SqliteCredentialStore implements CredentialStore {
+  readonly backend = "sqlite" as const;
+  readonly file: string;
+
+  private readonly db: Database.Database;
+  private readonly stmt: {
+    get: Database.Statement<[string, string], DbRow>;
+    getVersion: Database.Statement<[string, string], { version: number }>;
+    listByOrg: Database.Statement<[string], DbRow>;
+    pageFirst: Database.Statement<[number], DbRow>;
+    pageAfter: Database.Statement<[string, string, number], DbRow>;
+    insert: Database.Statement<BindValue[]>;
+    replace: Database.Statement<BindValue[]>;
+    delete: Database.Statement<[string, string]>;
+    deleteVersion: Database.Statement<[string, string, number]>;
+    ping: Database.Statement<[], { ok: number }>;
+  };
+  private readonly patchStatements = new Map<string, Database.Statement<BindValue[]>>();
+  private readonly putTx: (row: CredentialRow, expectedVersion: number | null) => CredentialRow;
+  private readonly updateTx: (
+    org: string,
+    provider: string,
+    expectedVersion: number,
+    patch: CredentialPatch,
+  ) => CredentialRow;
+  private readonly deleteTx: (org: string, provider: string, expectedVersion: number) => boolean;
+
+  constructor(opts: SqliteCredentialStoreOptions) {
+    this.file = path.resolve(opts.file);
+    const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    let db: Database.Database | undefined;
+    try {
+      const dir = path.dirname(this.file);
+      if (!fs.existsSync(dir)) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      // Create the file ourselves so it never exists with a wider mode; SQLite gives the
+      // -wal and -shm files the same mode as the database file.
+      try {
+        fs.closeSync(fs.openSync(this.file, "wx", 0o600));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+      db = new Database(this.file, { timeout: busyTimeoutMs });
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+      db.pragma("journal_mode = WAL");
+      db.pragma("foreign_keys = ON");
+      db.pragma("synchronous = NORMAL");
+      this.restrictModes();
+      this.migrate(db);
+      this.db = db;
+      this.stmt = {
+        get: db.prepare(`SELECT ${COLUMNS} FROM ${TABLE} WHERE org = ? AND provider = ?`),
+        getVersion: db.prepare(`SELECT version FROM ${TABLE} WHERE org = ? AND provider = ?`),
+        listByOrg: db.prepare(`SELECT ${COLUMNS} FROM ${TABLE} WHERE org = ? ORDER BY provider`),
+        pageFirst: db.prepare(`SELECT ${COLUMNS} FROM ${TABLE} ORDER BY org, provider LIMIT ?`),
+        pageAfter: db.prepare(
+          `SELECT ${COLUMNS} FROM ${TABLE} WHERE (org, provider) > (?, ?) ORDER BY org, provider LIMIT ?`,
+        ),
+        insert: db.prepare(`INSERT INTO ${TABLE} (${COLUMNS}) VALUES (${COLUMNS.split(",").map(() => "?").join(", ")})`),
+        replace: db.prepare(
+          `UPDATE ${TABLE} SET credential_id = ?, ciphertext = ?, key_ref = ?, key_version = ?, fingerprint = ?, ` +
+            `status = ?, key_kind = ?, metadata = ?, account = ?, version = ?, created_at = ?, updated_at = ?, ` +
+            `last_validated_at = ?, last_error = ? WHERE org = ? AND provider = ? AND version = ?`,
+        ),
+        delete: db.prepare(`DELETE FROM ${TABLE} WHERE org = ? AND provider = ?`),
+        deleteVersion: db.prepare(`DELETE FROM ${TABLE} WHERE org = ? AND provider = ? AND version = ?`),
+        ping: db.prepare("SELECT 1 AS ok"),
+      };
+    } catch (err) {
+      try {
+        db?.close();
+      } catch {
+        // already failing
+      }
+      throw new StoreUnavailableError(OPEN_FAILED, { cause: err });
+    }
+
+    this.putTx = this.db.transaction((row: CredentialRow, expectedVersion: number | null): CredentialRow => {
+      const current = this.stmt.getVersion.get(row.org, row.provider);
+      if (expectedVersion === null) {
+        if (current) throw new StoreConflictError();
+        this.stmt.insert.run(...toDb(row));
+      } else {
+        if (!current || current.version !== expectedVersion) throw new StoreConflictError();
+        const [org, provider, ...rest] = toDb(row);
+        const info = this.stmt.replace.run(...rest, org!, provider!, expectedVersion);
+        if (info.changes !== 1) throw new StoreConflictError();
+      }
+      return this.readBack(row.org, row.provider);
+    }).immediate;
+
+    this.updateTx = this.db.transaction(
+      (org: string, provider: string, expectedVersion: number, patch: CredentialPatch): CredentialRow => {
+        const columns: string[] = [];
+        const values: BindValue[] = [];
+        for (const key of Object.keys(patch).sort()) {
+          const value = (patch as Record<string, unknown>)[key];
+          if (value === undefined) continue;
+          if (!Object.hasOwn(PATCH_COLUMNS, key)) {
+            throw new TypeError(`Field "${key}" cannot be patched; replace the credential with put().`);
+          }
+          const spec = PATCH_COLUMNS[key as keyof CredentialPatch];
+          columns.push(spec.column);
+          values.push(spec.json ? jsonOrNull(value) : (value as BindValue));
+        }
+        if (columns.length === 0) {
+          const current = this.stmt.getVersion.get(org, provider);
+          if (!current || current.version !== expectedVersion) throw new StoreConflictError();
+        } else {
+          const info = this.patchStatement(columns).run(...values, org, provider, expectedVersion);
+          if (info.changes !== 1) throw new StoreConflictError();
+        }
+        return this.readBack(org, provider);
+      },
+    ).immediate;
+
+    this.deleteTx = this.db.transaction((org: string, provider: string, expectedVersion: number): boolean => {
+      if (this.stmt.deleteVersion.run(org, provider, expectedVersion).changes > 0) return true;
+      if (this.stmt.getVersion.get(org, provider)) throw new StoreConflictError();
+      return false;
+    }).immediate;
+  }
+
+  async get(org: string, provider: string): Promise<CredentialRow | null> {
+    return this.run(() => {
+      const r = this.stmt.get.get(org, provider);
+      return r ? fromDb(r) : null;
+    });
+  }
+
+  async listByOrg(org: string): Promise<CredentialRow[]> {
+    return this.run(() => this.stmt.listByOrg.all(org).map(fromDb));
+  }
+
+  async put(row: CredentialRow, expectedVersion: number | null): Promise<CredentialRow> {
+    return this.run(() => {
+      if (expectedVersion !== null) checkExpectedVersion(expectedVersion);
+      if (row.version !== (expectedVersion ?? 0) + 1) {
+        throw new RangeError("row.version must be expectedVersion + 1 (1 for a new row).");
+      }
+      if (!Buffer.isBuffer(row.ciphertext)) throw new TypeError("row.ciphertext must be a Buffer.");
+      return this.putTx(row, expectedVersion);
+    });
+  }
+
+  async update(
+    org: string,
+    provider: string,
+    expectedVersion: number,
+    patch: CredentialPatch,
+  ): Promise<CredentialRow> {
+    return this.run(() => {
+      checkExpectedVersion(expectedVersion);
+      if (patch.ciphertext !== undefined && !Buffer.isBuffer(patch.ciphertext)) {
+        throw new TypeError("patch.ciphertext must be a Buffer.");
+      }
+      return this.updateTx(org, provider, expectedVersion, patch);
+    });
+  }
+
+  async delete(org: string, provider: string, expectedVersion?: number): Promise<boolean> {
+    return this.run(() => {
+      if (expectedVersion === undefined) return this.stmt.delete.run(org, provider).changes > 0;
+      checkExpectedVersion(expectedVersion);
+      return this.deleteTx(org, provider, expectedVersion);
+    });
+  }
+
+  async listPage(opts: { after?: { org: string; provider: string }; limit: number }): Promise<CredentialRow[]> {
+    return this.run(() => {
+      const { after, limit } = opts;
+      if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError("limit must be a non-negative integer.");
+      if (limit === 0) return [];
+      const rows = after
+        ? this.stmt.pageAfter.all(after.org, after.provider, limit)
+        : this.stmt.pageFirst.all(limit);
+      return rows.map(fromDb);
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.run(() => {
+      if (this.stmt.ping.get()?.ok !== 1) throw new StoreUnavailableError(UNAVAILABLE);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Runs a synchronous body, mapping "store unusable" SQLite errors to StoreUnavailableError. */
+  private run<T>(body: () => T): T {
+    try {
+      return body();
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+
+  private readBack(org: string, provider: string): CredentialRow {
+    const r = this.stmt.get.get(org, provider);
+    if (!r) throw new StoreConflictError();
+    return fromDb(r);
+  }
+
+  private patchStatement(columns: string[]): Database.Statement<BindValue[]> {
+    const key = columns.join(",");
+    let stmt = this.patchStatements.get(key);
+    if (!stmt) {
+      const set = columns.map((c) => `${c} = ?`).join(", ");
+      stmt = this.db.prepare(`UPDATE ${TABLE} SET ${set} WHERE org = ? AND provider = ? AND version = ?`);
+      this.patchStatements.set(key, stmt);
+    }
+    return stmt;
+  }
+
+  private migrate(db: Database.Database): void {
+    db.transaction(() => {
+      db.exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL) STRICT",
+      );
+      const current =
+        (db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0;
+      if (current > SQLITE_SCHEMA_VERSION) {
+        throw new Error("The credential database was written by a newer version of this application.");
+      }
+      const record = db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
+      for (const m of MIGRATIONS) {
+        if (m.version <= current) continue;
+        db.exec(m.sql);
+        record.run(m.version, new Date().toISOString());
+      }
+    }).immediate();
+  }
+
+  /** Keep the database (and its WAL/SHM side files) private to this user. */
+  private restrictModes(): void {
+    for (const f of [this.file, `${this.file}-wal`, `${this.file}-shm`]) {
+      try {
+        fs.chmodSync(f, 0o600);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // Side files may not exist yet; a file owned by another user is left as it is.
+        if (code !== "ENOENT" && code !== "EPERM") throw err;
+      }
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import "server-only";
+
+export type IntegrationStatus = "active" | "invalid" | "expired" | "pending";
+
+export interface AccountIdentity {
+  id: string;
+  name?: string | null;
+  [key: string]: unknown;
+}
+
+export interface LastError {
+  code: string;
+  message: string;
+  at: string;
+}
+
+/** One row of `org_integration_credentials`: ciphertext plus non-secret columns, never plaintext. */
+export interface CredentialRow {
+  org: string;
+  provider: string;
+  credentialId: string;
+  ciphertext: Buffer;
+  keyRef: string;
+  keyVersion: string;
+  fingerprint: string;
+  status: IntegrationStatus;
+  keyKind: string | null;
+  metadata: Record<string, unknown>;
+  account: AccountIdentity | null;
+  /** Increments on every replacement of the credential (setup over an existing one). */
+  version: number;
+  createdAt: string; // ISO 8601
+  updatedAt: string;
+  lastValidatedAt: string | null;
+  lastError: LastError | null;
+}
+
+/** Fields that may change without replacing the credential (validate, metadata, rotation). */
+export type CredentialPatch = Partial<
+  Pick<
+    CredentialRow,
+    | "ciphertext"
+    | "keyRef"
+    | "keyVersion"
+    | "status"
+    | "keyKind"
+    | "metadata"
+    | "account"
+    | "lastValidatedAt"
+    | "lastError"
+    | "updatedAt"
+  >
+>;
+
+export class StoreConflictError extends Error {
+  constructor(message = "A concurrent change won; retry.") {
+    super(message);
+    this.name = "StoreConflictError";
+  }
+}
+
+export class StoreUnavailableError extends Error {
+  constructor(message = "The credential store is unavailable.", options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/**
+ * The CredentialStore port. Every write is atomic and guarded by an expected version, so a
+ * failure half way leaves the previous row exactly as it was and nothing partial is visible.
+ */
+export interface CredentialStore {
+  readonly backend: "sqlite" | "bigquery";
+  get(org: string, provider: string): Promise<CredentialRow | null>;
+  listByOrg(org: string): Promise<CredentialRow[]>;
+  /**
+   * Insert or replace the whole row. `expectedVersion` null means "must not exist yet";
+   * a number means "the stored row must have exactly this version". Otherwise StoreConflictError.
+   * `row.version` is the new version (the caller computes expected + 1, or 1).
+   */
+  put(row: CredentialRow, expectedVersion: number | null): Promise<CredentialRow>;
+  /** Patch non-credential columns of the row whose version is `expectedVersion`; StoreConflictError if none. */
+  update(org: string, provider: string, expectedVersion: number, patch: CredentialPatch): Promise<CredentialRow>;
+  /** Delete the row; returns false if there was none. With `expectedVersion`, deletes only that version (else conflict). */
+  delete(org: string, provider: string, expectedVersion?: number): Promise<boolean>;
+  /** Rows ordered by (org, provider) after the given cursor, for rotation and validate-all. */
+  listPage(opts: { after?: { org: string; provider: string }; limit: number }): Promise<CredentialRow[]>;
+  /** A cheap call proving the store answers (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,29 @@
+import type { NextConfig } from "next";
+import { getRegistry } from "./lib/integrations/registry";
+import { getEnv } from "./lib/env";
+
+// Fail fast: a broken provider registry or bad configuration stops `next build` / `next start`
+// with a message naming what is wrong, instead of failing on the first request.
+getEnv();
+getRegistry();
+
+const nextConfig: NextConfig = {
+  // Native and logging packages stay outside the bundle.
+  serverExternalPackages: ["better-sqlite3", "pino", "pino-pretty", "thread-stream"],
+  poweredByHeader: false,
+  reactStrictMode: true,
+  async headers() {
+    return [
+      {
+        source: "/:path*",
+        headers: [
+          { key: "X-Content-Type-Options", value: "nosniff" },
+          { key: "Referrer-Policy", value: "no-referrer" },
+          { key: "X-Frame-Options", value: "DENY" },
+        ],
+      },
+    ];
+  },
+};
+
+export default nextConfig;

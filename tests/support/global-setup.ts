@@ -1,0 +1,22 @@
+import type { TestProject } from "vitest/node";
+import { startStack } from "./stack";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    baseUrl: string;
+    dataDir: string;
+    logFile: string;
+  }
+}
+
+/** One server for the integration suite; each test file makes its own orgs. */
+export default async function setup(project: TestProject) {
+  const port = Number(process.env.INTEGRATION_PORT ?? 8231);
+  const stack = await startStack({ port });
+  project.provide("baseUrl", stack.baseUrl);
+  project.provide("dataDir", stack.dataDir);
+  project.provide("logFile", stack.logFile);
+  return async () => {
+    await stack.stop();
+  };
+}

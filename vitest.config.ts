@@ -1,0 +1,35 @@
+import { defineConfig } from "vitest/config";
+import path from "node:path";
+
+const resolve = {
+  alias: {
+    // Vitest and the CLI are server contexts: "server-only" is a no-op there.
+    "server-only": path.resolve(__dirname, "tests/support/empty-module.ts"),
+    "@": path.resolve(__dirname),
+  },
+};
+
+export default defineConfig({
+  resolve,
+  test: {
+    environment: "node",
+    testTimeout: 20_000,
+    projects: [
+      {
+        resolve,
+        test: { name: "unit", include: ["lib/**/*.test.ts", "actions/**/*.test.ts"], pool: "forks", testTimeout: 20_000 },
+      },
+      {
+        resolve,
+        test: {
+          name: "integration",
+          include: ["tests/integration/**/*.test.ts"],
+          globalSetup: ["tests/support/global-setup.ts"],
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
+        },
+      },
+    ],
+  },
+});
