@@ -73,8 +73,8 @@ export const FieldDefSchema = z
     help: z.string().optional(),
   })
   .strict()
-  .refine((f) => !f.pattern || f.message, { message: "a field with a pattern needs a message" })
-  .refine((f) => f.type !== "secret" || f.secret, { message: "a field of type secret must be marked secret: true" });
+  .refine((f) => !f.pattern || f.message, { message: "a field with a pattern needs a message", path: ["message"] })
+  .refine((f) => f.type !== "secret" || f.secret, { message: "a field of type secret must be marked secret: true", path: ["secret"] });
 export type FieldDef = z.infer<typeof FieldDefSchema>;
 
 export const MetadataKeyDefSchema = z
@@ -87,7 +87,7 @@ export const MetadataKeyDefSchema = z
     max_length: z.number().int().positive().optional(),
   })
   .strict()
-  .refine((m) => !m.pattern || m.message, { message: "a metadata key with a pattern needs a message" })
+  .refine((m) => !m.pattern || m.message, { message: "a metadata key with a pattern needs a message", path: ["message"] })
   .refine((m) => m.key !== "label" && m.key !== "tags", { message: "label and tags are common to every provider" });
 export type MetadataKeyDef = z.infer<typeof MetadataKeyDefSchema>;
 
@@ -129,16 +129,16 @@ export const ProviderDefSchema = z
   .strict()
   .superRefine((p, ctx) => {
     const names = new Set<string>();
-    for (const f of p.fields) {
-      if (names.has(f.name)) ctx.addIssue({ code: "custom", message: `duplicate field ${f.name}` });
+    p.fields.forEach((f, i) => {
+      if (names.has(f.name)) ctx.addIssue({ code: "custom", path: ["fields", i, "name"], message: `duplicate field ${f.name}` });
       names.add(f.name);
-    }
-    for (const f of p.fields) {
+    });
+    p.fields.forEach((f, i) => {
       if (f.required_when && !names.has(f.required_when.field)) {
-        ctx.addIssue({ code: "custom", message: `field ${f.name}: required_when names unknown field ${f.required_when.field}` });
+        ctx.addIssue({ code: "custom", path: ["fields", i, "required_when", "field"], message: `field ${f.name}: required_when names unknown field ${f.required_when.field}` });
       }
-    }
-    if (p.template && !p.id_pattern) ctx.addIssue({ code: "custom", message: "a template provider needs id_pattern" });
+    });
+    if (p.template && !p.id_pattern) ctx.addIssue({ code: "custom", path: ["id_pattern"], message: "a template provider needs id_pattern" });
   });
 export type ProviderDef = z.infer<typeof ProviderDefSchema>;
 
@@ -151,10 +151,10 @@ export const RegistrySchema = z
   .strict()
   .superRefine((r, ctx) => {
     const ids = new Set<string>();
-    for (const p of r.providers) {
-      if (ids.has(p.id)) ctx.addIssue({ code: "custom", message: `duplicate provider id ${p.id}` });
+    r.providers.forEach((p, i) => {
+      if (ids.has(p.id)) ctx.addIssue({ code: "custom", path: ["providers", i, "id"], message: `duplicate provider id ${p.id}` });
       ids.add(p.id);
-    }
+    });
   });
 export type Registry = z.infer<typeof RegistrySchema>;
 
