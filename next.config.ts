@@ -9,7 +9,23 @@ getRegistry();
 
 const nextConfig: NextConfig = {
   // Native and logging packages stay outside the bundle.
-  serverExternalPackages: ["better-sqlite3", "pino", "pino-pretty", "thread-stream"],
+  // The Google clients and gRPC go out together or not at all: two copies of @grpc/grpc-js break
+  // channel credentials ("Channel credentials must be a ChannelCredentials object").
+  serverExternalPackages: [
+    "better-sqlite3",
+    "pino",
+    "pino-pretty",
+    "thread-stream",
+    "@google-cloud/kms",
+    "@google-cloud/bigquery",
+    "@grpc/grpc-js",
+    "@grpc/proto-loader",
+    "google-gax",
+    "google-auth-library",
+    "@azure/identity",
+    "@azure/msal-node",
+    "oci-common",
+  ],
   poweredByHeader: false,
   reactStrictMode: true,
   async headers() {

@@ -40,7 +40,7 @@ export async function setupIntegration(
   deps: CoreDeps = getDeps(),
 ): Promise<SetupResult> {
   const { actor, org } = args;
-  await authorizeOrgOrThrow(deps, actor, org, "write");
+  const orgRecord = await authorizeOrgOrThrow(deps, actor, org, "write");
   const provider = resolveProviderOrThrow(deps, args.provider);
 
   const body = SetupBodySchema.safeParse(args.input);
@@ -65,6 +65,8 @@ export async function setupIntegration(
       overrides: deps.env.endpointOverrides,
       fetch: deps.fetch,
       now: deps.now,
+      org,
+      externalId: orgRecord.externalId,
     });
     assertTestPassedOrThrow(test, provider.name);
   } catch (e) {

@@ -24,7 +24,7 @@ export async function validateIntegration(
   deps: CoreDeps = getDeps(),
 ): Promise<ValidateResult> {
   const { actor, org } = args;
-  await authorizeOrgOrThrow(deps, actor, org, "write");
+  const orgRecord = await authorizeOrgOrThrow(deps, actor, org, "write");
   const provider = resolveProviderOrThrow(deps, args.provider);
   const row = getRowOrThrow(await withStore(() => deps.store.get(org, provider.id)), provider);
   takeRateLimitOrThrow(deps, org);
@@ -35,6 +35,8 @@ export async function validateIntegration(
     overrides: deps.env.endpointOverrides,
     fetch: deps.fetch,
     now: deps.now,
+    org,
+    externalId: orgRecord.externalId,
   });
 
   const status = statusForOutcome(test.outcome);

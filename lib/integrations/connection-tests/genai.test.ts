@@ -57,6 +57,8 @@ function ctxFor(
     providerName,
     credential,
     endpoints: { api_base: apiBase },
+    org: "acme",
+    externalId: "cm-test-external-id",
     timeoutMs: 5_000,
     fetch: globalThis.fetch,
     now: Date.now,

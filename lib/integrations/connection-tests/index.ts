@@ -82,7 +82,14 @@ export function assertAllowedHost(provider: ResolvedProvider, url: string): void
 export async function runConnectionTest(
   provider: ResolvedProvider,
   credential: Record<string, unknown>,
-  opts: { timeoutMs: number; overrides: Partial<Record<EndpointEnvVar, string>>; fetch: typeof fetch; now: () => number },
+  opts: {
+    timeoutMs: number;
+    overrides: Partial<Record<EndpointEnvVar, string>>;
+    fetch: typeof fetch;
+    now: () => number;
+    org: string;
+    externalId: string;
+  },
 ): Promise<ConnectionTestResult> {
   const ctx: ConnectionTestContext = {
     provider: provider.id,
@@ -92,6 +99,8 @@ export async function runConnectionTest(
     timeoutMs: opts.timeoutMs,
     fetch: opts.fetch,
     now: opts.now,
+    org: opts.org,
+    externalId: opts.externalId,
   };
   return CONNECTION_TESTS[provider.connection_test.kind](ctx);
 }

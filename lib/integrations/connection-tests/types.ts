@@ -52,6 +52,13 @@ export interface ConnectionTestContext {
   fetch: typeof fetch;
   /** Injected clock (ms since epoch). */
   now: () => number;
+  /** The organization the credential belongs to (slug). */
+  org: string;
+  /**
+   * The org's stable, random AWS external ID (generated once per org, shown by setup-info): the
+   * value customers put in their role's trust policy, passed on every AssumeRole.
+   */
+  externalId: string;
 }
 
 export type ConnectionTest = (ctx: ConnectionTestContext) => Promise<ConnectionTestResult>;
