@@ -8,6 +8,9 @@
  *   keys list <org> [--json]
  *   keys revoke <org> <key-id>
  *   integrations validate-all [--org <slug>] [--json]
+ *   kms rotate [--dry-run] [--new-key] [--json]
+ *   kms status [--json]
+ *   kms retire <key-version>            (local key ring only)
  */
 import { parseArgs } from "node:util";
 import pino from "pino";
@@ -15,7 +18,8 @@ import { getEnv } from "../env";
 import { createLogger } from "../log";
 import { AppError } from "../errors";
 import type { Actor } from "../auth/actor";
-import { createDeps, setDeps, validateIntegration, type CoreDeps } from "../integrations";
+import { createDeps, rotateEncryption, setDeps, validateIntegration, type CoreDeps } from "../integrations";
+import { addKeyVersion, retireKeyVersion } from "../kms";
 import { createOrganization, createOrgApiKey, listOrgApiKeys, revokeOrgApiKey } from "../auth/organizations";
 
 const SYSTEM: Actor = { kind: "system", name: "cli" };
@@ -31,6 +35,10 @@ function usage(): string {
     "  keys list <org> [--json]",
     "  keys revoke <org> <key-id>",
     "  integrations validate-all [--org SLUG] [--json] re-test stored credentials; exit 1 if any is invalid or expired",
+    "  kms rotate [--dry-run] [--new-key] [--json]     re-encrypt every credential under the primary key version",
+    "                                                 (--new-key: first add a new local key version and make it primary)",
+    "  kms status [--json]                            credentials per key version",
+    "  kms retire <key-version>                       remove an old local key version once nothing uses it",
   ].join("\n");
 }
 
@@ -55,6 +63,8 @@ async function main(argv: string[], deps: CoreDeps): Promise<number> {
       role: { type: "string" },
       label: { type: "string" },
       org: { type: "string" },
+      "dry-run": { type: "boolean", default: false },
+      "new-key": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -123,12 +133,22 @@ async function main(argv: string[], deps: CoreDeps): Promise<number> {
     let bad = 0;
     for (const [i, t] of targets.entries()) {
       progress(i, targets.length, `${t.org}/${t.provider}`);
-      try {
-        const r = await validateIntegration({ actor: SYSTEM, ...t }, deps);
-        results.push({ ...t, status: r.integration.status, outcome: r.connection_test.outcome });
-        if (r.integration.status === "invalid" || r.integration.status === "expired") bad++;
-      } catch (e) {
-        results.push({ ...t, error: e instanceof AppError ? e.code : "internal" });
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const r = await validateIntegration({ actor: SYSTEM, ...t }, deps);
+          results.push({ ...t, status: r.integration.status, outcome: r.connection_test.outcome });
+          if (r.integration.status === "invalid" || r.integration.status === "expired") bad++;
+        } catch (e) {
+          // Respect the provider's rate: wait as long as it (or the registry budget) asks, then retry.
+          if (e instanceof AppError && e.code === "rate_limited" && attempt < 3) {
+            const wait = e.extra.retryAfterS ?? 60;
+            progress(i, targets.length, `${t.org}/${t.provider}: rate limited, waiting ${wait} s`);
+            await new Promise((r) => setTimeout(r, wait * 1000));
+            continue;
+          }
+          results.push({ ...t, error: e instanceof AppError ? e.code : "internal" });
+        }
+        break;
       }
     }
     progress(targets.length, targets.length, "done");
@@ -137,6 +157,55 @@ async function main(argv: string[], deps: CoreDeps): Promise<number> {
       { results, invalid_or_expired: bad },
     );
     return bad > 0 ? 1 : 0;
+  }
+  if (group === "kms" && (command === "status" || command === "retire")) {
+    const counts = new Map<string, number>();
+    let after: { org: string; provider: string } | undefined;
+    for (;;) {
+      const page = await deps.store.listPage({ after, limit: 500 });
+      if (page.length === 0) break;
+      for (const r of page) counts.set(r.keyVersion, (counts.get(r.keyVersion) ?? 0) + 1);
+      const last = page[page.length - 1]!;
+      after = { org: last.org, provider: last.provider };
+    }
+    const primary = await deps.cipher.primaryKeyVersion();
+    if (command === "status") {
+      const versions = [...counts.entries()].map(([key_version, credentials]) => ({ key_version, credentials, primary: key_version === primary }));
+      out(
+        [`backend ${deps.cipher.backend}, primary ${primary}`, ...versions.map((v) => `${v.key_version}\t${v.credentials}${v.primary ? "\t(primary)" : ""}`)].join("\n"),
+        { backend: deps.cipher.backend, primary, versions },
+      );
+      return 0;
+    }
+    const version = rest[0];
+    if (!version) throw new UsageError("kms retire needs a key version");
+    if (deps.cipher.backend !== "local") throw new UsageError("kms retire is for the local key ring; disable Cloud KMS versions in Google Cloud");
+    const using = counts.get(version) ?? 0;
+    if (using > 0) {
+      process.stderr.write(`error: ${using} credential(s) still use ${version}; run kms rotate first\n`);
+      return 1;
+    }
+    await retireKeyVersion(deps.env.dataDir, version);
+    out(`Retired ${version}.`, { retired: version });
+    return 0;
+  }
+  if (group === "kms" && command === "rotate") {
+    if (values["new-key"]) {
+      if (deps.cipher.backend !== "local") throw new UsageError("--new-key is for the local key ring; rotate Cloud KMS keys in Google Cloud");
+      if (!values["dry-run"]) {
+        const id = await addKeyVersion(deps.env.dataDir);
+        process.stderr.write(`Added key version ${id} (now primary).\n`);
+      }
+    }
+    const report = await rotateEncryption(
+      { actor: SYSTEM, dryRun: values["dry-run"], onProgress: (done, total, row) => progress(done, total, row.org ? `${row.org}/${row.provider}` : "done") },
+      deps,
+    );
+    out(
+      `${report.dry_run ? "Would re-encrypt" : "Re-encrypted"} ${report.rotated} of ${report.total} credentials under ${report.primary}; ${report.already_current} already current, ${report.skipped_changed} changed meanwhile, ${report.failed.length} failed.`,
+      report,
+    );
+    return report.failed.length ? 1 : 0;
   }
   throw new UsageError(`unknown command: ${[group, command].filter(Boolean).join(" ")}`);
 }

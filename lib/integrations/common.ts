@@ -1,5 +1,6 @@
 import "server-only";
 import { AppError } from "../errors";
+import type { Actor } from "../auth/actor";
 import { CipherError } from "../kms/cipher";
 import { StoreConflictError, StoreUnavailableError, type CredentialRow } from "../storage/store";
 import type { CoreDeps } from "./deps";
@@ -59,7 +60,9 @@ function dropUndefined(o: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-export function takeRateLimitOrThrow(deps: CoreDeps, org: string): void {
+/** The per-org budget for setup and validate; operator jobs (the CLI) are paced by the provider limits instead. */
+export function takeRateLimitOrThrow(deps: CoreDeps, org: string, actor?: Actor | null): void {
+  if (actor?.kind === "system") return;
   const wait = deps.rateLimiter.take(org, deps.now());
   if (wait > 0) {
     throw new AppError("rate_limited", `Too many setup and validate calls for this organization; try again in ${wait} s.`, { retryAfterS: wait });

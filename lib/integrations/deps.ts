@@ -28,6 +28,8 @@ export interface CoreDeps {
   fetch: typeof fetch;
   cache: CredentialCache;
   rateLimiter: WindowRateLimiter;
+  /** Keeps connection tests within each provider's documented rate (limits come from the registry). */
+  providerLimiter: WindowRateLimiter;
 }
 
 export function createDeps(env: Env, overrides: Partial<CoreDeps> = {}): CoreDeps {
@@ -45,6 +47,7 @@ export function createDeps(env: Env, overrides: Partial<CoreDeps> = {}): CoreDep
     fetch: overrides.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args)),
     cache: overrides.cache ?? new CredentialCache({ ttlMs: env.CREDENTIAL_CACHE_TTL_MS, maxEntries: env.CREDENTIAL_CACHE_MAX_ENTRIES, now }),
     rateLimiter: overrides.rateLimiter ?? new WindowRateLimiter(env.ORG_RATE_LIMIT_PER_MINUTE),
+    providerLimiter: overrides.providerLimiter ?? new WindowRateLimiter(60),
   };
 }
 

@@ -13,14 +13,14 @@ export class WindowRateLimiter {
   ) {}
 
   /** Takes one unit; returns 0 when allowed, else the seconds to wait. */
-  take(key: string, now: number): number {
+  take(key: string, now: number, limit: number = this.limit): number {
     const w = this.windows.get(key);
     if (!w || now - w.start >= this.windowMs) {
       this.windows.set(key, { start: now, count: 1 });
       if (this.windows.size > 10_000) this.prune(now);
       return 0;
     }
-    if (w.count < this.limit) {
+    if (w.count < limit) {
       w.count++;
       return 0;
     }

@@ -120,6 +120,8 @@ export const ProviderDefSchema = z
       .object({
         requests_per_minute: z.number().int().positive(),
         scope: z.enum(["credential", "org"]).optional(),
+        /** Credential field naming the provider-side scope the limit applies to (e.g. subscription_id). */
+        scope_field: fieldName.optional(),
         retry_headers: z.array(z.string()),
       })
       .strict(),

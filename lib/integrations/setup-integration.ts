@@ -55,7 +55,7 @@ export async function setupIntegration(
   const warnings = credentialWarnings(provider, credential);
   args.onStep?.("format");
 
-  takeRateLimitOrThrow(deps, org);
+  takeRateLimitOrThrow(deps, org, actor);
   const existing = await withStore(() => deps.store.get(org, provider.id));
 
   let test: ConnectionTestResult;
@@ -67,6 +67,8 @@ export async function setupIntegration(
       now: deps.now,
       org,
       externalId: orgRecord.externalId,
+      limiter: deps.providerLimiter,
+      fingerprint,
     });
     assertTestPassedOrThrow(test, provider.name);
   } catch (e) {

@@ -27,7 +27,7 @@ export async function validateIntegration(
   const orgRecord = await authorizeOrgOrThrow(deps, actor, org, "write");
   const provider = resolveProviderOrThrow(deps, args.provider);
   const row = getRowOrThrow(await withStore(() => deps.store.get(org, provider.id)), provider);
-  takeRateLimitOrThrow(deps, org);
+  takeRateLimitOrThrow(deps, org, actor);
 
   const credential = await withCipher(() => decryptRow(deps, row));
   const test = await runConnectionTest(provider, credential, {
@@ -37,6 +37,8 @@ export async function validateIntegration(
     now: deps.now,
     org,
     externalId: orgRecord.externalId,
+    limiter: deps.providerLimiter,
+    fingerprint: row.fingerprint,
   });
 
   const status = statusForOutcome(test.outcome);

@@ -3,6 +3,7 @@ import type { ConnectionTestKind, ResolvedProvider } from "../registry-schema";
 import type { EndpointEnvVar } from "../registry-schema";
 import { AppError } from "../../errors";
 import type { ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
+import type { WindowRateLimiter } from "../rate-limit";
 import { testOpenAI } from "./openai";
 import { testAnthropic } from "./anthropic";
 import { testGemini } from "./gemini";
@@ -78,6 +79,41 @@ export function assertAllowedHost(provider: ResolvedProvider, url: string): void
   }
 }
 
+/**
+ * The provider's documented rate, from the registry, enforced before any call: a test that would
+ * exceed it is answered `rate_limited` with the time to wait, without reaching the provider.
+ * The budget is per provider-side scope (e.g. an Azure subscription) or per credential.
+ */
+function throttleOrNull(
+  provider: ResolvedProvider,
+  credential: Record<string, unknown>,
+  opts: { limiter?: WindowRateLimiter; now: () => number; fingerprint?: string },
+): ConnectionTestResult | null {
+  if (!opts.limiter) return null;
+  const rl = provider.rate_limits;
+  const scopeValue = rl.scope_field ? credential[rl.scope_field] : undefined;
+  const scope = typeof scopeValue === "string" ? scopeValue : (opts.fingerprint ?? "-");
+  const wait = opts.limiter.take(`${provider.id}\u0000${scope}`, opts.now(), rl.requests_per_minute);
+  if (wait === 0) return null;
+  const first = provider.connection_test.checks[0]?.name ?? "authenticate";
+  return {
+    outcome: "rate_limited",
+    duration_ms: 0,
+    retry_after_s: wait,
+    account: null,
+    key_kind: null,
+    checks: [
+      {
+        name: first,
+        outcome: "rate_limited",
+        duration_ms: 0,
+        retry_after_s: wait,
+        message: `${provider.name} allows about ${rl.requests_per_minute} test calls per minute${rl.scope_field ? ` per ${rl.scope_field.replace(/_/g, " ")}` : ""}; try again in ${wait} s.`,
+      },
+    ],
+  };
+}
+
 /** Run the provider's connection test with the configured timeout and endpoints. */
 export async function runConnectionTest(
   provider: ResolvedProvider,
@@ -89,8 +125,12 @@ export async function runConnectionTest(
     now: () => number;
     org: string;
     externalId: string;
+    limiter?: WindowRateLimiter;
+    fingerprint?: string;
   },
 ): Promise<ConnectionTestResult> {
+  const throttled = throttleOrNull(provider, credential, opts);
+  if (throttled) return throttled;
   const ctx: ConnectionTestContext = {
     provider: provider.id,
     providerName: provider.name,

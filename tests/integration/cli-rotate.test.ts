@@ -1,0 +1,116 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { spawn } from "node:child_process";
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { parseEnv } from "@/lib/env";
+import { createDeps, type CoreDeps } from "@/lib/integrations/deps";
+import { createOrganization } from "@/lib/auth/organizations";
+import { canonicalize, fingerprintOf } from "@/lib/kms/fingerprint";
+import { ROOT, runCli } from "../support/stack";
+
+/** `kms rotate` on 1,000 credentials, killed half way and run again: nothing lost, all on the new key. */
+function depsFor(dataDir: string): CoreDeps {
+  return createDeps(parseEnv({ DATA_DIR: dataDir, LOG_LEVEL: "silent" }), { log: pino({ level: "silent" }) });
+}
+
+async function seed(deps: CoreDeps, org: string, n: number): Promise<Map<string, string>> {
+  const fingerprints = new Map<string, string>();
+  for (let i = 0; i < n; i++) {
+    const provider = `saas_vendor-${String(i).padStart(4, "0")}`;
+    const credential = { display_name: `Vendor ${i}`, api_key: `secret-${crypto.randomBytes(8).toString("hex")}` };
+    const credentialId = crypto.randomUUID();
+    const enc = await deps.cipher.encrypt(Buffer.from(JSON.stringify(credential)), { org, provider, credentialId });
+    const fp = fingerprintOf(canonicalize(credential), deps.pepper);
+    const at = new Date().toISOString();
+    await deps.store.put(
+      { org, provider, credentialId, ciphertext: enc.ciphertext, keyRef: enc.keyRef, keyVersion: enc.keyVersion, fingerprint: fp, status: "active", keyKind: "manual", metadata: {}, account: null, version: 1, createdAt: at, updatedAt: at, lastValidatedAt: null, lastError: null },
+      null,
+    );
+    fingerprints.set(provider, fp);
+  }
+  return fingerprints;
+}
+
+async function allRows(deps: CoreDeps) {
+  const rows = [];
+  let after: { org: string; provider: string } | undefined;
+  for (;;) {
+    const page = await deps.store.listPage({ after, limit: 500 });
+    if (!page.length) break;
+    rows.push(...page);
+    after = { org: page.at(-1)!.org, provider: page.at(-1)!.provider };
+  }
+  return rows;
+}
+
+describe("kms rotate", () => {
+  it("re-encrypts 1,000 credentials under a new key version, survives being killed half way, loses nothing", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cm-rotate-"));
+    let deps = depsFor(dataDir);
+    await createOrganization({ actor: { kind: "system", name: "test" }, slug: "rot" }, deps);
+    const fingerprints = await seed(deps, "rot", 1000);
+    const oldVersion = await deps.cipher.primaryKeyVersion();
+    await deps.store.close();
+    deps.auth.close();
+
+    const dry = runCli(dataDir, ["kms", "rotate", "--dry-run", "--json"]);
+    expect(dry.status).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dry_run: true, total: 1000, already_current: 1000, rotated: 0 });
+
+    // First run: add a key version and start re-encrypting; kill it part way through.
+    const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", path.join(ROOT, "lib/cli/index.ts"), "kms", "rotate", "--new-key"], {
+      cwd: ROOT,
+      env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    await new Promise<void>((resolve) => {
+      child.stderr.on("data", (d: Buffer) => {
+        const m = /\[(\d+)\/1000\]/.exec(d.toString());
+        if (m && Number(m[1]) >= 300) {
+          child.kill("SIGKILL");
+          resolve();
+        }
+      });
+      child.on("exit", () => resolve());
+    });
+    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once("exit", r));
+
+    deps = depsFor(dataDir);
+    const newVersion = await deps.cipher.primaryKeyVersion();
+    expect(newVersion).not.toBe(oldVersion);
+    const mid = await allRows(deps);
+    const onNew = mid.filter((r) => r.keyVersion === newVersion).length;
+    expect(onNew).toBeGreaterThan(0);
+    expect(onNew).toBeLessThan(1000);
+    await deps.store.close();
+    deps.auth.close();
+
+    // Second run resumes and completes.
+    const again = runCli(dataDir, ["kms", "rotate", "--json"]);
+    expect(again.status, again.stderr).toBe(0);
+    const report = JSON.parse(again.stdout);
+    expect(report).toMatchObject({ total: 1000, primary: newVersion, failed: [] });
+    expect(report.rotated + report.already_current).toBe(1000);
+    expect(report.rotated).toBe(1000 - onNew);
+
+    deps = depsFor(dataDir);
+    const rows = await allRows(deps);
+    expect(rows).toHaveLength(1000);
+    for (const r of rows) {
+      expect(r.keyVersion).toBe(newVersion);
+      expect(r.version).toBe(1);
+      const { plaintext } = await deps.cipher.decrypt(r.ciphertext, { org: r.org, provider: r.provider, credentialId: r.credentialId });
+      expect(fingerprintOf(canonicalize(JSON.parse(plaintext.toString())), deps.pepper)).toBe(fingerprints.get(r.provider));
+    }
+    const status = runCli(dataDir, ["kms", "status", "--json"]);
+    expect(JSON.parse(status.stdout).versions).toEqual([{ key_version: newVersion, credentials: 1000, primary: true }]);
+    // The old key can now be retired; a key still in use cannot.
+    expect(runCli(dataDir, ["kms", "retire", newVersion]).status).toBe(1);
+    expect(runCli(dataDir, ["kms", "retire", oldVersion]).status).toBe(0);
+    await deps.store.close();
+    deps.auth.close();
+  }, 180_000);
+});
