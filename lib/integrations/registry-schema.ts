@@ -92,7 +92,14 @@ export const MetadataKeyDefSchema = z
 export type MetadataKeyDef = z.infer<typeof MetadataKeyDefSchema>;
 
 const EndpointDefSchema = z
-  .object({ default: z.string(), env: z.enum(ENDPOINT_ENV_VARS) })
+  .object({
+    default: z.string(),
+    env: z.enum(ENDPOINT_ENV_VARS),
+    /** Values for `{param}` placeholders the credential leaves empty. */
+    param_defaults: z.record(z.string(), z.string()).optional(),
+    /** The URL to use when a placeholder's value is "global" (e.g. Vertex AI's global endpoint). */
+    global_url: z.string().optional(),
+  })
   .strict();
 
 export const ProviderDefSchema = z

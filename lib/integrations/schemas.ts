@@ -257,7 +257,14 @@ export function issuesToFields(error: z.ZodError): Record<string, string> {
       continue;
     }
     const key = issue.path.map(String).join(".") || "(body)";
-    out[key] ??= issue.code === "invalid_type" && issue.input === undefined ? "is required" : issue.message;
+    if (issue.code === "invalid_key") {
+      // A record key (a tag name) failed: its own message says why, the record's does not.
+      out[key] ??= issue.issues[0]?.message ?? issue.message;
+      continue;
+    }
+    // Zod leaves `input` out of finished issues, so a missing value is recognized by zod's default
+    // message; schemas with their own message ("must be a string", "is required") keep it.
+    out[key] ??= issue.code === "invalid_type" && /received undefined$/.test(issue.message) ? "is required" : issue.message;
   }
   return out;
 }

@@ -53,11 +53,15 @@ export function resolveEndpoints(
       continue;
     }
     let usedInput = false;
-    const value = def.default.replace(/\{(\w+)\}/g, (_m, name: string) => {
+    let global = false;
+    let value = def.default.replace(/\{(\w+)\}/g, (_m, name: string) => {
       usedInput = true;
-      const v = credential[name];
-      return typeof v === "string" ? v : "";
+      const given = credential[name];
+      const v = typeof given === "string" && given ? given : (def.param_defaults?.[name] ?? "");
+      if (v === "global") global = true;
+      return v;
     });
+    if (global && def.global_url) value = def.global_url;
     if (usedInput && value) assertAllowedHost(provider, value);
     out[key] = value;
   }
