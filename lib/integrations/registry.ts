@@ -60,8 +60,19 @@ export function getRegistry(): Registry {
   return cached;
 }
 
-/** Resolve a concrete provider id (including saas_<vendor>) or return null when unknown. */
+const resolved = new WeakMap<Registry, Map<string, ResolvedProvider | null>>();
+
+/** Resolve a concrete provider id (including saas_<vendor>) or return null when unknown. Memoized per registry. */
 export function resolveProvider(id: string, registry: Registry = getRegistry()): ResolvedProvider | null {
+  let memo = resolved.get(registry);
+  if (!memo) resolved.set(registry, (memo = new Map()));
+  if (memo.has(id)) return memo.get(id)!;
+  const r = resolveUncached(id, registry);
+  if (memo.size < 10_000) memo.set(id, r);
+  return r;
+}
+
+function resolveUncached(id: string, registry: Registry): ResolvedProvider | null {
   for (const p of registry.providers) {
     if (!p.template && p.id === id) return { ...p, registryId: p.id };
   }
