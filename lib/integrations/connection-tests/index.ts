@@ -8,6 +8,7 @@ import { testOpenAI } from "./openai";
 import { testAnthropic } from "./anthropic";
 import { testGemini } from "./gemini";
 import { testManual } from "./manual";
+import { testOciApiKey } from "./oci";
 
 export type { ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
 
@@ -32,7 +33,7 @@ export const CONNECTION_TESTS: Record<ConnectionTestKind, ConnectionTest> = {
   aws_assume_role: notAvailableYet(),
   azure_service_principal: notAvailableYet(),
   azure_openai: notAvailableYet(),
-  oci_api_key: notAvailableYet(),
+  oci_api_key: testOciApiKey,
 };
 
 /**
