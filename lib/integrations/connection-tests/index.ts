@@ -9,6 +9,7 @@ import { testAnthropic } from "./anthropic";
 import { testGemini } from "./gemini";
 import { testManual } from "./manual";
 import { testOciApiKey } from "./oci";
+import { testGcpServiceAccount } from "./gcp";
 
 export type { ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
 
@@ -28,7 +29,7 @@ export const CONNECTION_TESTS: Record<ConnectionTestKind, ConnectionTest> = {
   anthropic: testAnthropic,
   gemini: testGemini,
   manual: testManual,
-  gcp_service_account: notAvailableYet(),
+  gcp_service_account: testGcpServiceAccount,
   aws_access_keys: notAvailableYet(),
   aws_assume_role: notAvailableYet(),
   azure_service_principal: notAvailableYet(),

@@ -1,0 +1,430 @@
+import "server-only";
+
+import { gaxios, JWT } from "google-auth-library";
+
+import {
+  classifyFetchError,
+  classifyHttpStatus,
+  combineChecks,
+  fetchWithTimeout,
+  getPath,
+  isRecord,
+  joinUrl,
+  parseGoogleDuration,
+  rateLimited,
+  safeToken,
+  skippedCheck,
+  timed,
+  toCheck,
+  tokenSuffix,
+  unexpectedBody,
+  unexpectedStatus,
+  type CheckBody,
+  type HttpReply,
+} from "./http";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
+
+/**
+ * Google Cloud service accounts (providers.md §1b, §11b), for `gcp` and `gcp_vertex`.
+ *
+ * 1. authenticate: google-auth-library's `JWT` signs the assertion (aud = Google's token URL, which
+ *    Google checks) and exchanges it for an access token. The library posts to a hard-coded
+ *    https://oauth2.googleapis.com/token; our own Gaxios transporter sends that one URL to the
+ *    configured `endpoints.token_url` (GOOGLE_OAUTH_TOKEN_URL) and refuses every other URL. The key
+ *    file's `token_uri` (and its other URLs) are never read: a key file is user input (SSRF).
+ *    No retries (one token request per test), the context's timeout, no redirects followed.
+ * 2. read_costs: `POST {crm_api_base}/v1/projects/{project_id}:testIamPermissions` with the
+ *    provider's cost permissions; the answer lists the subset held. It needs no permission itself
+ *    and reads no data.
+ */
+
+/** The URL google-auth-library posts the assertion to, and the assertion's `aud`. */
+export const GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token";
+const DEFAULT_CRM_API_BASE = "https://cloudresourcemanager.googleapis.com";
+const CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
+
+/**
+ * Permissions the read_costs check asks for, per provider. They mirror `cost_permissions` in
+ * configs/system/providers.yml (the context does not carry the registry entry): keep both in step.
+ */
+export const GCP_COST_PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
+  gcp: ["bigquery.jobs.create", "bigquery.tables.getData"],
+  gcp_vertex: ["aiplatform.endpoints.list", "aiplatform.endpoints.predict"],
+};
+
+/** The predefined role that grants each permission (providers.md §1c, §11b). */
+const ROLE_FOR_PERMISSION: Readonly<Record<string, string>> = {
+  "bigquery.jobs.create": "roles/bigquery.jobUser",
+  "bigquery.tables.getData": "roles/bigquery.dataViewer",
+  "aiplatform.endpoints.list": "roles/aiplatform.user",
+  "aiplatform.endpoints.predict": "roles/aiplatform.user",
+};
+
+const NOT_RUN = "Not checked because the authenticate check did not pass.";
+const NEW_KEY_HINT = "create a new key (IAM → Service accounts → the account → Keys → Add key → JSON) and upload the new file";
+
+interface ServiceAccount {
+  clientEmail: string;
+  privateKey: string;
+  privateKeyId: string | undefined;
+  projectId: string;
+}
+
+function serviceAccountOf(ctx: ConnectionTestContext): ServiceAccount | null {
+  const sa = ctx.credential.service_account_json;
+  if (!isRecord(sa)) return null;
+  const { client_email: clientEmail, private_key: privateKey, private_key_id: privateKeyId, project_id: projectId } = sa;
+  if (typeof clientEmail !== "string" || typeof privateKey !== "string" || typeof projectId !== "string") return null;
+  if (!clientEmail || !privateKey || !projectId) return null;
+  return {
+    clientEmail,
+    // A key pasted with its JSON escapes left in ("\\n") still signs.
+    privateKey: privateKey.includes("\\n") ? privateKey.replace(/\\n/g, "\n") : privateKey,
+    privateKeyId: typeof privateKeyId === "string" && privateKeyId ? privateKeyId : undefined,
+    projectId,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// authenticate
+
+type TokenOutcome = { ok: true; accessToken: string } | { ok: false; check: CheckBody };
+
+/** A transporter that can only ever reach the configured token endpoint, once, within the timeout. */
+function pinnedTransporter(
+  ctx: ConnectionTestContext,
+  tokenUrl: URL,
+  seen: { sent: boolean; refused: boolean },
+): gaxios.Gaxios {
+  const transporter = new gaxios.Gaxios({
+    timeout: ctx.timeoutMs,
+    retry: false,
+    retryConfig: { retry: 0, noResponseRetries: 0 },
+    redirect: "manual",
+    fetchImplementation: ctx.fetch,
+  });
+  transporter.interceptors.request.add({
+    resolved: async (config) => {
+      if (config.url.href !== GOOGLE_TOKEN_URL) {
+        seen.refused = true;
+        throw new Error("gcp connection test: request to an unexpected URL refused");
+      }
+      seen.sent = true;
+      // A URL object, not a string: gaxios's error redactor reads config.url.searchParams and a
+      // string there throws a TypeError that would hide the token endpoint's answer.
+      config.url = new URL(tokenUrl.href);
+      config.retry = false;
+      config.retryConfig = { retry: 0, noResponseRetries: 0 };
+      config.redirect = "manual";
+      config.fetchImplementation = ctx.fetch;
+      return config;
+    },
+  });
+  return transporter;
+}
+
+/** The token endpoint's OAuth error answer (`error` is quoted only after safeToken accepted it). */
+function oauthError(data: unknown): { error: string | null; description: string } {
+  const description = getPath(data, "error_description");
+  return {
+    error: safeToken(getPath(data, "error")),
+    description: typeof description === "string" ? description : "",
+  };
+}
+
+function classifyTokenError(ctx: ConnectionTestContext, sa: ServiceAccount, tokenUrl: string, err: unknown): CheckBody {
+  const response = err instanceof gaxios.GaxiosError ? err.response : undefined;
+  if (!response) return classifyFetchError(ctx, tokenUrl, err);
+
+  const reply: HttpReply = {
+    kind: "response",
+    status: response.status,
+    headers: response.headers instanceof Headers ? response.headers : new Headers(),
+    json: response.data,
+  };
+  const { error, description } = oauthError(response.data);
+  const code = error ?? `HTTP ${reply.status}`;
+
+  if (error === "invalid_grant") {
+    if (/reasonable timeframe|short-lived|\biat\b|\bexp\b/i.test(description)) {
+      return {
+        outcome: "auth_failed",
+        message:
+          "Google rejected the signed token as outside a reasonable timeframe (invalid_grant). This usually means this " +
+          "server's clock is wrong: check that it is synchronized (NTP) and try again.",
+      };
+    }
+    if (/signature/i.test(description)) {
+      return {
+        outcome: "auth_failed",
+        message:
+          "Google rejected the key's signature (invalid_grant: Invalid JWT Signature). The key was deleted or disabled, or it is " +
+          `not this service account's: ${NEW_KEY_HINT}.`,
+      };
+    }
+  }
+  if (error === "invalid_grant" || error === "invalid_client" || error === "unauthorized_client" || error === "disabled_client" || error === "deleted_client") {
+    if (/disabled/i.test(description) || error === "disabled_client") {
+      return {
+        outcome: "auth_failed",
+        message:
+          `Google says the service account ${sa.clientEmail} is disabled (${code}). Enable it in IAM → Service accounts, ` +
+          "or use a key of an enabled account.",
+      };
+    }
+    if (/not found|deleted|does not exist/i.test(description) || error === "deleted_client") {
+      return {
+        outcome: "auth_failed",
+        message:
+          `Google does not know the service account ${sa.clientEmail} (${code}); it was probably deleted. ` +
+          "Create a service account and a key for it, grant it the roles, and upload the new key file.",
+      };
+    }
+    if (/expired/i.test(description)) {
+      return {
+        outcome: "expired",
+        message: `Google says this service account key has expired (${code}): ${NEW_KEY_HINT}.`,
+      };
+    }
+    return {
+      outcome: "auth_failed",
+      message: `Google refused this service account key (${code}). Check that the key file is the current one; if it is, ${NEW_KEY_HINT}.`,
+    };
+  }
+  const general = classifyHttpStatus(ctx, reply, error);
+  if (general) return general;
+  if (reply.status === 400 || reply.status === 401 || reply.status === 403) {
+    return {
+      outcome: "provider_error",
+      message: `Google's token endpoint refused the token request (${code}). Try again later; if it persists, report it to the operators.`,
+    };
+  }
+  return unexpectedStatus(ctx, reply, tokenUrl, error);
+}
+
+async function authenticate(ctx: ConnectionTestContext, sa: ServiceAccount): Promise<TokenOutcome> {
+  const configured = ctx.endpoints.token_url ?? GOOGLE_TOKEN_URL;
+  let tokenUrl: URL;
+  try {
+    tokenUrl = new URL(configured);
+    if (tokenUrl.protocol !== "https:" && tokenUrl.protocol !== "http:") throw new Error("not http(s)");
+  } catch {
+    return {
+      ok: false,
+      check: {
+        outcome: "provider_error",
+        message: "The configured Google token endpoint (GOOGLE_OAUTH_TOKEN_URL) is not a valid http(s) URL. Report it to the operators.",
+      },
+    };
+  }
+
+  const seen = { sent: false, refused: false };
+  const jwt = new JWT({
+    email: sa.clientEmail,
+    key: sa.privateKey,
+    keyId: sa.privateKeyId,
+    scopes: [CLOUD_PLATFORM_SCOPE],
+    transporter: pinnedTransporter(ctx, tokenUrl, seen),
+    // No logging interceptors: they would log the token response.
+    useAuthRequestParameters: false,
+  });
+
+  try {
+    const tokens = await jwt.authorize();
+    const accessToken = tokens.access_token;
+    if (typeof accessToken !== "string" || accessToken === "") {
+      return { ok: false, check: unexpectedBody(ctx, tokenUrl.href) };
+    }
+    return { ok: true, accessToken };
+  } catch (err) {
+    if (seen.refused) {
+      return {
+        ok: false,
+        check: {
+          outcome: "provider_error",
+          message: "The connection test failed unexpectedly. Try again; if it persists, report it to the operators.",
+        },
+      };
+    }
+    if (!seen.sent) {
+      // Signing failed before any request: the PEM is not a usable RSA private key.
+      return {
+        ok: false,
+        check: {
+          outcome: "auth_failed",
+          message:
+            "The key file's private_key could not be used to sign (it is damaged or not an RSA private key). " +
+            "Upload the key file exactly as Google downloaded it, or create a new key.",
+        },
+      };
+    }
+    return { ok: false, check: classifyTokenError(ctx, sa, tokenUrl.href, err) };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// read_costs
+
+interface GoogleApiError {
+  status: string | null;
+  reasons: string[];
+  retryDelay: number | undefined;
+}
+
+function googleApiError(json: unknown): GoogleApiError {
+  const err = getPath(json, "error");
+  const details = getPath(err, "details");
+  const reasons: string[] = [];
+  let retryDelay: number | undefined;
+  if (Array.isArray(details)) {
+    for (const detail of details) {
+      if (!isRecord(detail)) continue;
+      const reason = safeToken(detail.reason);
+      if (reason) reasons.push(reason);
+      if (typeof detail["@type"] === "string" && detail["@type"].endsWith("google.rpc.RetryInfo")) {
+        retryDelay = parseGoogleDuration(detail.retryDelay);
+      }
+    }
+  }
+  return { status: safeToken(getPath(err, "status")), reasons, retryDelay };
+}
+
+function missingPermissionsMessage(ctx: ConnectionTestContext, sa: ServiceAccount, missing: string[]): string {
+  const roles = [...new Set(missing.map((p) => ROLE_FOR_PERMISSION[p]).filter((r): r is string => !!r))];
+  let message =
+    `The service account ${sa.clientEmail} lacks ${missing.length === 1 ? "the permission" : "the permissions"} ` +
+    `${missing.join(", ")} on project ${sa.projectId}, which ${ctx.providerName} needs to read costs. ` +
+    (roles.length > 0
+      ? `Grant ${roles.join(" and ")} to the service account on the project (IAM → Grant access), then test again.`
+      : "Grant a role that includes them to the service account on the project, then test again.");
+  if (missing.some((p) => p.startsWith("bigquery."))) {
+    message +=
+      " This check sees project-level grants only: roles/bigquery.dataViewer granted on the billing export dataset alone " +
+      "does not show here, so if you granted it on the dataset, grant roles/bigquery.jobUser on the project as well " +
+      "or grant roles/bigquery.dataViewer on the project.";
+  }
+  return message;
+}
+
+async function readCosts(ctx: ConnectionTestContext, sa: ServiceAccount, accessToken: string): Promise<CheckBody> {
+  const permissions = GCP_COST_PERMISSIONS[ctx.provider] ?? GCP_COST_PERMISSIONS.gcp!;
+  const base = ctx.endpoints.crm_api_base ?? DEFAULT_CRM_API_BASE;
+  const url = joinUrl(base, `/v1/projects/${encodeURIComponent(sa.projectId)}:testIamPermissions`);
+  const reply = await fetchWithTimeout(ctx, url, {
+    method: "POST",
+    headers: {
+      Authorization: `Bearer ${accessToken}`,
+      "Content-Type": "application/json",
+      Accept: "application/json",
+    },
+    body: JSON.stringify({ permissions }),
+  });
+  if (reply.kind === "failure") return reply.check;
+
+  if (reply.status === 200) {
+    if (!isRecord(reply.json)) return unexpectedBody(ctx, url);
+    const listed = reply.json.permissions;
+    // Google leaves `permissions` out when the caller holds none of them.
+    if (listed !== undefined && !Array.isArray(listed)) return unexpectedBody(ctx, url);
+    const held = new Set((listed ?? []).filter((p): p is string => typeof p === "string"));
+    const missing = permissions.filter((p) => !held.has(p));
+    if (missing.length === 0) return { outcome: "ok" };
+    return { outcome: "permission_denied", message: missingPermissionsMessage(ctx, sa, missing) };
+  }
+
+  const e = googleApiError(reply.json);
+  const detail = e.reasons[0] ?? e.status;
+  if (e.reasons.includes("SERVICE_DISABLED")) {
+    return {
+      outcome: "permission_denied",
+      message:
+        "The Cloud Resource Manager API is not enabled for the service account's project (SERVICE_DISABLED): enable the " +
+        "Cloud Resource Manager API (cloudresourcemanager.googleapis.com) in the project under APIs & Services, wait a few " +
+        "minutes, and test again.",
+    };
+  }
+  if (e.reasons.includes("RATE_LIMIT_EXCEEDED") || e.reasons.includes("RESOURCE_EXHAUSTED") || e.status === "RESOURCE_EXHAUSTED") {
+    return rateLimited(ctx, reply.headers, detail, e.retryDelay);
+  }
+  const general = classifyHttpStatus(ctx, reply, detail, e.retryDelay);
+  if (general) return general;
+  if (reply.status === 404) {
+    return {
+      outcome: "not_found",
+      message:
+        `Google could not find the project ${sa.projectId} (NOT_FOUND). Check the key file's project_id; the project may ` +
+        "have been deleted or shut down.",
+    };
+  }
+  if (reply.status === 401) {
+    return {
+      outcome: "auth_failed",
+      message: `Google did not accept the access token it had just issued for this service account${tokenSuffix(detail)}. Try again; if it persists, ${NEW_KEY_HINT}.`,
+    };
+  }
+  if (reply.status === 403) {
+    if (e.reasons.includes("BILLING_DISABLED") || e.reasons.includes("CONSUMER_SUSPENDED") || e.reasons.includes("USER_PROJECT_DENIED")) {
+      return {
+        outcome: "permission_denied",
+        message: `Google refused requests for the project ${sa.projectId} (${detail}). Check the project's status and billing in the Cloud Console.`,
+      };
+    }
+    return {
+      outcome: "permission_denied",
+      message:
+        `Google refused the permission check on the project ${sa.projectId}${tokenSuffix(detail)}. Check that the project ` +
+        "exists and that the service account belongs to it or has been granted access to it.",
+    };
+  }
+  return unexpectedStatus(ctx, reply, url, detail);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export const testGcpServiceAccount: ConnectionTest = async (ctx) => {
+  const sa = serviceAccountOf(ctx);
+  if (!sa) {
+    return combineChecks(
+      [
+        toCheck(
+          "authenticate",
+          { outcome: "auth_failed", message: "No usable service account key file was given (client_email, private_key and project_id are needed)." },
+          0,
+        ),
+        skippedCheck("read_costs", NOT_RUN),
+      ],
+      { key_kind: "service_account" },
+    );
+  }
+
+  const checks: CheckResult[] = [];
+  let account: ConnectionTestResult["account"] = null;
+  let accessToken: string | null = null;
+
+  const auth = await timed(() => authenticate(ctx, sa));
+  if (!auth.value.ok) {
+    checks.push(toCheck("authenticate", auth.value.check, auth.duration_ms), skippedCheck("read_costs", NOT_RUN));
+  } else {
+    accessToken = auth.value.accessToken;
+    account = { id: sa.projectId, name: sa.clientEmail };
+    checks.push(toCheck("authenticate", { outcome: "ok" }, auth.duration_ms));
+    const token = accessToken;
+    const costs = await timed(async (): Promise<CheckBody> => {
+      try {
+        return await readCosts(ctx, sa, token);
+      } catch {
+        return {
+          outcome: "provider_error",
+          message: "The connection test failed unexpectedly. Try again; if it persists, report it to the operators.",
+        };
+      }
+    });
+    checks.push(toCheck("read_costs", costs.value, costs.duration_ms));
+  }
+
+  return combineChecks(checks, {
+    account,
+    key_kind: "service_account",
+    secrets: [sa.privateKey, accessToken],
+  });
+};
