@@ -27,6 +27,9 @@ const nextConfig: NextConfig = {
     "oci-common",
   ],
   poweredByHeader: false,
+  // `npm test` typechecks the whole project (tests included) as its own step; the build does not
+  // repeat it, so a half-written test elsewhere cannot stop `npm start`.
+  typescript: { ignoreBuildErrors: true },
   reactStrictMode: true,
   async headers() {
     return [

@@ -6,6 +6,7 @@ declare module "vitest" {
     baseUrl: string;
     dataDir: string;
     logFile: string;
+    ports: { gcp: number; oci: number; aws: number; azureAuthority: number; azureManagement: number; azureOpenai: number; kms: number; bigquery: number };
   }
 }
 
@@ -16,6 +17,7 @@ export default async function setup(project: TestProject) {
   project.provide("baseUrl", stack.baseUrl);
   project.provide("dataDir", stack.dataDir);
   project.provide("logFile", stack.logFile);
+  project.provide("ports", stack.ports);
   return async () => {
     await stack.stop();
   };

@@ -12,23 +12,39 @@ import { startProviderFakes } from "../fakes";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
+/**
+ * Fixed loopback ports for the cloud fakes. The server is pointed at them at start; each test file
+ * starts the fakes it needs on these ports (and registers its own identities in them), since the
+ * fakes must live in the test's process to be configured. Files run one at a time.
+ */
+export function cloudPorts(base: number) {
+  return { gcp: base, oci: base + 1, aws: base + 2, azureAuthority: base + 3, azureManagement: base + 4, azureOpenai: base + 5, kms: base + 6, bigquery: base + 7 };
+}
+
 export interface Stack {
   baseUrl: string;
+  ports: ReturnType<typeof cloudPorts>;
   dataDir: string;
   logFile: string;
   env: Record<string, string>;
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { port: number; env?: Record<string, string> }): Promise<Stack> {
+export async function startStack(opts: { port: number; env?: Record<string, string>; cloudPortBase?: number }): Promise<Stack> {
   if (!fs.existsSync(path.join(ROOT, ".next", "BUILD_ID"))) {
     throw new Error("No Next build: run `npx next build` first (npm test does).");
   }
   const fakes = await startProviderFakes();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cm-stack-"));
   const logFile = path.join(dataDir, "server.log");
+  const ports = cloudPorts(opts.cloudPortBase ?? opts.port + 100);
+  const local = (port: number) => `http://127.0.0.1:${port}`;
   const env: Record<string, string> = {
     DATA_DIR: dataDir,
+    GOOGLE_OAUTH_TOKEN_URL: `${local(ports.gcp)}/token`,
+    GOOGLE_CRM_API_BASE: local(ports.gcp),
+    OCI_IDENTITY_ENDPOINT: local(ports.oci),
+    OCI_USAGE_ENDPOINT: local(ports.oci),
     OPENAI_API_BASE: fakes.openai.url,
     ANTHROPIC_API_BASE: fakes.anthropic.url,
     GEMINI_API_BASE: fakes.gemini.url,
@@ -59,6 +75,7 @@ export async function startStack(opts: { port: number; env?: Record<string, stri
   }
   return {
     baseUrl,
+    ports,
     dataDir,
     logFile,
     env,

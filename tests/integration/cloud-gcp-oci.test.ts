@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
+import { api, uniqueOrg } from "../support/api";
+import { createOrg } from "../support/stack";
+import { startGcpFake, type GcpFake } from "../fakes/gcp";
+import { makeServiceAccountKey } from "../fakes/gcp-keys";
+import { startOciFake, type OciFake } from "../fakes/oci";
+import { makeOciApiKey } from "../fakes/oci-keys";
+
+/** GCP, Vertex and OCI over REST against fakes that verify the JWT assertion and request signatures. */
+const BILLING = ["bigquery.jobs.create", "bigquery.tables.getData"];
+const VERTEX = ["aiplatform.endpoints.list", "aiplatform.endpoints.predict"];
+
+describe("GCP and Vertex", () => {
+  let gcp: GcpFake;
+  beforeAll(async () => {
+    gcp = await startGcpFake({ port: inject("ports").gcp });
+  });
+  afterAll(async () => gcp.close());
+
+  function account(projectId: string, permissions: string[]) {
+    const sa = makeServiceAccountKey({ projectId, tokenUri: "http://127.0.0.1:9/never-called" });
+    gcp.registerServiceAccount({ email: sa.keyFile.client_email, keyId: sa.keyFile.private_key_id, publicKey: sa.publicKey, projectId, permissions });
+    return sa.keyFile;
+  }
+
+  it("a service account with the billing permissions sets up active; one without them is 422 naming what is missing; the first stays", async () => {
+    const org = uniqueOrg("gcp");
+    const c = api(createOrg(inject("dataDir"), org));
+    const good = account("finops-billing-1", BILLING);
+    const ok = await c.post(`/integrations/${org}/gcp/setup`, { credential: { service_account_json: JSON.stringify(good) } });
+    expect(ok.status, ok.text).toBe(201);
+    expect(ok.body).toMatchObject({ status: "active", key_kind: "service_account", account: { id: "finops-billing-1", name: good.client_email } });
+    expect(gcp.tokenRequests.at(-1)).toMatchObject({ signatureVerified: true, error: null });
+
+    const weak = account("finops-billing-2", ["bigquery.jobs.create"]);
+    const denied = await c.post(`/integrations/${org}/gcp/setup`, { credential: { service_account_json: weak } });
+    expect(denied.status).toBe(422);
+    expect(denied.body.error.connection_test.outcome).toBe("permission_denied");
+    expect(denied.body.error.message).toContain("bigquery.tables.getData");
+    expect(denied.text).not.toContain("PRIVATE KEY");
+
+    const list = await c.get(`/integrations/${org}`);
+    expect(list.body.integrations[0]).toMatchObject({ provider: "gcp", version: 1, fingerprint: ok.body.fingerprint });
+    expect((await c.post(`/integrations/${org}/gcp/validate`)).body.status).toBe("active");
+  });
+
+  it("a key Google does not know (other public key registered) is 422 auth_failed", async () => {
+    const org = uniqueOrg("gcp-bad");
+    const c = api(createOrg(inject("dataDir"), org));
+    const sa = makeServiceAccountKey({ projectId: "finops-billing-3" });
+    const other = makeServiceAccountKey({ projectId: "finops-billing-3", email: sa.keyFile.client_email });
+    gcp.registerServiceAccount({ email: sa.keyFile.client_email, keyId: sa.keyFile.private_key_id, publicKey: other.publicKey, projectId: "finops-billing-3", permissions: BILLING });
+    const r = await c.post(`/integrations/${org}/gcp/setup`, { credential: { service_account_json: sa.keyFile } });
+    expect(r.status).toBe(422);
+    expect(r.body.error.connection_test.outcome).toBe("auth_failed");
+    expect((await c.get(`/integrations/${org}`)).body.integrations).toEqual([]);
+  });
+
+  it("Vertex needs the Vertex AI permissions", async () => {
+    const org = uniqueOrg("vertex");
+    const c = api(createOrg(inject("dataDir"), org));
+    const ok = await c.post(`/integrations/${org}/gcp_vertex/setup`, { credential: { service_account_json: account("finops-vertex-1", VERTEX), location: "europe-west4" } });
+    expect(ok.status, ok.text).toBe(201);
+    const no = await c.post(`/integrations/${org}/gcp_vertex/setup`, { credential: { service_account_json: account("finops-vertex-2", BILLING) } });
+    expect(no.status).toBe(422);
+    expect(no.body.error.message).toContain("aiplatform.endpoints");
+  });
+});
+
+describe("OCI", () => {
+  let oci: OciFake;
+  beforeAll(async () => {
+    oci = await startOciFake({ port: inject("ports").oci });
+  });
+  afterAll(async () => oci.close());
+
+  function user(seed: string, canReadUsage = true) {
+    const key = makeOciApiKey({ seed });
+    oci.registerUser({
+      tenancy: key.credential.tenancy_ocid,
+      user: key.credential.user_ocid,
+      fingerprint: key.fingerprint,
+      publicKeyPem: key.publicKeyPem,
+      name: `finops-${seed}`,
+      canReadUsage,
+    });
+    return key.credential;
+  }
+
+  it("a signed API key with the usage policy sets up active; without the policy 422 names the policy", async () => {
+    const org = uniqueOrg("oci");
+    const c = api(createOrg(inject("dataDir"), org));
+    const ok = await c.post(`/integrations/${org}/oci/setup`, { credential: user("good") });
+    expect(ok.status, ok.text).toBe(201);
+    expect(ok.body).toMatchObject({ status: "active", key_kind: "api_key", account: { name: "finops-good" } });
+    expect(oci.verifications.length).toBeGreaterThan(0);
+    expect(oci.verifications.every((v) => v.ok)).toBe(true);
+
+    const no = await c.post(`/integrations/${org}/oci/setup`, { credential: user("nopolicy", false) });
+    expect(no.status).toBe(422);
+    expect(no.body.error.connection_test.outcome).toBe("permission_denied");
+    expect(no.body.error.message).toContain("read usage-report");
+    expect((await c.get(`/integrations/${org}`)).body.integrations[0].version).toBe(1);
+  });
+
+  it("a fingerprint that does not match the key is 400 invalid_format on that field", async () => {
+    const org = uniqueOrg("oci-bad");
+    const c = api(createOrg(inject("dataDir"), org));
+    const cred = { ...user("mismatch"), fingerprint: "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff" };
+    const r = await c.post(`/integrations/${org}/oci/setup`, { credential: cred });
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe("invalid_format");
+    expect(r.body.error.fields).toHaveProperty(["credential.fingerprint"]);
+  });
+});
