@@ -4,7 +4,8 @@ import type { Logger } from "pino";
 import { getEnv, type Env } from "../env";
 import { getLogger } from "../log";
 import { AuthStore } from "../auth/auth-store";
-import { noMemberships, type MembershipLookup } from "../auth/authorize";
+import type { MembershipLookup } from "../auth/authorize";
+import { accountMemberships } from "../auth/memberships";
 import { createCipher } from "../kms";
 import type { Cipher } from "../kms/cipher";
 import { loadOrCreatePepper } from "../kms/fingerprint";
@@ -37,10 +38,12 @@ export function createDeps(env: Env, overrides: Partial<CoreDeps> = {}): CoreDep
   return {
     env,
     registry: overrides.registry ?? getRegistry(),
-    cipher: overrides.cipher ?? createCipher({ backend: env.KMS_BACKEND, dataDir: env.dataDir }),
+    cipher:
+      overrides.cipher ??
+      createCipher({ backend: env.KMS_BACKEND, dataDir: env.dataDir, gcpKeyName: env.GCP_KMS_KEY, gcpEndpoint: env.GCP_KMS_ENDPOINT }),
     store: overrides.store ?? createCredentialStore({ backend: env.CREDENTIAL_STORE, dataDir: env.dataDir }),
     auth: overrides.auth ?? new AuthStore(path.join(env.dataDir, "auth.sqlite")),
-    memberships: overrides.memberships ?? noMemberships,
+    memberships: overrides.memberships ?? accountMemberships(env),
     pepper: overrides.pepper ?? loadOrCreatePepper(env.dataDir, env.FINGERPRINT_PEPPER),
     log: overrides.log ?? getLogger(),
     now,

@@ -29,6 +29,6 @@ export async function getPlatformAwsPrincipal(env: Env, now: number): Promise<st
   } catch {
     value = null; // no platform identity configured (or STS unreachable): setup-info says so
   }
-  cached = { at: now, value };
+  if (value) cached = { at: now, value }; // a failure is not cached: the next request tries again
   return value;
 }

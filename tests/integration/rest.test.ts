@@ -328,14 +328,6 @@ describe("request validation", () => {
     expect(r.status).toBe(413);
     expect(r.body.error.code).toBe("payload_too_large");
   });
-
-  it("providers whose connection test has not landed answer 422 and store nothing", async () => {
-    const r = await t.c.post(setup("aws_iam"), { credential: { role_arn: "arn:aws:iam::123456789012:role/FinOpsReader" } });
-    expect(r.status).toBe(422);
-    expect(r.body.error.code).toBe("connection_test_unavailable");
-    expect(r.body.error.message).toContain("not available yet");
-    expect((await t.c.get(`/integrations/${t.org}`)).body.integrations).toEqual([]);
-  });
 });
 
 describe("Anthropic, Gemini and manual SaaS", () => {

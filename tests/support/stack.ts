@@ -9,6 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startProviderFakes } from "../fakes";
+import { FAKE_AWS_PLATFORM_ENV } from "../fakes/aws-keys";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -45,6 +46,13 @@ export async function startStack(opts: { port: number; env?: Record<string, stri
     GOOGLE_CRM_API_BASE: local(ports.gcp),
     OCI_IDENTITY_ENDPOINT: local(ports.oci),
     OCI_USAGE_ENDPOINT: local(ports.oci),
+    AWS_STS_ENDPOINT: local(ports.aws),
+    AWS_CE_ENDPOINT: local(ports.aws),
+    AWS_BEDROCK_ENDPOINT: local(ports.aws),
+    // The platform's own AWS identity (the fake's platform account), used to assume customers' roles.
+    ...FAKE_AWS_PLATFORM_ENV,
+    AWS_EC2_METADATA_DISABLED: "true",
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     OPENAI_API_BASE: fakes.openai.url,
     ANTHROPIC_API_BASE: fakes.anthropic.url,
     GEMINI_API_BASE: fakes.gemini.url,

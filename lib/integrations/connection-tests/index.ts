@@ -10,6 +10,7 @@ import { testGemini } from "./gemini";
 import { testManual } from "./manual";
 import { testOciApiKey } from "./oci";
 import { testGcpServiceAccount } from "./gcp";
+import { testAwsAccessKeys, testAwsAssumeRole } from "./aws";
 
 export type { ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
 
@@ -30,8 +31,8 @@ export const CONNECTION_TESTS: Record<ConnectionTestKind, ConnectionTest> = {
   gemini: testGemini,
   manual: testManual,
   gcp_service_account: testGcpServiceAccount,
-  aws_access_keys: notAvailableYet(),
-  aws_assume_role: notAvailableYet(),
+  aws_access_keys: testAwsAccessKeys,
+  aws_assume_role: testAwsAssumeRole,
   azure_service_principal: notAvailableYet(),
   azure_openai: notAvailableYet(),
   oci_api_key: testOciApiKey,
