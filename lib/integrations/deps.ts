@@ -41,7 +41,13 @@ export function createDeps(env: Env, overrides: Partial<CoreDeps> = {}): CoreDep
     cipher:
       overrides.cipher ??
       createCipher({ backend: env.KMS_BACKEND, dataDir: env.dataDir, gcpKeyName: env.GCP_KMS_KEY, gcpEndpoint: env.GCP_KMS_ENDPOINT }),
-    store: overrides.store ?? createCredentialStore({ backend: env.CREDENTIAL_STORE, dataDir: env.dataDir }),
+    store:
+      overrides.store ??
+      createCredentialStore({
+        backend: env.CREDENTIAL_STORE,
+        dataDir: env.dataDir,
+        bigquery: { projectId: env.BIGQUERY_PROJECT, dataset: env.BIGQUERY_DATASET, location: env.BIGQUERY_LOCATION, apiEndpoint: env.BIGQUERY_API_ENDPOINT },
+      }),
     auth: overrides.auth ?? new AuthStore(path.join(env.dataDir, "auth.sqlite")),
     memberships: overrides.memberships ?? accountMemberships(env),
     pepper: overrides.pepper ?? loadOrCreatePepper(env.dataDir, env.FINGERPRINT_PEPPER),

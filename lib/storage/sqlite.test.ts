@@ -285,9 +285,7 @@ describe("createCredentialStore", () => {
     }
   });
 
-  it("refuses the bigquery backend in this build", () => {
-    expect(() => createCredentialStore({ backend: "bigquery", dataDir: "/nonexistent" })).toThrow(
-      "CREDENTIAL_STORE=bigquery is not available yet in this build",
-    );
+  it("bigquery needs BIGQUERY_PROJECT", () => {
+    expect(() => createCredentialStore({ backend: "bigquery", dataDir: "/nonexistent" })).toThrow("CREDENTIAL_STORE=bigquery needs BIGQUERY_PROJECT");
   });
 });
