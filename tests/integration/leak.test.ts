@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it, inject } from "vitest";
 import { api, uniqueOrg } from "../support/api";
-import { createOrg } from "../support/stack";
+import { controlFakes, createOrg } from "../support/stack";
 import * as K from "../fakes/keys";
 
 /**
@@ -93,6 +93,10 @@ describe("no secret in logs, responses or data files", () => {
       ["server log", log],
       ...filesUnder(dataDir).map((f) => [f, fs.readFileSync(f).toString("latin1")] as [string, string]),
     ];
+    if (inject("backends") === "gcp") {
+      // Everything the server sent to BigQuery, and every stored row.
+      haystacks.push(["BigQuery requests and rows", JSON.stringify(await controlFakes(inject("ports").control, "/bigquery/dump"))]);
+    }
     for (const secret of secrets) {
       for (const form of forms(secret)) {
         for (const [where, text] of haystacks) {

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it, inject, beforeAll } from "vitest";
 import { api, uniqueOrg, type ApiResponse } from "../support/api";
-import { createKey, createOrg } from "../support/stack";
+import { controlFakes, createKey, createOrg } from "../support/stack";
 import * as K from "../fakes/keys";
 
 /**
@@ -29,8 +29,9 @@ describe("service endpoints", () => {
   it("GET /readyz checks the key service and the store", async () => {
     const r = await api().get("/readyz");
     expect(r.status).toBe(200);
-    expect(r.body.checks.kms).toMatchObject({ status: "ok", backend: "local" });
-    expect(r.body.checks.store).toMatchObject({ status: "ok", backend: "sqlite" });
+    const gcp = inject("backends") === "gcp";
+    expect(r.body.checks.kms).toMatchObject({ status: "ok", backend: gcp ? "gcp" : "local" });
+    expect(r.body.checks.store).toMatchObject({ status: "ok", backend: gcp ? "bigquery" : "sqlite" });
   });
 
   it("GET /providers lists all twelve providers with fields, secret flags and no auth", async () => {
@@ -403,14 +404,24 @@ describe("Anthropic, Gemini and manual SaaS", () => {
 });
 
 describe("failures half way leave the stored credential intact", () => {
+  /** Break the configured key service: the local key ring file, or the Cloud KMS fake. */
+  async function breakKms(): Promise<() => Promise<void>> {
+    if (inject("backends") === "gcp") {
+      await controlFakes(inject("ports").control, "/kms/inject", { kind: "unavailable", times: 1000 });
+      return async () => void (await controlFakes(inject("ports").control, "/clear"));
+    }
+    const ring = path.join(dataDir(), "keyring.json");
+    const saved = fs.readFileSync(ring);
+    fs.writeFileSync(ring, "{ broken", { mode: 0o600 });
+    return async () => fs.writeFileSync(ring, saved, { mode: 0o600 });
+  }
+
   it("the key service failing during a replacement is 503 encryption_unavailable; the old credential still works", async () => {
     const t = newOrg("kms-down");
     const first = await t.c.post(`/integrations/${t.org}/openai/setup`, openaiSetup(K.FAKE_OPENAI_ADMIN_KEY));
     expect(first.status).toBe(201);
-    const ring = path.join(dataDir(), "keyring.json");
-    const saved = fs.readFileSync(ring);
+    const restore = await breakKms();
     try {
-      fs.writeFileSync(ring, "{ broken", { mode: 0o600 });
       const r = await t.c.post(`/integrations/${t.org}/openai/setup`, openaiSetup(K.FAKE_OPENAI_ADMIN_KEY));
       expect(r.status).toBe(503);
       expect(r.body.error.code).toBe("encryption_unavailable");
@@ -419,12 +430,31 @@ describe("failures half way leave the stored credential intact", () => {
       expect(ready.body.checks.kms.status).toBe("failing");
       expect(ready.body.checks.store.status).toBe("ok");
     } finally {
-      fs.writeFileSync(ring, saved, { mode: 0o600 });
+      await restore();
     }
     const after = (await t.c.get(`/integrations/${t.org}`)).body.integrations[0];
     expect(after).toMatchObject({ version: 1, fingerprint: first.body.fingerprint, status: "active" });
     expect((await t.c.post(`/integrations/${t.org}/openai/validate`)).status).toBe(200);
   });
+
+  it.skipIf(inject("backends") !== "gcp")(
+    "the store failing during a replacement is 503 storage_unavailable; the old credential is intact (BigQuery fake; SQLite: see core.test.ts)",
+    async () => {
+      const t = newOrg("store-down");
+      const first = await t.c.post(`/integrations/${t.org}/openai/setup`, openaiSetup(K.FAKE_OPENAI_ADMIN_KEY));
+      expect(first.status).toBe(201);
+      await controlFakes(inject("ports").control, "/bigquery/inject", { fault: "unavailable", times: 1000, target: "dml" });
+      try {
+        const r = await t.c.post(`/integrations/${t.org}/openai/setup`, openaiSetup(K.FAKE_OPENAI_ADMIN_KEY));
+        expect(r.status).toBe(503);
+        expect(r.body.error.code).toBe("storage_unavailable");
+      } finally {
+        await controlFakes(inject("ports").control, "/clear");
+      }
+      const after = (await t.c.get(`/integrations/${t.org}`)).body.integrations[0];
+      expect(after).toMatchObject({ version: 1, fingerprint: first.body.fingerprint, status: "active" });
+    },
+  );
 
   it("concurrent replacements: one wins per version, the rest are 409 conflict or later versions; nothing is lost", async () => {
     const t = newOrg("race");

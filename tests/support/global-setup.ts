@@ -6,14 +6,17 @@ declare module "vitest" {
     baseUrl: string;
     dataDir: string;
     logFile: string;
-    ports: { gcp: number; oci: number; aws: number; azureAuthority: number; azureManagement: number; azureOpenai: number; kms: number; bigquery: number };
+    backends: "local" | "gcp";
+    ports: { control: number; gcp: number; oci: number; aws: number; azureAuthority: number; azureManagement: number; azureOpenai: number; kms: number; bigquery: number };
   }
 }
 
 /** One server for the integration suite; each test file makes its own orgs. */
 export default async function setup(project: TestProject) {
   const port = Number(process.env.INTEGRATION_PORT ?? 8231);
-  const stack = await startStack({ port });
+  const backends = process.env.STACK_BACKENDS === "gcp" ? "gcp" : "local";
+  const stack = await startStack({ port, backends });
+  project.provide("backends", stack.backends);
   project.provide("baseUrl", stack.baseUrl);
   project.provide("dataDir", stack.dataDir);
   project.provide("logFile", stack.logFile);

@@ -19,10 +19,15 @@ export const ROOT = path.resolve(__dirname, "..", "..");
  * fakes must live in the test's process to be configured. Files run one at a time.
  */
 export function cloudPorts(base: number) {
-  return { gcp: base, oci: base + 1, aws: base + 2, azureAuthority: base + 3, azureManagement: base + 4, azureOpenai: base + 5, kms: base + 6, bigquery: base + 7 };
+  return { gcp: base, oci: base + 1, aws: base + 2, azureAuthority: base + 3, azureManagement: base + 4, azureOpenai: base + 5, kms: base + 6, bigquery: base + 7, control: base + 8 };
 }
 
+/** Which Cipher and CredentialStore the server runs with: embedded defaults, or Cloud KMS + BigQuery (fakes). */
+export type Backends = "local" | "gcp";
+export const FAKE_KMS_KEY = "projects/finops-test/locations/global/keyRings/credentials/cryptoKeys/org-credentials";
+
 export interface Stack {
+  backends: Backends;
   baseUrl: string;
   ports: ReturnType<typeof cloudPorts>;
   dataDir: string;
@@ -31,11 +36,14 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { port: number; env?: Record<string, string>; cloudPortBase?: number }): Promise<Stack> {
+export async function startStack(opts: { port: number; env?: Record<string, string>; cloudPortBase?: number; backends?: Backends }): Promise<Stack> {
   if (!fs.existsSync(path.join(ROOT, ".next", "BUILD_ID"))) {
     throw new Error("No Next build: run `npx next build` first (npm test does).");
   }
   const fakes = await startProviderFakes();
+  const backends = opts.backends ?? "local";
+  const portsEarly = cloudPorts(opts.cloudPortBase ?? opts.port + 100);
+  const gcpBackends = backends === "gcp" ? await startGcpBackends(portsEarly) : null;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cm-stack-"));
   const logFile = path.join(dataDir, "server.log");
   const ports = cloudPorts(opts.cloudPortBase ?? opts.port + 100);
@@ -59,6 +67,7 @@ export async function startStack(opts: { port: number; env?: Record<string, stri
     CONNECTION_TEST_TIMEOUT_MS: "1500",
     ORG_RATE_LIMIT_PER_MINUTE: "40",
     LOG_LEVEL: "info",
+    ...(gcpBackends?.env ?? {}),
     ...opts.env,
   };
   const out = fs.openSync(logFile, "a");
@@ -82,6 +91,7 @@ export async function startStack(opts: { port: number; env?: Record<string, stri
     await new Promise((r) => setTimeout(r, 200));
   }
   return {
+    backends,
     baseUrl,
     ports,
     dataDir,
@@ -101,6 +111,7 @@ export async function startStack(opts: { port: number; env?: Record<string, stri
       }
       fs.closeSync(out);
       await fakes.close();
+      await gcpBackends?.close();
     },
   };
 }
@@ -126,4 +137,69 @@ export function createKey(dataDir: string, org: string, role: "admin" | "viewer"
   const r = runCli(dataDir, ["keys", "create", org, "--role", role, "--json"]);
   if (r.status !== 0) throw new Error(`keys create failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as { api_key: string; key_id: string };
+}
+
+/**
+ * Cloud KMS and BigQuery fakes for `backends: "gcp"`, plus a small control server so tests in
+ * another process can inject faults (POST /kms/inject, /bigquery/inject, /clear) and read what
+ * BigQuery holds (GET /bigquery/dump) for leak checks.
+ */
+async function startGcpBackends(ports: ReturnType<typeof cloudPorts>) {
+  const { startKmsFake } = await import("../fakes/kms");
+  const { startBigQueryFake } = await import("../fakes/bigquery");
+  const http = await import("node:http");
+  const kms = await startKmsFake({ port: ports.kms });
+  kms.createKey(FAKE_KMS_KEY);
+  const bq = await startBigQueryFake({ port: ports.bigquery });
+  const control = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>) : {};
+      const times = typeof body.times === "number" ? body.times : 1;
+      try {
+        if (req.url === "/kms/inject") kms.inject({ kind: body.kind as never, times: times >= 1000 ? Infinity : times, ...(body.method ? { method: body.method as never } : {}) });
+        else if (req.url === "/bigquery/inject") bq.inject(body.fault as never, times, (body.target as never) ?? "any");
+        else if (req.url === "/clear") {
+          kms.clearFaults();
+          bq.clearFaults();
+        } else if (req.url === "/kms/rotate") {
+          res.end(JSON.stringify({ version: kms.rotate(FAKE_KMS_KEY) }));
+          return;
+        } else if (req.url === "/bigquery/dump") {
+          res.end(JSON.stringify({ requests: bq.requests.map((r) => r.rawBody ?? ""), rows: bq.rows() }));
+          return;
+        } else {
+          res.statusCode = 404;
+        }
+        res.end("{}");
+      } catch (e) {
+        res.statusCode = 500;
+        res.end(JSON.stringify({ error: String(e) }));
+      }
+    });
+  });
+  await new Promise<void>((r) => control.listen(ports.control, "127.0.0.1", r));
+  return {
+    env: {
+      KMS_BACKEND: "gcp",
+      GCP_KMS_KEY: FAKE_KMS_KEY,
+      GCP_KMS_ENDPOINT: kms.endpoint,
+      CREDENTIAL_STORE: "bigquery",
+      BIGQUERY_PROJECT: "finops-test",
+      BIGQUERY_API_ENDPOINT: bq.url,
+    },
+    async close() {
+      await new Promise((r) => control.close(r));
+      await kms.close();
+      await bq.close();
+    },
+  };
+}
+
+/** Tests' side of the control server (gcp backends only). */
+export async function controlFakes(port: number, path: string, body: unknown = {}): Promise<unknown> {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`, { method: "POST", body: JSON.stringify(body) });
+  if (!r.ok) throw new Error(`fake control ${path}: ${r.status} ${await r.text()}`);
+  return r.json();
 }
