@@ -7,6 +7,7 @@ declare module "vitest" {
     dataDir: string;
     logFile: string;
     backends: "local" | "gcp";
+    caDir: string;
     ports: { control: number; gcp: number; oci: number; aws: number; azureAuthority: number; azureManagement: number; azureOpenai: number; kms: number; bigquery: number };
   }
 }
@@ -17,6 +18,7 @@ export default async function setup(project: TestProject) {
   const backends = process.env.STACK_BACKENDS === "gcp" ? "gcp" : "local";
   const stack = await startStack({ port, backends });
   project.provide("backends", stack.backends);
+  project.provide("caDir", stack.caDir);
   project.provide("baseUrl", stack.baseUrl);
   project.provide("dataDir", stack.dataDir);
   project.provide("logFile", stack.logFile);

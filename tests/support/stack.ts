@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { startProviderFakes } from "../fakes";
 import { FAKE_AWS_PLATFORM_ENV } from "../fakes/aws-keys";
+import { makeTestCa } from "../fakes/tls";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -28,6 +29,8 @@ export const FAKE_KMS_KEY = "projects/finops-test/locations/global/keyRings/cred
 
 export interface Stack {
   backends: Backends;
+  /** The throwaway CA the server trusts (tests/fakes/tls.ts loadTestCa). */
+  caDir: string;
   baseUrl: string;
   ports: ReturnType<typeof cloudPorts>;
   dataDir: string;
@@ -54,6 +57,9 @@ export async function startStack(opts: { port: number; env?: Record<string, stri
     GOOGLE_CRM_API_BASE: local(ports.gcp),
     OCI_IDENTITY_ENDPOINT: local(ports.oci),
     OCI_USAGE_ENDPOINT: local(ports.oci),
+    AZURE_AUTHORITY_HOST: `https://127.0.0.1:${ports.azureAuthority}`,
+    AZURE_MANAGEMENT_BASE: `https://127.0.0.1:${ports.azureManagement}`,
+    AZURE_OPENAI_ENDPOINT_OVERRIDE: `https://127.0.0.1:${ports.azureOpenai}`,
     AWS_STS_ENDPOINT: local(ports.aws),
     AWS_CE_ENDPOINT: local(ports.aws),
     AWS_BEDROCK_ENDPOINT: local(ports.aws),
@@ -70,10 +76,13 @@ export async function startStack(opts: { port: number; env?: Record<string, stri
     ...(gcpBackends?.env ?? {}),
     ...opts.env,
   };
+  // The Azure token service must speak HTTPS (MSAL refuses http authorities): a throwaway CA the
+  // server trusts through NODE_EXTRA_CA_CERTS, written where the test files can load it.
+  const ca = makeTestCa();
   const out = fs.openSync(logFile, "a");
   const child: ChildProcess = spawn(path.join(ROOT, "node_modules", ".bin", "next"), ["start", "-p", String(opts.port)], {
     cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(opts.port), NODE_ENV: "production" },
+    env: { ...process.env, ...env, NODE_EXTRA_CA_CERTS: ca.caCertPath, PORT: String(opts.port), NODE_ENV: "production" },
     stdio: ["ignore", out, out],
     detached: true,
   });
@@ -92,6 +101,7 @@ export async function startStack(opts: { port: number; env?: Record<string, stri
   }
   return {
     backends,
+    caDir: ca.dir,
     baseUrl,
     ports,
     dataDir,

@@ -11,18 +11,9 @@ import { testManual } from "./manual";
 import { testOciApiKey } from "./oci";
 import { testGcpServiceAccount } from "./gcp";
 import { testAwsAccessKeys, testAwsAssumeRole } from "./aws";
+import { testAzureOpenAI, testAzureServicePrincipal } from "./azure";
 
 export type { ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
-
-/** A protocol whose connection test has not landed yet: setup answers 422 and stores nothing. */
-function notAvailableYet(): ConnectionTest {
-  return async (ctx) => {
-    throw new AppError(
-      "connection_test_unavailable",
-      `The connection test for ${ctx.providerName} is not available yet in this version, so its credentials cannot be set up. Nothing was stored.`,
-    );
-  };
-}
 
 /** One module per provider protocol; exhaustive, so a kind without a test is a type error. */
 export const CONNECTION_TESTS: Record<ConnectionTestKind, ConnectionTest> = {
@@ -33,8 +24,8 @@ export const CONNECTION_TESTS: Record<ConnectionTestKind, ConnectionTest> = {
   gcp_service_account: testGcpServiceAccount,
   aws_access_keys: testAwsAccessKeys,
   aws_assume_role: testAwsAssumeRole,
-  azure_service_principal: notAvailableYet(),
-  azure_openai: notAvailableYet(),
+  azure_service_principal: testAzureServicePrincipal,
+  azure_openai: testAzureOpenAI,
   oci_api_key: testOciApiKey,
 };
 
