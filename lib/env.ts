@@ -23,9 +23,16 @@ const EnvSchema = z.object({
   BIGQUERY_DATASET: z.string().default("integrations"),
   BIGQUERY_LOCATION: z.string().default("US"),
   BIGQUERY_API_ENDPOINT: z.string().optional(),
-  AUTH_DATABASE_URL: z.string().optional(),
+  AUTH_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+    .optional(),
+  /** Signs session cookies; default: generated once into DATA_DIR/auth-secret (0600). */
+  BETTER_AUTH_SECRET: z.string().min(32, "must be at least 32 characters (e.g. openssl rand -base64 32)").optional(),
+  /** The public origin of the web UI (https://… in production); default http://localhost:PORT. */
+  BETTER_AUTH_URL: z.string().regex(/^https?:\/\/[^\s/]+$/, "must be an origin such as https://costs.example.com (no path)").optional(),
   CONNECTION_TEST_TIMEOUT_MS: intFromEnv(10_000, 50, 120_000),
-  CREDENTIAL_CACHE_TTL_MS: intFromEnv(300_000, 0, 3_600_000),
+  CREDENTIAL_CACHE_TTL_MS: intFromEnv(300_000, 0, 86_400_000),
   CREDENTIAL_CACHE_MAX_ENTRIES: intFromEnv(1000, 1, 1_000_000),
   /** Setup + validate calls allowed per org per minute (API.md 429 rate_limited). */
   ORG_RATE_LIMIT_PER_MINUTE: intFromEnv(60, 1, 100_000),

@@ -14,3 +14,4 @@ export { getCredential } from "./get-credential";
 export { getDeps, setDeps, createDeps, type CoreDeps } from "./deps";
 export { getSetupInfo, type SetupInfo } from "./get-setup-info";
 export { rotateEncryption, type RotationReport } from "./rotate-encryption";
+export { authenticate, clearAuthenticationCache, type PipelineAuth } from "./authenticate";

@@ -57,7 +57,8 @@ export async function rotateEncryption(
       } finally {
         plaintext.fill(0);
       }
-      await deps.store.update(row.org, row.provider, row.version, { ciphertext: enc.ciphertext, keyRef: enc.keyRef, keyVersion: enc.keyVersion });
+      // Guarded by the credential id too: a delete and a new setup in between restart at version 1.
+      await deps.store.update(row.org, row.provider, row.version, { ciphertext: enc.ciphertext, keyRef: enc.keyRef, keyVersion: enc.keyVersion }, { credentialId: row.credentialId });
       deps.cache.invalidate(row.org, row.provider);
       report.rotated++;
     } catch (e) {

@@ -56,9 +56,10 @@ export class CredentialCache {
     flight.promise = (async () => {
       await null; // let the flight be registered before load() can settle
       try {
-        const value = await load();
+        // Frozen whether or not it is cached: concurrent callers share this one object.
+        const value = Object.freeze(await load()) as RuntimeCredential;
         if ((this.generations.get(key) ?? 0) === generation && this.opts.ttlMs > 0) {
-          this.entries.set(key, { value: Object.freeze(value) as RuntimeCredential, expiresAt: this.opts.now() + this.opts.ttlMs });
+          this.entries.set(key, { value, expiresAt: this.opts.now() + this.opts.ttlMs });
           while (this.entries.size > this.opts.maxEntries) {
             const oldest = this.entries.keys().next().value as string;
             this.entries.delete(oldest);
@@ -81,7 +82,10 @@ export class CredentialCache {
   }
 
   clear(): void {
-    for (const key of this.entries.keys()) this.generations.set(key, (this.generations.get(key) ?? 0) + 1);
+    // In-flight keys too: a load that started before clear() must not be cached after it.
+    for (const key of new Set([...this.entries.keys(), ...this.inflight.keys()])) {
+      this.generations.set(key, (this.generations.get(key) ?? 0) + 1);
+    }
     this.entries.clear();
     this.inflight.clear();
   }

@@ -61,7 +61,7 @@ export async function validateIntegration(
     patch.account = test.account ?? row.account;
     patch.keyKind = test.key_kind ?? row.keyKind;
   }
-  const updated = await withStore(() => deps.store.update(org, provider.id, row.version, patch));
+  const updated = await withStore(() => deps.store.update(org, provider.id, row.version, patch, { credentialId: row.credentialId }));
   deps.cache.invalidate(org, provider.id);
   return { integration: presentIntegration(deps, updated), connection_test: test };
 }

@@ -19,6 +19,7 @@ import {
   type CredentialStore,
   type IntegrationStatus,
   type LastError,
+  type UpdateGuard,
 } from "./store";
 
 /**
@@ -590,6 +591,7 @@ export class BigQueryCredentialStore implements CredentialStore {
     provider: string,
     expectedVersion: number,
     patch: CredentialPatch,
+    guard?: UpdateGuard,
   ): Promise<CredentialRow> {
     checkExpectedVersion(expectedVersion);
     const p = new Params();
@@ -641,12 +643,14 @@ export class BigQueryCredentialStore implements CredentialStore {
     if (set.length === 0) {
       const current = await this.get(org, provider);
       if (!current || current.version !== expectedVersion) throw new StoreConflictError();
+      if (guard?.credentialId !== undefined && current.credentialId !== guard.credentialId) throw new StoreConflictError();
       return current;
     }
     const sql =
       `UPDATE ${this.tableSql} SET ${set.join(", ")} ` +
       `WHERE org = ${p.add("org", "STRING", org)} AND provider = ${p.add("provider", "STRING", provider)} ` +
-      `AND version = ${p.add("expected_version", "INT64", expectedVersion)}`;
+      `AND version = ${p.add("expected_version", "INT64", expectedVersion)}` +
+      (guard?.credentialId !== undefined ? ` AND credential_id = ${p.add("expected_credential_id", "STRING", guard.credentialId)}` : "");
 
     return this.serialize(async () => {
       let ambiguous = false;

@@ -13,6 +13,7 @@ import {
   type CredentialStore,
   type IntegrationStatus,
   type LastError,
+  type UpdateGuard,
 } from "./store";
 
 /**
@@ -217,6 +218,7 @@ export class SqliteCredentialStore implements CredentialStore {
     provider: string,
     expectedVersion: number,
     patch: CredentialPatch,
+    credentialId: string | undefined,
   ) => CredentialRow;
   private readonly deleteTx: (org: string, provider: string, expectedVersion: number) => boolean;
 
@@ -284,7 +286,11 @@ export class SqliteCredentialStore implements CredentialStore {
     }).immediate;
 
     this.updateTx = this.db.transaction(
-      (org: string, provider: string, expectedVersion: number, patch: CredentialPatch): CredentialRow => {
+      (org: string, provider: string, expectedVersion: number, patch: CredentialPatch, credentialId: string | undefined): CredentialRow => {
+        if (credentialId !== undefined) {
+          const current = this.stmt.get.get(org, provider);
+          if (!current || fromDb(current).credentialId !== credentialId) throw new StoreConflictError();
+        }
         const columns: string[] = [];
         const values: BindValue[] = [];
         for (const key of Object.keys(patch).sort()) {
@@ -342,13 +348,14 @@ export class SqliteCredentialStore implements CredentialStore {
     provider: string,
     expectedVersion: number,
     patch: CredentialPatch,
+    guard?: UpdateGuard,
   ): Promise<CredentialRow> {
     return this.run(() => {
       checkExpectedVersion(expectedVersion);
       if (patch.ciphertext !== undefined && !Buffer.isBuffer(patch.ciphertext)) {
         throw new TypeError("patch.ciphertext must be a Buffer.");
       }
-      return this.updateTx(org, provider, expectedVersion, patch);
+      return this.updateTx(org, provider, expectedVersion, patch, guard?.credentialId);
     });
   }
 

@@ -215,6 +215,21 @@ export function describeCredentialStoreContract(
       expect(await store.get(row.org, row.provider)).toStrictEqual(again);
     });
 
+    it("update guarded by credential id: after delete + a new setup at version 1, a write meant for the old credential conflicts", async () => {
+      const old = makeRow({ credentialId: "11111111-1111-4111-8111-111111111111" });
+      await store.put(old, null);
+      await store.delete(old.org, old.provider);
+      const fresh = makeRow({ credentialId: "22222222-2222-4222-8222-222222222222", ciphertext: randomBytes(24) });
+      await store.put(fresh, null);
+      await expect(
+        store.update(old.org, old.provider, 1, { status: "invalid" }, { credentialId: old.credentialId }),
+      ).rejects.toBeInstanceOf(StoreConflictError);
+      await expect(store.update(old.org, old.provider, 1, {}, { credentialId: old.credentialId })).rejects.toBeInstanceOf(StoreConflictError);
+      expect(await store.get(old.org, old.provider)).toStrictEqual(fresh);
+      const ok = await store.update(old.org, old.provider, 1, { status: "invalid" }, { credentialId: fresh.credentialId });
+      expect(ok.status).toBe("invalid");
+    });
+
     it("delete with a wrong expected version → conflict and the row stays; the right one deletes", async () => {
       const row = makeRow();
       await store.put(row, null);

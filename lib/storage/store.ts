@@ -52,6 +52,10 @@ export type CredentialPatch = Partial<
   >
 >;
 
+export interface UpdateGuard {
+  credentialId?: string;
+}
+
 export class StoreConflictError extends Error {
   constructor(message = "A concurrent change won; retry.") {
     super(message);
@@ -80,8 +84,12 @@ export interface CredentialStore {
    * `row.version` is the new version (the caller computes expected + 1, or 1).
    */
   put(row: CredentialRow, expectedVersion: number | null): Promise<CredentialRow>;
-  /** Patch non-credential columns of the row whose version is `expectedVersion`; StoreConflictError if none. */
-  update(org: string, provider: string, expectedVersion: number, patch: CredentialPatch): Promise<CredentialRow>;
+  /**
+   * Patch non-credential columns of the row whose version is `expectedVersion` (and, with
+   * `guard.credentialId`, whose credential is still that one: after a delete, a new setup starts
+   * again at version 1, so the version alone cannot tell two credentials apart); StoreConflictError if none.
+   */
+  update(org: string, provider: string, expectedVersion: number, patch: CredentialPatch, guard?: UpdateGuard): Promise<CredentialRow>;
   /** Delete the row; returns false if there was none. With `expectedVersion`, deletes only that version (else conflict). */
   delete(org: string, provider: string, expectedVersion?: number): Promise<boolean>;
   /** Rows ordered by (org, provider) after the given cursor, for rotation and validate-all. */

@@ -89,10 +89,10 @@ export function probeStore(inner: CredentialStore): StoreProbe {
       await hooks.beforePut?.(row, expectedVersion);
       return inner.put(row, expectedVersion);
     },
-    async update(org, provider, expectedVersion, patch) {
+    async update(org, provider, expectedVersion, patch, guard) {
       calls.update++;
       await hooks.beforeUpdate?.(org, provider, expectedVersion, patch);
-      return inner.update(org, provider, expectedVersion, patch);
+      return inner.update(org, provider, expectedVersion, patch, guard);
     },
     async delete(org, provider, expectedVersion) {
       calls.delete++;

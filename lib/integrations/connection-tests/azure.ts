@@ -88,7 +88,7 @@ const KEY_KIND = "client_secret";
  * private cloud's, or a test fake — `disableInstanceDiscovery` is set: otherwise MSAL would ask
  * login.microsoftonline.com to vouch for a host it does not know, and fail (or leak the host name).
  */
-const MICROSOFT_AUTHORITY_HOSTS = new Set(
+export const MICROSOFT_AUTHORITY_HOSTS = new Set(
   [
     AzureAuthorityHosts.AzurePublicCloud,
     AzureAuthorityHosts.AzureChina,

@@ -91,7 +91,7 @@ function serviceAccountOf(ctx: ConnectionTestContext): ServiceAccount | null {
 type TokenOutcome = { ok: true; accessToken: string } | { ok: false; check: CheckBody };
 
 /** A transporter that can only ever reach the configured token endpoint, once, within the timeout. */
-function pinnedTransporter(
+export function pinnedTransporter(
   ctx: ConnectionTestContext,
   tokenUrl: URL,
   seen: { sent: boolean; refused: boolean },
