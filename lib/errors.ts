@@ -14,7 +14,6 @@ export const ERROR_STATUS = {
   conflict: 409,
   payload_too_large: 413,
   connection_test_failed: 422,
-  connection_test_unavailable: 422,
   rate_limited: 429,
   provider_unreachable: 502,
   encryption_unavailable: 503,

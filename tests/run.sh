@@ -35,8 +35,11 @@ npx vitest run --project unit --reporter=default --reporter=json --outputFile.js
 step "build"
 npx next build
 
-step "integration tests (built server + provider fakes)"
+step "integration tests: embedded defaults (SQLite + local key ring), built server + provider fakes"
 npx vitest run --project integration --reporter=default --reporter=json --outputFile.json=test-results/vitest-integration.json
+
+step "integration tests again: KMS_BACKEND=gcp + CREDENTIAL_STORE=bigquery (Cloud KMS gRPC fake + BigQuery REST fake)"
+STACK_BACKENDS=gcp npx vitest run --project integration --reporter=default --reporter=json --outputFile.json=test-results/vitest-integration-gcp.json
 
 step "playwright (api + chromium)"
 CI="${CI:-}" npx playwright test
@@ -44,7 +47,7 @@ CI="${CI:-}" npx playwright test
 node -e '
 const fs = require("fs");
 let passed = 0, failed = 0, skipped = 0;
-for (const f of ["test-results/vitest-unit.json", "test-results/vitest-integration.json"]) {
+for (const f of ["test-results/vitest-unit.json", "test-results/vitest-integration.json", "test-results/vitest-integration-gcp.json"]) {
   const r = JSON.parse(fs.readFileSync(f, "utf8"));
   passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + (r.numTodoTests || 0);
 }
