@@ -9,7 +9,7 @@ import { parseEnv } from "@/lib/env";
 import { createDeps, type CoreDeps } from "@/lib/integrations/deps";
 import { createOrganization } from "@/lib/auth/organizations";
 import { canonicalize, fingerprintOf } from "@/lib/kms/fingerprint";
-import { ROOT, runCli } from "../support/stack";
+import { ROOT, runCli, runCliAsync } from "../support/stack";
 
 /** `kms rotate` on 1,000 credentials, killed half way and run again: nothing lost, all on the new key. */
 function depsFor(dataDir: string): CoreDeps {
@@ -113,4 +113,52 @@ describe("kms rotate", () => {
     await deps.store.close();
     deps.auth.close();
   }, 180_000);
+});
+
+describe("integrations validate-all", () => {
+  it("re-tests every stored credential, records the verdicts, and exits 1 when one became invalid", async () => {
+    const { startOpenAIFake } = await import("../fakes/openai");
+    const K = await import("../fakes/keys");
+    const fake = await startOpenAIFake();
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cm-validate-all-"));
+    try {
+      const deps = depsFor(dataDir);
+      await createOrganization({ actor: { kind: "system", name: "test" }, slug: "va" }, deps);
+      const fingerprints = await seed(deps, "va", 3); // manual entries: nothing to test remotely
+      // A key that worked once and that OpenAI now rejects (stored directly, as if revoked since).
+      const credential = { api_key: K.FAKE_OPENAI_INVALID_KEY };
+      const credentialId = crypto.randomUUID();
+      const enc = await deps.cipher.encrypt(Buffer.from(JSON.stringify(credential)), { org: "va", provider: "openai", credentialId });
+      const at = new Date().toISOString();
+      await deps.store.put(
+        { org: "va", provider: "openai", credentialId, ciphertext: enc.ciphertext, keyRef: enc.keyRef, keyVersion: enc.keyVersion, fingerprint: fingerprintOf(canonicalize(credential), deps.pepper), status: "active", keyKind: "admin", metadata: {}, account: null, version: 1, createdAt: at, updatedAt: at, lastValidatedAt: at, lastError: null },
+        null,
+      );
+      await deps.store.close();
+      deps.auth.close();
+
+      const r = await runCliAsync(dataDir, ["integrations", "validate-all", "--json"], { OPENAI_API_BASE: fake.url, CONNECTION_TEST_TIMEOUT_MS: "3000" });
+      expect(r.status, r.stderr + r.stdout).toBe(1);
+      const out = JSON.parse(r.stdout);
+      expect(out.results).toHaveLength(4);
+      expect(out.invalid_or_expired).toBe(1);
+      expect(out.results.find((x: { provider: string }) => x.provider === "openai")).toMatchObject({ status: "invalid", outcome: "auth_failed" });
+      expect(r.stderr).toMatch(/\[4\/4\]/); // progress
+      expect(r.stdout + r.stderr).not.toContain(K.FAKE_OPENAI_INVALID_KEY);
+
+      const after = depsFor(dataDir);
+      const row = await after.store.get("va", "openai");
+      expect(row).toMatchObject({ status: "invalid", lastError: { code: "auth_failed" } });
+      expect(fingerprints.size).toBe(3);
+      await after.store.close();
+      after.auth.close();
+
+      // Only one org's credentials, all fine: exit 0.
+      const ok = runCli(dataDir, ["integrations", "validate-all", "--org", "nobody", "--json"]);
+      expect(ok.status).toBe(0);
+      expect(JSON.parse(ok.stdout).results).toEqual([]);
+    } finally {
+      await fake.close();
+    }
+  }, 60_000);
 });
