@@ -136,6 +136,25 @@ export function runCli(dataDir: string, args: string[], extraEnv: Record<string,
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * The same, without blocking this process: use it when a fake served by this process must answer
+ * the CLI (spawnSync would freeze the fake's event loop).
+ */
+export function runCliAsync(dataDir: string, args: string[], extraEnv: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", path.join(ROOT, "lib/cli/index.ts"), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: "warn", ...extraEnv },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 /** Create an org with the CLI and return its admin key. */
 export function createOrg(dataDir: string, slug: string): string {
   const r = runCli(dataDir, ["orgs", "create", slug, "--json"]);
