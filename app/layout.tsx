@@ -1,14 +1,23 @@
 import type { ReactNode } from "react";
+import "./globals.css";
 
 export const metadata = {
-  title: "Credential manager",
+  title: { default: "Credential manager", template: "%s · Credential manager" },
   description: "Connect cloud and GenAI providers to your FinOps platform: tested, encrypted, stored.",
 };
 
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en">
-      <body style={{ fontFamily: "system-ui, sans-serif", color: "#111827", background: "#ffffff", margin: 0 }}>{children}</body>
+      <body className="min-h-screen font-sans">
+        <a
+          href="#main"
+          className="sr-only rounded-md bg-white px-3 py-2 text-sm font-medium text-brand-800 shadow focus:not-sr-only focus:absolute focus:top-2 focus:left-2 focus:z-50"
+        >
+          Skip to content
+        </a>
+        {children}
+      </body>
     </html>
   );
 }

@@ -95,6 +95,11 @@ export class AuthStore {
     return res.changes === 1 ? this.getOrg(slug) : null;
   }
 
+  /** Removes an org and (by cascade) its API keys; used to undo a half-made org. */
+  deleteOrg(slug: string): boolean {
+    return this.db.prepare("DELETE FROM orgs WHERE slug = ?").run(slug).changes === 1;
+  }
+
   createApiKey(org: string, role: ApiKeyRole, label: string | null, now: Date): { record: ApiKeyRecord; apiKey: string } {
     const id = crypto.randomBytes(6).toString("hex");
     const secret = crypto.randomBytes(32).toString("base64url");

@@ -6,11 +6,22 @@ import type { ApiKeyRecord, ApiKeyRole, OrgRecord } from "./auth-store";
 import { getDeps, type CoreDeps } from "../integrations/deps";
 import { OrgSlugSchema } from "../integrations/schemas";
 
-/** Create an organization and its first admin API key (shown once). CLI and sign-up use it. */
+/**
+ * Create an organization and, unless `initialApiKey` is false, its first admin API key (shown
+ * once). The CLI makes the key; the web UI does not (its creator becomes the owner instead).
+ */
 export async function createOrganization(
-  args: { actor: Actor; slug: string; name?: string },
+  args: { actor: Actor; slug: string; name?: string; initialApiKey?: true },
+  deps?: CoreDeps,
+): Promise<{ org: OrgRecord; apiKey: string; keyId: string }>;
+export async function createOrganization(
+  args: { actor: Actor; slug: string; name?: string; initialApiKey: false },
+  deps?: CoreDeps,
+): Promise<{ org: OrgRecord; apiKey: null; keyId: null }>;
+export async function createOrganization(
+  args: { actor: Actor; slug: string; name?: string; initialApiKey?: boolean },
   deps: CoreDeps = getDeps(),
-): Promise<{ org: OrgRecord; apiKey: string; keyId: string }> {
+): Promise<{ org: OrgRecord; apiKey: string | null; keyId: string | null }> {
   if (args.actor.kind === "api_key") throw new AppError("forbidden", "An org API key cannot create organizations.");
   const slug = OrgSlugSchema.safeParse(args.slug);
   if (!slug.success) throw new AppError("invalid_request", `The org slug ${slug.error.issues[0]?.message}.`, { fields: { slug: slug.error.issues[0]?.message ?? "is invalid" } });
@@ -18,6 +29,7 @@ export async function createOrganization(
   const now = new Date(deps.now());
   const org = deps.auth.createOrg(slug.data, name, now);
   if (!org) throw new AppError("conflict", `The organization '${slug.data}' already exists.`);
+  if (args.initialApiKey === false) return { org, apiKey: null, keyId: null };
   const { record, apiKey } = deps.auth.createApiKey(org.slug, "admin", "initial admin key", now);
   return { org, apiKey, keyId: record.id };
 }

@@ -1,20 +1,22 @@
 import "server-only";
-import { cookies } from "next/headers";
+import { cache } from "react";
+import { headers } from "next/headers";
 import type { Actor } from "./actor";
-import { getDeps } from "../integrations/deps";
+import { getReadyAuth } from "./accounts";
+import { getEnv } from "../env";
 
 /**
- * The caller of a server action, from the http-only session cookie. Until user accounts land
- * (the web-app issue), the session holds an org API key, verified exactly as the REST API does;
- * the accounts layer replaces this function and nothing else changes.
+ * The signed-in user, from Better Auth's http-only session cookie (`cm.session_token`), or null.
+ * Cached per request: a page, its layout and the actions it calls read the session once.
  */
-export const SESSION_COOKIE = "cm_session";
+export const getSession = cache(async () => {
+  const auth = await getReadyAuth(getEnv());
+  const s = await auth.api.getSession({ headers: await headers() });
+  return s ? { userId: s.user.id, email: s.user.email, name: s.user.name } : null;
+});
 
+/** The caller of a server action or page, as the core's Actor; null when signed out. */
 export async function getSessionActor(): Promise<Actor | null> {
-  const jar = await cookies();
-  const raw = jar.get(SESSION_COOKIE)?.value;
-  if (!raw) return null;
-  const deps = getDeps();
-  const v = deps.auth.verifyApiKey(raw, new Date(deps.now()));
-  return v ? { kind: "api_key", ...v } : null;
+  const s = await getSession();
+  return s ? { kind: "user", userId: s.userId, email: s.email } : null;
 }

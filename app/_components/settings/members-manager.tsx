@@ -1,0 +1,218 @@
+"use client";
+
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+import { useForm } from "react-hook-form";
+import { cancelInvitationAction, inviteMemberAction, listMembersAction, removeMemberAction, updateMemberRoleAction } from "@/actions/members";
+import type { InvitationView, MemberView } from "@/lib/auth/org-accounts";
+import { unwrap } from "@/lib/ui/action-result";
+import { formatDateTime } from "@/lib/ui/format";
+import { Alert } from "../ui/alert";
+import { Badge } from "../ui/badge";
+import { Button } from "../ui/button";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../ui/card";
+import { CopyButton } from "../ui/copy-button";
+import { ConfirmDialog } from "../ui/dialog";
+import { Field } from "../ui/field";
+import { Input, Select } from "../ui/input";
+
+type Data = { members: MemberView[]; invitations: InvitationView[] };
+
+/** Members and roles; invitations by link; role changes and removal for owners and admins. */
+export function MembersManager({ org, orgName, myRole, initial }: { org: string; orgName: string; myRole: string; initial: Data }) {
+  const qc = useQueryClient();
+  const key = ["members", org];
+  const { data } = useQuery({ queryKey: key, queryFn: async () => unwrap(await listMembersAction(org)), initialData: initial });
+  const canManage = myRole === "owner" || myRole === "admin";
+  const [origin, setOrigin] = useState("");
+  useEffect(() => setOrigin(window.location.origin), []);
+  const form = useForm<{ email: string; role: "admin" | "viewer" }>({ defaultValues: { email: "", role: "viewer" } });
+  const [status, setStatus] = useState<{ tone: "success" | "error"; text: string } | null>(null);
+  const [lastInvite, setLastInvite] = useState<InvitationView | null>(null);
+  const [removing, setRemoving] = useState<MemberView | null>(null);
+  const [busy, setBusy] = useState(false);
+  const refresh = () => qc.invalidateQueries({ queryKey: key });
+  const link = (id: string) => `${origin}/invite/${id}`;
+
+  const onInvite = form.handleSubmit(async (v) => {
+    setStatus(null);
+    setBusy(true);
+    const r = await inviteMemberAction(org, v);
+    setBusy(false);
+    if (r.ok) {
+      setLastInvite(r.data);
+      form.reset({ email: "", role: "viewer" });
+      await refresh();
+    } else {
+      if (r.error.fields?.email) form.setError("email", { message: r.error.fields.email });
+      setStatus({ tone: "error", text: r.error.message });
+    }
+  });
+
+  const changeRole = async (m: MemberView, role: string) => {
+    setStatus(null);
+    const r = await updateMemberRoleAction(org, m.id, role);
+    setStatus(r.ok ? { tone: "success", text: `${m.email} is now ${role}.` } : { tone: "error", text: r.error.message });
+    await refresh();
+  };
+
+  const onRemove = async () => {
+    if (!removing) return;
+    setBusy(true);
+    const r = await removeMemberAction(org, removing.id);
+    setBusy(false);
+    setStatus(r.ok ? { tone: "success", text: `${removing.email} was removed from ${orgName}.` } : { tone: "error", text: r.error.message });
+    setRemoving(null);
+    await refresh();
+  };
+
+  const cancel = async (inv: InvitationView) => {
+    const r = await cancelInvitationAction(org, inv.id);
+    setStatus(r.ok ? { tone: "success", text: `The invitation for ${inv.email} was canceled; its link no longer works.` } : { tone: "error", text: r.error.message });
+    if (lastInvite?.id === inv.id) setLastInvite(null);
+    await refresh();
+  };
+
+  return (
+    <div className="space-y-6">
+      <div>
+        <h1 className="text-2xl font-semibold">Members</h1>
+        <p className="mt-1 text-slate-700">
+          Owners and admins connect providers and manage keys and members; viewers see the integrations but change nothing.
+        </p>
+      </div>
+
+      {canManage ? (
+        <Card>
+          <CardHeader>
+            <CardTitle>Invite by link</CardTitle>
+            <CardDescription>No email is sent: copy the link and send it yourself. Only the invited address can accept it (valid 7 days).</CardDescription>
+          </CardHeader>
+          <CardContent>
+            <form onSubmit={onInvite} className="flex flex-wrap items-end gap-4" noValidate>
+              <div className="min-w-56 flex-1">
+                <Field id="invite-email" label="Email" required error={form.formState.errors.email?.message}>
+                  {(a) => <Input {...a} type="email" autoComplete="off" {...form.register("email", { required: "is required" })} />}
+                </Field>
+              </div>
+              <div className="w-40">
+                <Field id="invite-role" label="Role" required>
+                  {(a) => (
+                    <Select {...a} {...form.register("role")}>
+                      <option value="viewer">viewer</option>
+                      <option value="admin">admin</option>
+                    </Select>
+                  )}
+                </Field>
+              </div>
+              <Button type="submit" disabled={busy}>
+                Create invitation
+              </Button>
+            </form>
+          </CardContent>
+        </Card>
+      ) : null}
+
+      <div aria-live="polite" className="space-y-3">
+        {lastInvite ? (
+          <Alert tone="success" title={`Invitation for ${lastInvite.email} (${lastInvite.role})`} data-testid="invite-link">
+            <div className="flex flex-wrap items-center gap-2">
+              <label htmlFor="invite-link-value" className="sr-only">
+                Invitation link
+              </label>
+              <input
+                id="invite-link-value"
+                readOnly
+                value={link(lastInvite.id)}
+                onFocus={(e) => e.currentTarget.select()}
+                className="min-w-0 flex-1 rounded-md border border-emerald-300 bg-white px-3 py-2 font-mono text-xs"
+                data-testid="invite-link-value"
+              />
+              <CopyButton value={link(lastInvite.id)} label="Copy link" variant="primary" />
+            </div>
+          </Alert>
+        ) : null}
+        {status ? <Alert tone={status.tone}>{status.text}</Alert> : null}
+      </div>
+
+      <Card>
+        <CardHeader>
+          <CardTitle>People in {orgName}</CardTitle>
+        </CardHeader>
+        <CardContent flush>
+          <ul className="divide-y divide-slate-100">
+            {data.members.map((m) => (
+              <li key={m.id} className="flex flex-wrap items-center gap-3 px-5 py-3" data-member={m.email}>
+                <div className="min-w-48 flex-1">
+                  <p className="font-medium">
+                    {m.name || m.email} {m.isYou ? <Badge tone="info">you</Badge> : null}
+                  </p>
+                  <p className="text-sm text-slate-600">
+                    {m.email} · joined {formatDateTime(m.joinedAt)}
+                  </p>
+                </div>
+                {canManage && !m.isYou && (myRole === "owner" || m.role !== "owner") ? (
+                  <>
+                    <label htmlFor={`role-${m.id}`} className="sr-only">
+                      Role of {m.email}
+                    </label>
+                    <Select id={`role-${m.id}`} className="w-32" value={m.role} onChange={(e) => void changeRole(m, e.target.value)}>
+                      {myRole === "owner" ? <option value="owner">owner</option> : null}
+                      <option value="admin">admin</option>
+                      <option value="viewer">viewer</option>
+                    </Select>
+                    <Button variant="outline" size="sm" onClick={() => setRemoving(m)} aria-label={`Remove ${m.email}`}>
+                      Remove
+                    </Button>
+                  </>
+                ) : (
+                  <Badge tone={m.role === "viewer" ? "neutral" : "info"}>{m.role}</Badge>
+                )}
+              </li>
+            ))}
+          </ul>
+        </CardContent>
+      </Card>
+
+      {canManage ? (
+        <Card>
+          <CardHeader>
+            <CardTitle>Pending invitations</CardTitle>
+          </CardHeader>
+          <CardContent flush={data.invitations.length > 0}>
+            {data.invitations.length === 0 ? (
+              <p className="text-sm text-slate-600">None. Invite someone above; their invitation waits here until they accept it.</p>
+            ) : (
+              <ul className="divide-y divide-slate-100">
+                {data.invitations.map((i) => (
+                  <li key={i.id} className="flex flex-wrap items-center gap-3 px-5 py-3">
+                    <div className="min-w-48 flex-1">
+                      <p className="font-medium">{i.email}</p>
+                      <p className="text-sm text-slate-600">
+                        {i.role} · expires {formatDateTime(i.expiresAt)}
+                      </p>
+                    </div>
+                    <CopyButton value={link(i.id)} label="Copy link" />
+                    <Button variant="ghost" size="sm" onClick={() => void cancel(i)} aria-label={`Cancel the invitation for ${i.email}`}>
+                      Cancel
+                    </Button>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </CardContent>
+        </Card>
+      ) : null}
+
+      <ConfirmDialog
+        open={removing !== null}
+        onClose={() => setRemoving(null)}
+        onConfirm={onRemove}
+        pending={busy}
+        title={`Remove ${removing?.email ?? ""}?`}
+        confirmLabel="Remove member"
+        description={<p>They lose access to {orgName} at once: its integrations, members and API keys. API keys they created keep working until revoked.</p>}
+      />
+    </div>
+  );
+}

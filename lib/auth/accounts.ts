@@ -1,0 +1,294 @@
+import "server-only";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { Pool } from "pg";
+import { betterAuth } from "better-auth";
+import { APIError } from "better-auth/api";
+import { getMigrations } from "better-auth/db/migration";
+import { nextCookies } from "better-auth/next-js";
+import { createAccessControl } from "better-auth/plugins/access";
+import { organization } from "better-auth/plugins/organization";
+import { AppError, type ErrorCode } from "../errors";
+import type { Env } from "../env";
+import type { OrgRole } from "./actor";
+
+/**
+ * User accounts, sessions, organizations, members and invitations: Better Auth (email + password,
+ * organization plugin). Only the server talks to it: no `/api/auth` handler is mounted, so every
+ * change goes through a server action that checks the session and the role with
+ * `authorizeOrgOrThrow` before Better Auth runs its own checks. The product's org rows (slug,
+ * external ID) and org API keys stay in AuthStore; an org exists in both with the same slug.
+ *
+ * Tables live in DATA_DIR/auth.sqlite next to AuthStore's (no name clash), or in Postgres when
+ * AUTH_DATABASE_URL is set; they are migrated once per process before first use (idempotent).
+ */
+
+export const ORG_ROLES = ["owner", "admin", "viewer"] as const satisfies readonly OrgRole[];
+export const INVITABLE_ROLES = ["admin", "viewer"] as const;
+
+// Exactly three roles. Integration permissions are not Better Auth's business (authorizeOrgOrThrow
+// decides those); these statements only govern the organization plugin's own endpoints.
+const ac = createAccessControl({
+  organization: ["update", "delete"],
+  member: ["create", "update", "delete"],
+  invitation: ["create", "cancel"],
+  team: ["create", "update", "delete"],
+  ac: ["create", "read", "update", "delete"],
+} as const);
+
+const roles = {
+  owner: ac.newRole({ organization: ["update", "delete"], member: ["create", "update", "delete"], invitation: ["create", "cancel"] }),
+  admin: ac.newRole({ organization: ["update"], member: ["create", "update", "delete"], invitation: ["create", "cancel"] }),
+  viewer: ac.newRole({ organization: [], member: [], invitation: [] }),
+};
+
+/** The session-signing secret: BETTER_AUTH_SECRET, else one generated into DATA_DIR (0600). */
+export function loadOrCreateAuthSecret(dataDir: string, fromEnv?: string): string {
+  if (fromEnv) return fromEnv;
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = path.join(dataDir, "auth-secret");
+  try {
+    fs.writeFileSync(file, crypto.randomBytes(32).toString("base64url"), { flag: "wx", mode: 0o600 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  const secret = fs.readFileSync(file, "utf8").trim();
+  if (secret.length < 32) throw new Error(`${file} holds a secret shorter than 32 characters; delete it or set BETTER_AUTH_SECRET.`);
+  return secret;
+}
+
+function openDatabase(env: Env) {
+  if (env.AUTH_DATABASE_URL) return new Pool({ connectionString: env.AUTH_DATABASE_URL, max: 5 });
+  fs.mkdirSync(env.dataDir, { recursive: true, mode: 0o700 });
+  const file = path.join(env.dataDir, "auth.sqlite");
+  const db = new Database(file);
+  try {
+    fs.chmodSync(file, 0o600);
+  } catch {
+    /* best effort on filesystems without modes */
+  }
+  db.pragma("journal_mode = WAL");
+  db.pragma("busy_timeout = 5000");
+  return db;
+}
+
+function authOptions(env: Env) {
+  const baseURL = env.BETTER_AUTH_URL ?? `http://localhost:${env.PORT}`;
+  return {
+    appName: "Credential manager",
+    baseURL,
+    secret: loadOrCreateAuthSecret(env.dataDir, env.BETTER_AUTH_SECRET),
+    database: openDatabase(env),
+    emailAndPassword: { enabled: true, minPasswordLength: 10, maxPasswordLength: 128, autoSignIn: true },
+    session: { expiresIn: 60 * 60 * 24 * 7, updateAge: 60 * 60 * 24 },
+    advanced: { cookiePrefix: "cm", useSecureCookies: baseURL.startsWith("https://") },
+    telemetry: { enabled: false },
+    logger: { level: "error" as const },
+    plugins: [
+      organization({
+        ac,
+        roles,
+        creatorRole: "owner",
+        invitationExpiresIn: 60 * 60 * 24 * 7,
+        cancelPendingInvitationsOnReInvite: true,
+      }),
+      // Server actions set and clear the session cookie through next/headers; must stay last.
+      nextCookies(),
+    ],
+  };
+}
+
+function createAuth(env: Env) {
+  return betterAuth(authOptions(env));
+}
+
+export type Auth = ReturnType<typeof createAuth>;
+
+export interface Accounts {
+  auth: Auth;
+  /** Resolves once the tables exist; every function below awaits it. */
+  ready: Promise<void>;
+}
+
+function buildAccounts(env: Env): Accounts {
+  const auth = createAuth(env);
+  const ready = (async () => {
+    const ctx = await auth.$context;
+    const { runMigrations } = await getMigrations(ctx.options);
+    await runMigrations();
+  })();
+  // Never an unhandled rejection: callers await `ready` and see the error themselves.
+  ready.catch(() => {});
+  return { auth, ready };
+}
+
+const GLOBAL_KEY = Symbol.for("credential-manager.accounts");
+type GlobalWithAccounts = typeof globalThis & { [GLOBAL_KEY]?: Map<string, Accounts> };
+
+/** The accounts of this process for a given configuration (one Better Auth instance per DATA_DIR / database). */
+export function getAccounts(env: Env): Accounts {
+  const g = globalThis as GlobalWithAccounts;
+  const all = (g[GLOBAL_KEY] ??= new Map());
+  const key = env.AUTH_DATABASE_URL ?? env.dataDir;
+  let a = all.get(key);
+  if (!a) {
+    a = buildAccounts(env);
+    all.set(key, a);
+  }
+  return a;
+}
+
+/** The auth instance, migrated. */
+export async function getReadyAuth(env: Env): Promise<Auth> {
+  const a = getAccounts(env);
+  await a.ready;
+  return a.auth;
+}
+
+// ------------------------------------------------------------------ reads through the adapter
+
+interface OrgRow {
+  id: string;
+  name: string;
+  slug: string;
+}
+interface MemberRow {
+  id: string;
+  organizationId: string;
+  userId: string;
+  role: string;
+  createdAt: Date;
+}
+interface UserRow {
+  id: string;
+  email: string;
+  name: string;
+}
+export interface InvitationRow {
+  id: string;
+  organizationId: string;
+  email: string;
+  role: string;
+  status: string;
+  expiresAt: Date;
+  inviterId: string;
+  createdAt?: Date;
+}
+
+async function adapter(env: Env) {
+  const auth = await getReadyAuth(env);
+  return (await auth.$context).adapter;
+}
+
+/** The strongest of a member's roles (Better Auth stores several comma-separated), or null. */
+export function parseOrgRole(raw: string | null | undefined): OrgRole | null {
+  const parts = new Set((raw ?? "").split(",").map((r) => r.trim()));
+  for (const r of ORG_ROLES) if (parts.has(r)) return r;
+  return null;
+}
+
+export async function findAuthOrganization(env: Env, slug: string): Promise<OrgRow | null> {
+  const db = await adapter(env);
+  return db.findOne<OrgRow>({ model: "organization", where: [{ field: "slug", value: slug }] });
+}
+
+/** The user's role in the org with this slug (from Better Auth's member table), or null. */
+export async function lookupMembership(env: Env, userId: string, slug: string): Promise<OrgRole | null> {
+  const db = await adapter(env);
+  const org = await db.findOne<OrgRow>({ model: "organization", where: [{ field: "slug", value: slug }] });
+  if (!org) return null;
+  const member = await db.findOne<MemberRow>({
+    model: "member",
+    where: [
+      { field: "organizationId", value: org.id },
+      { field: "userId", value: userId },
+    ],
+  });
+  return member ? parseOrgRole(member.role) : null;
+}
+
+/** The organizations a user belongs to, with their role, by name. */
+export async function listUserOrganizations(env: Env, userId: string): Promise<Array<{ slug: string; name: string; role: OrgRole }>> {
+  const db = await adapter(env);
+  const members = await db.findMany<MemberRow>({ model: "member", where: [{ field: "userId", value: userId }] });
+  if (members.length === 0) return [];
+  const orgs = await db.findMany<OrgRow>({
+    model: "organization",
+    where: [{ field: "id", value: members.map((m) => m.organizationId), operator: "in" }],
+  });
+  const out: Array<{ slug: string; name: string; role: OrgRole }> = [];
+  for (const o of orgs) {
+    const role = parseOrgRole(members.find((m) => m.organizationId === o.id)?.role);
+    if (role) out.push({ slug: o.slug, name: o.name, role });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name) || a.slug.localeCompare(b.slug));
+}
+
+export async function listOrgMembersRaw(env: Env, orgId: string): Promise<Array<{ id: string; userId: string; email: string; name: string; role: OrgRole; createdAt: string }>> {
+  const db = await adapter(env);
+  const members = await db.findMany<MemberRow>({ model: "member", where: [{ field: "organizationId", value: orgId }] });
+  if (members.length === 0) return [];
+  const users = await db.findMany<UserRow>({ model: "user", where: [{ field: "id", value: members.map((m) => m.userId), operator: "in" }] });
+  return members
+    .map((m) => {
+      const u = users.find((x) => x.id === m.userId);
+      return {
+        id: m.id,
+        userId: m.userId,
+        email: u?.email ?? "(deleted user)",
+        name: u?.name ?? "",
+        role: parseOrgRole(m.role) ?? "viewer",
+        createdAt: new Date(m.createdAt).toISOString(),
+      };
+    })
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}
+
+export async function listPendingInvitationsRaw(env: Env, orgId: string): Promise<InvitationRow[]> {
+  const db = await adapter(env);
+  const rows = await db.findMany<InvitationRow>({
+    model: "invitation",
+    where: [
+      { field: "organizationId", value: orgId },
+      { field: "status", value: "pending" },
+    ],
+  });
+  return rows.filter((r) => new Date(r.expiresAt).getTime() > Date.now());
+}
+
+export async function findInvitation(env: Env, id: string): Promise<(InvitationRow & { org: OrgRow | null }) | null> {
+  if (!/^[A-Za-z0-9_-]{8,128}$/.test(id)) return null;
+  const db = await adapter(env);
+  const inv = await db.findOne<InvitationRow>({ model: "invitation", where: [{ field: "id", value: id }] });
+  if (!inv) return null;
+  const org = await db.findOne<OrgRow>({ model: "organization", where: [{ field: "id", value: inv.organizationId }] });
+  return { ...inv, org };
+}
+
+// ------------------------------------------------------------------ errors
+
+const STATUS_TO_CODE: Record<string, ErrorCode> = {
+  BAD_REQUEST: "invalid_request",
+  UNAUTHORIZED: "unauthenticated",
+  FORBIDDEN: "forbidden",
+  NOT_FOUND: "not_found",
+  CONFLICT: "conflict",
+  UNPROCESSABLE_ENTITY: "invalid_request",
+  TOO_MANY_REQUESTS: "rate_limited",
+};
+
+/** Better Auth's APIError → AppError (its messages are fixed texts, never input). */
+export async function withAuthErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof APIError) {
+      const code = STATUS_TO_CODE[String(e.status)] ?? "invalid_request";
+      const message = typeof e.body?.message === "string" && e.body.message ? e.body.message : "The request was refused.";
+      throw new AppError(code, message.endsWith(".") ? message : `${message}.`);
+    }
+    throw e;
+  }
+}

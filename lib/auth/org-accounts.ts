@@ -1,0 +1,253 @@
+import "server-only";
+import { z } from "zod";
+import { AppError } from "../errors";
+import { getDeps, type CoreDeps } from "../integrations/deps";
+import { issuesToFields, OrgSlugSchema } from "../integrations/schemas";
+import type { Actor, OrgRole } from "./actor";
+import { authorizeOrgOrThrow } from "./authorize";
+import type { OrgRecord } from "./auth-store";
+import {
+  findAuthOrganization,
+  findInvitation,
+  getReadyAuth,
+  INVITABLE_ROLES,
+  listOrgMembersRaw,
+  listPendingInvitationsRaw,
+  listUserOrganizations,
+  ORG_ROLES,
+  withAuthErrors,
+} from "./accounts";
+import { createOrganization } from "./organizations";
+
+/**
+ * Organizations as people use them in the web UI: create (the creator becomes the owner), members,
+ * invitations by link, roles. Every function takes the actor from the server and authorizes with
+ * authorizeOrgOrThrow first (so an org the user is not in is "not found", exactly like the REST
+ * API); Better Auth's own role checks run after ours. `reqHeaders` carries the session cookie to
+ * Better Auth.
+ */
+
+function userOrThrow(actor: Actor | null): Extract<Actor, { kind: "user" }> {
+  if (!actor) throw new AppError("unauthenticated", "Sign in first.");
+  if (actor.kind !== "user") throw new AppError("forbidden", "Only a signed-in user can do this.");
+  return actor;
+}
+
+async function authOrgIdOrThrow(deps: CoreDeps, slug: string): Promise<string> {
+  const org = await findAuthOrganization(deps.env, slug);
+  if (!org) throw new AppError("org_not_found", `Organization '${slug}' was not found.`);
+  return org.id;
+}
+
+/** Slugs that would collide with the UI's own paths (/orgs/new). */
+const RESERVED_SLUGS = new Set(["new", "settings", "api", "admin"]);
+
+export const CreateOrgInputSchema = z
+  .object({
+    name: z.string().trim().min(1, { message: "is required" }).max(100, { message: "must be at most 100 characters" }),
+    slug: OrgSlugSchema,
+  })
+  .strict();
+
+/** Create an organization for a signed-in user: our org row and Better Auth's org (same slug), the user as owner. */
+export async function createUserOrganization(
+  args: { actor: Actor | null; input: unknown; reqHeaders: Headers },
+  deps: CoreDeps = getDeps(),
+): Promise<OrgRecord> {
+  userOrThrow(args.actor);
+  const parsed = CreateOrgInputSchema.safeParse(args.input);
+  if (!parsed.success) {
+    const fields = issuesToFields(parsed.error);
+    throw new AppError("invalid_request", `The organization ${Object.entries(fields).map(([k, v]) => `${k} ${v}`).join("; ")}.`, { fields });
+  }
+  const { name, slug } = parsed.data;
+  if (RESERVED_SLUGS.has(slug)) throw new AppError("invalid_request", `The slug '${slug}' is reserved; choose another.`, { fields: { slug: "is reserved" } });
+  const auth = await getReadyAuth(deps.env);
+  if (await findAuthOrganization(deps.env, slug)) {
+    throw new AppError("conflict", `The slug '${slug}' is taken; choose another.`, { fields: { slug: "is taken" } });
+  }
+  let org: OrgRecord;
+  try {
+    ({ org } = await createOrganization({ actor: args.actor!, slug, name, initialApiKey: false }, deps));
+  } catch (e) {
+    if (e instanceof AppError && e.code === "conflict") throw new AppError("conflict", `The slug '${slug}' is taken; choose another.`, { fields: { slug: "is taken" } });
+    throw e;
+  }
+  try {
+    await withAuthErrors(() => auth.api.createOrganization({ body: { name, slug }, headers: args.reqHeaders }));
+  } catch (e) {
+    deps.auth.deleteOrg(slug); // both or neither
+    throw e;
+  }
+  return org;
+}
+
+/** The signed-in user's organizations (those that exist on both sides), by name. */
+export async function listMyOrganizations(actor: Actor | null, deps: CoreDeps = getDeps()) {
+  const user = userOrThrow(actor);
+  const orgs = await listUserOrganizations(deps.env, user.userId);
+  return orgs.filter((o) => deps.auth.getOrg(o.slug) !== null);
+}
+
+/** The actor's role in the org (after authorization: not a member → org_not_found). */
+export async function getMyOrgRole(args: { actor: Actor | null; org: string }, deps: CoreDeps = getDeps()): Promise<{ org: OrgRecord; role: OrgRole }> {
+  const org = await authorizeOrgOrThrow(deps, args.actor, args.org, "read");
+  const actor = args.actor!;
+  if (actor.kind === "user") return { org, role: (await deps.memberships(actor.userId, args.org)) ?? "viewer" };
+  if (actor.kind === "api_key") return { org, role: actor.role };
+  return { org, role: "owner" };
+}
+
+export interface MemberView {
+  id: string;
+  email: string;
+  name: string;
+  role: OrgRole;
+  joinedAt: string;
+  isYou: boolean;
+}
+
+export interface InvitationView {
+  id: string;
+  email: string;
+  role: string;
+  expiresAt: string;
+}
+
+/** Members and pending invitations; every member may see who else is in the org. */
+export async function listOrgMembers(
+  args: { actor: Actor | null; org: string },
+  deps: CoreDeps = getDeps(),
+): Promise<{ members: MemberView[]; invitations: InvitationView[] }> {
+  await authorizeOrgOrThrow(deps, args.actor, args.org, "read");
+  const orgId = await authOrgIdOrThrow(deps, args.org);
+  const me = args.actor?.kind === "user" ? args.actor.userId : null;
+  const members = (await listOrgMembersRaw(deps.env, orgId)).map((m) => ({
+    id: m.id,
+    email: m.email,
+    name: m.name,
+    role: m.role,
+    joinedAt: m.createdAt,
+    isYou: m.userId === me,
+  }));
+  const invitations = (await listPendingInvitationsRaw(deps.env, orgId)).map((i) => ({
+    id: i.id,
+    email: i.email,
+    role: i.role,
+    expiresAt: new Date(i.expiresAt).toISOString(),
+  }));
+  return { members, invitations };
+}
+
+export const InviteInputSchema = z
+  .object({
+    email: z.string().trim().toLowerCase().email({ message: "must be an email address" }).max(254),
+    role: z.enum(INVITABLE_ROLES, { message: "must be admin or viewer" }),
+  })
+  .strict();
+
+/** Invite someone by email; returns the invitation id for the link /invite/<id> (no email is sent). */
+export async function inviteMember(
+  args: { actor: Actor | null; org: string; input: unknown; reqHeaders: Headers },
+  deps: CoreDeps = getDeps(),
+): Promise<InvitationView> {
+  await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
+  userOrThrow(args.actor);
+  const parsed = InviteInputSchema.safeParse(args.input);
+  if (!parsed.success) {
+    const fields = issuesToFields(parsed.error);
+    throw new AppError("invalid_request", `The invitation ${Object.entries(fields).map(([k, v]) => `${k} ${v}`).join("; ")}.`, { fields });
+  }
+  const organizationId = await authOrgIdOrThrow(deps, args.org);
+  const auth = await getReadyAuth(deps.env);
+  const inv = await withAuthErrors(() =>
+    auth.api.createInvitation({ body: { email: parsed.data.email, role: parsed.data.role, organizationId }, headers: args.reqHeaders }),
+  );
+  return { id: inv.id, email: inv.email, role: inv.role, expiresAt: new Date(inv.expiresAt).toISOString() };
+}
+
+export async function cancelInvitation(
+  args: { actor: Actor | null; org: string; invitationId: string; reqHeaders: Headers },
+  deps: CoreDeps = getDeps(),
+): Promise<void> {
+  await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
+  const inv = await findInvitation(deps.env, args.invitationId);
+  const organizationId = await authOrgIdOrThrow(deps, args.org);
+  if (!inv || inv.organizationId !== organizationId) throw new AppError("not_found", "That invitation does not exist in this organization.");
+  const auth = await getReadyAuth(deps.env);
+  await withAuthErrors(() => auth.api.cancelInvitation({ body: { invitationId: inv.id }, headers: args.reqHeaders }));
+}
+
+const RoleSchema = z.enum(ORG_ROLES, { message: "must be owner, admin or viewer" });
+
+export async function updateMemberRole(
+  args: { actor: Actor | null; org: string; memberId: string; role: unknown; reqHeaders: Headers },
+  deps: CoreDeps = getDeps(),
+): Promise<void> {
+  await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
+  const role = RoleSchema.safeParse(args.role);
+  if (!role.success) throw new AppError("invalid_request", "The role must be owner, admin or viewer.", { fields: { role: "must be owner, admin or viewer" } });
+  const organizationId = await authOrgIdOrThrow(deps, args.org);
+  const member = (await listOrgMembersRaw(deps.env, organizationId)).find((m) => m.id === args.memberId);
+  if (!member) throw new AppError("not_found", "That person is not a member of this organization.");
+  const actor = userOrThrow(args.actor);
+  if (member.userId === actor.userId) throw new AppError("forbidden", "You cannot change your own role; ask another owner or admin.");
+  const myRole = await deps.memberships(actor.userId, args.org);
+  if ((role.data === "owner" || member.role === "owner") && myRole !== "owner") {
+    throw new AppError("forbidden", "Only an owner can grant or take away the owner role.");
+  }
+  const auth = await getReadyAuth(deps.env);
+  await withAuthErrors(() => auth.api.updateMemberRole({ body: { memberId: member.id, role: role.data, organizationId }, headers: args.reqHeaders }));
+}
+
+export async function removeMember(
+  args: { actor: Actor | null; org: string; memberId: string; reqHeaders: Headers },
+  deps: CoreDeps = getDeps(),
+): Promise<void> {
+  await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
+  const organizationId = await authOrgIdOrThrow(deps, args.org);
+  const member = (await listOrgMembersRaw(deps.env, organizationId)).find((m) => m.id === args.memberId);
+  if (!member) throw new AppError("not_found", "That person is not a member of this organization.");
+  const actor = userOrThrow(args.actor);
+  if (member.userId === actor.userId) throw new AppError("forbidden", "You cannot remove yourself; ask another owner or admin.");
+  if (member.role === "owner" && (await deps.memberships(actor.userId, args.org)) !== "owner") {
+    throw new AppError("forbidden", "Only an owner can remove an owner.");
+  }
+  const auth = await getReadyAuth(deps.env);
+  await withAuthErrors(() => auth.api.removeMember({ body: { memberIdOrEmail: member.id, organizationId }, headers: args.reqHeaders }));
+}
+
+export interface InvitationPreview {
+  id: string;
+  email: string;
+  role: string;
+  orgName: string;
+  orgSlug: string;
+  state: "pending" | "accepted" | "expired" | "canceled" | "rejected";
+}
+
+/** What the invitation link shows before signing in: the id is the capability, so no auth. */
+export async function getInvitationPreview(id: string, deps: CoreDeps = getDeps()): Promise<InvitationPreview | null> {
+  const inv = await findInvitation(deps.env, id);
+  if (!inv || !inv.org) return null;
+  const state =
+    inv.status === "pending" ? (new Date(inv.expiresAt).getTime() <= deps.now() ? "expired" : "pending") : (inv.status as InvitationPreview["state"]);
+  return { id: inv.id, email: inv.email, role: inv.role, orgName: inv.org.name, orgSlug: inv.org.slug, state };
+}
+
+/** Accept an invitation addressed to the signed-in user's email; returns the org slug. */
+export async function acceptInvitation(
+  args: { actor: Actor | null; invitationId: string; reqHeaders: Headers },
+  deps: CoreDeps = getDeps(),
+): Promise<{ org: string }> {
+  const user = userOrThrow(args.actor);
+  const preview = await getInvitationPreview(args.invitationId, deps);
+  if (!preview) throw new AppError("not_found", "This invitation does not exist.");
+  if (preview.state !== "pending") throw new AppError("invalid_request", `This invitation is ${preview.state}; ask for a new one.`);
+  if (preview.email.toLowerCase() !== user.email.toLowerCase()) {
+    throw new AppError("forbidden", `This invitation is for ${preview.email}; sign in with that address to accept it.`);
+  }
+  const auth = await getReadyAuth(deps.env);
+  await withAuthErrors(() => auth.api.acceptInvitation({ body: { invitationId: preview.id }, headers: args.reqHeaders }));
+  return { org: preview.orgSlug };
+}
