@@ -363,8 +363,13 @@ describe("invalid input, every provider", () => {
       expectInvalid(id, { ...validOf(id), extra_field: "sk-admin-should-not-be-here" }, { extra_field: "is not a field of this provider" });
       expectInvalid(id, { ...validOf(id), Api_Key: "x", "": "y" }, {
         Api_Key: "is not a field of this provider",
-        "": "is not a field of this provider",
+        "(unknown field)": "is not a field of this provider",
       });
+      // A secret pasted as a field name is never echoed back.
+      const pasted = "sk-admin-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+      const r = parseCredential(id, { ...validOf(id), [pasted]: true });
+      expect(r.success).toBe(false);
+      if (!r.success) expect(JSON.stringify(issuesToFields(r.error))).not.toContain("AbCdEfGh");
     });
 
     it(`${id}: a credential that is not an object`, () => {

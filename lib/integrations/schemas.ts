@@ -253,7 +253,12 @@ export function issuesToFields(error: z.ZodError): Record<string, string> {
   const out: Record<string, string> = {};
   for (const issue of error.issues) {
     if (issue.code === "unrecognized_keys") {
-      for (const k of issue.keys) out[[...issue.path.map(String), k].join(".")] ??= "is not a field of this provider";
+      // Echo a field name only when it looks like one: someone who pasted a key as a JSON field
+      // name must not get the key back in the error.
+      for (const k of issue.keys) {
+        const name = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(k) && !/\d{6}|[A-Za-z0-9_-]{33}/.test(k) ? k : "(unknown field)";
+        out[[...issue.path.map(String), name].join(".")] ??= "is not a field of this provider";
+      }
       continue;
     }
     const key = issue.path.map(String).join(".") || "(body)";
