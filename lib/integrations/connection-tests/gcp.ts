@@ -10,7 +10,7 @@ import {
   getPath,
   isRecord,
   joinUrl,
-  parseGoogleDuration,
+  parseGoogleApiError,
   rateLimited,
   safeToken,
   skippedCheck,
@@ -265,30 +265,6 @@ async function authenticate(ctx: ConnectionTestContext, sa: ServiceAccount): Pro
 // ---------------------------------------------------------------------------------------------
 // read_costs
 
-interface GoogleApiError {
-  status: string | null;
-  reasons: string[];
-  retryDelay: number | undefined;
-}
-
-function googleApiError(json: unknown): GoogleApiError {
-  const err = getPath(json, "error");
-  const details = getPath(err, "details");
-  const reasons: string[] = [];
-  let retryDelay: number | undefined;
-  if (Array.isArray(details)) {
-    for (const detail of details) {
-      if (!isRecord(detail)) continue;
-      const reason = safeToken(detail.reason);
-      if (reason) reasons.push(reason);
-      if (typeof detail["@type"] === "string" && detail["@type"].endsWith("google.rpc.RetryInfo")) {
-        retryDelay = parseGoogleDuration(detail.retryDelay);
-      }
-    }
-  }
-  return { status: safeToken(getPath(err, "status")), reasons, retryDelay };
-}
-
 function missingPermissionsMessage(ctx: ConnectionTestContext, sa: ServiceAccount, missing: string[]): string {
   const roles = [...new Set(missing.map((p) => ROLE_FOR_PERMISSION[p]).filter((r): r is string => !!r))];
   let message =
@@ -332,7 +308,7 @@ async function readCosts(ctx: ConnectionTestContext, sa: ServiceAccount, accessT
     return { outcome: "permission_denied", message: missingPermissionsMessage(ctx, sa, missing) };
   }
 
-  const e = googleApiError(reply.json);
+  const e = parseGoogleApiError(reply.json);
   const detail = e.reasons[0] ?? e.status;
   if (e.reasons.includes("SERVICE_DISABLED")) {
     return {

@@ -5,18 +5,17 @@ import {
   combineChecks,
   credentialString,
   fetchWithTimeout,
-  getPath,
   isRecord,
   joinUrl,
-  parseGoogleDuration,
+  parseGoogleApiError,
   rateLimited,
-  safeToken,
   skippedCheck,
   timedCheck,
   toCheck,
   unexpectedBody,
   unexpectedStatus,
   type CheckBody,
+  type GoogleApiError,
   type HttpReply,
 } from "./http";
 import type { ConnectionTest, ConnectionTestContext } from "./types";
@@ -39,30 +38,6 @@ export function geminiKeyKind(key: string): string {
   return "unknown";
 }
 
-interface GoogleError {
-  status: string | null;
-  reasons: string[];
-  retryDelay: number | undefined;
-}
-
-function googleError(reply: HttpReply): GoogleError {
-  const err = getPath(reply.json, "error");
-  const details = getPath(err, "details");
-  const reasons: string[] = [];
-  let retryDelay: number | undefined;
-  if (Array.isArray(details)) {
-    for (const detail of details) {
-      if (!isRecord(detail)) continue;
-      const reason = safeToken(detail.reason);
-      if (reason) reasons.push(reason);
-      if (typeof detail["@type"] === "string" && detail["@type"].endsWith("google.rpc.RetryInfo")) {
-        retryDelay = parseGoogleDuration(detail.retryDelay);
-      }
-    }
-  }
-  return { status: safeToken(getPath(err, "status")), reasons, retryDelay };
-}
-
 const APP_RESTRICTIONS = new Set([
   "API_KEY_IP_ADDRESS_BLOCKED",
   "API_KEY_HTTP_REFERRER_BLOCKED",
@@ -70,7 +45,7 @@ const APP_RESTRICTIONS = new Set([
   "API_KEY_IOS_APP_BLOCKED",
 ]);
 
-function byReason(ctx: ConnectionTestContext, reply: HttpReply, e: GoogleError): CheckBody | null {
+function byReason(ctx: ConnectionTestContext, reply: HttpReply, e: GoogleApiError): CheckBody | null {
   for (const reason of e.reasons) {
     switch (reason) {
       case "API_KEY_INVALID":
@@ -129,7 +104,7 @@ function byReason(ctx: ConnectionTestContext, reply: HttpReply, e: GoogleError):
   return null;
 }
 
-function byStatus(ctx: ConnectionTestContext, reply: HttpReply, e: GoogleError): CheckBody | null {
+function byStatus(ctx: ConnectionTestContext, reply: HttpReply, e: GoogleApiError): CheckBody | null {
   switch (e.status) {
     case "RESOURCE_EXHAUSTED":
       return rateLimited(ctx, reply.headers, e.status, e.retryDelay);
@@ -176,7 +151,7 @@ export const testGemini: ConnectionTest = async (ctx) => {
     });
     if (reply.kind === "failure") return reply.check;
     if (reply.status === 200) return isRecord(reply.json) ? { outcome: "ok" } : unexpectedBody(ctx, url);
-    const e = googleError(reply);
+    const e = parseGoogleApiError(reply.json);
     const found = byReason(ctx, reply, e) ?? byStatus(ctx, reply, e) ?? classifyHttpStatus(ctx, reply, e.status, e.retryDelay);
     if (found) return found;
     if (reply.status === 401) return byStatus(ctx, reply, { ...e, status: "UNAUTHENTICATED" }) as CheckBody;

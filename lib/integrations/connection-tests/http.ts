@@ -421,3 +421,29 @@ export function combineChecks(
   if (failed?.retry_after_s !== undefined) result.retry_after_s = failed.retry_after_s;
   return result;
 }
+
+/** A Google API error body: `error.status`, the `details[].reason`s and a RetryInfo delay (seconds). */
+export interface GoogleApiError {
+  status: string | null;
+  reasons: string[];
+  retryDelay: number | undefined;
+}
+
+/** Parse Google's error shape (Gemini, Resource Manager…); only safe tokens are kept, never free text. */
+export function parseGoogleApiError(json: unknown): GoogleApiError {
+  const err = getPath(json, "error");
+  const details = getPath(err, "details");
+  const reasons: string[] = [];
+  let retryDelay: number | undefined;
+  if (Array.isArray(details)) {
+    for (const detail of details) {
+      if (!isRecord(detail)) continue;
+      const reason = safeToken(detail.reason);
+      if (reason) reasons.push(reason);
+      if (typeof detail["@type"] === "string" && detail["@type"].endsWith("google.rpc.RetryInfo")) {
+        retryDelay = parseGoogleDuration(detail.retryDelay);
+      }
+    }
+  }
+  return { status: safeToken(getPath(err, "status")), reasons, retryDelay };
+}
