@@ -6,6 +6,7 @@ import { z } from "zod";
 import { getReadyAuth, withAuthErrors } from "@/lib/auth/accounts";
 import { acceptInvitation, createUserOrganization } from "@/lib/auth/org-accounts";
 import { getSessionActor } from "@/lib/auth/session";
+import { clientAddressOf, takeSignInAttempt, takeSignUpAttempt } from "@/lib/auth/attempt-limits";
 import { getEnv } from "@/lib/env";
 import { issuesToFields } from "@/lib/integrations/schemas";
 import { run, safeNext } from "./run";
@@ -41,6 +42,8 @@ export async function signUpAction(_prev: FormState, fd: FormData): Promise<Form
   const values = { name: str(fd, "name"), email: str(fd, "email") };
   const parsed = SignUpSchema.safeParse({ ...values, password: str(fd, "password") });
   if (!parsed.success) return { error: "Check the highlighted fields.", fields: issuesToFields(parsed.error), values };
+  const wait = takeSignUpAttempt(clientAddressOf(await headers()));
+  if (wait > 0) return { error: `Too many new accounts from this address; try again in ${Math.ceil(wait / 60)} min.`, values };
   const r = await run(async () => {
     const auth = await getReadyAuth(getEnv());
     const reqHeaders = await headers();
@@ -57,6 +60,8 @@ export async function signInAction(_prev: FormState, fd: FormData): Promise<Form
   const values = { email: str(fd, "email") };
   const parsed = SignInSchema.safeParse({ ...values, password: str(fd, "password") });
   if (!parsed.success) return { error: "Check the highlighted fields.", fields: issuesToFields(parsed.error), values };
+  const wait = takeSignInAttempt(parsed.data.email);
+  if (wait > 0) return { error: `Too many sign-in attempts for this account; try again in ${Math.ceil(wait / 60)} min.`, values };
   const r = await run(async () => {
     const auth = await getReadyAuth(getEnv());
     const reqHeaders = await headers();
