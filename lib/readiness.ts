@@ -12,7 +12,7 @@ async function probe(backend: string, fn: () => Promise<void>, what: string, tim
   }
 }
 
-/** Readiness: a cheap call to the key service and to the store, reported separately. */
+/** Readiness: a cheap call to the key service, the store and the accounts database, reported separately. */
 export async function checkReadiness() {
   let deps;
   try {
@@ -20,10 +20,11 @@ export async function checkReadiness() {
   } catch {
     return { ready: false, status: "not_ready", checks: { config: { status: "failing", backend: "-", message: "configuration or backends failed to start" } } };
   }
-  const [kms, store] = await Promise.all([
+  const [kms, store, auth] = await Promise.all([
     probe(deps.cipher.backend, () => deps.cipher.ping(), "the key service"),
     probe(deps.store.backend, () => deps.store.ping(), "the credential store"),
+    probe(deps.auth.backend, () => deps.auth.ping(), "the accounts database"),
   ]);
-  const ready = kms.status === "ok" && store.status === "ok";
-  return { ready, status: ready ? "ready" : "not_ready", checks: { kms, store } };
+  const ready = kms.status === "ok" && store.status === "ok" && auth.status === "ok";
+  return { ready, status: ready ? "ready" : "not_ready", checks: { kms, store, auth } };
 }

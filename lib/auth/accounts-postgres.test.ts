@@ -28,6 +28,11 @@ describe.skipIf(!url)("accounts on Postgres (AUTH_TEST_DATABASE_URL)", () => {
     await createUserOrganization({ actor, input: { name: "Pg Org", slug }, reqHeaders: headers }, deps);
     expect(await lookupMembership(env, actor.userId, slug)).toBe("owner");
     expect(await authorizeOrgOrThrow(deps, actor, slug, "write")).toMatchObject({ slug });
+    // The org row and its keys are in Postgres too: nothing auth-related is left in DATA_DIR.
+    expect(deps.auth.backend).toBe("postgres");
+    expect(fs.existsSync(path.join(dir, "auth.sqlite"))).toBe(false);
+    await deps.auth.close();
+    await deps.store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -134,7 +134,7 @@ describe("accounts", () => {
     expect(await codeOf(createUserOrganization({ actor: dee.actor, input: { name: "Half", slug: "half-made" }, reqHeaders: new Headers() }, deps))).toBe(
       "unauthenticated",
     );
-    expect(deps.auth.getOrg("half-made")).toBeNull();
+    expect(await deps.auth.getOrg("half-made")).toBeNull();
     // An org API key cannot make organizations at all.
     expect(await codeOf(createUserOrganization({ actor: { kind: "api_key", org: "acme", role: "admin", keyId: "k" }, input: { name: "K", slug: "k-org" }, reqHeaders: new Headers() }, deps))).toBe(
       "forbidden",
@@ -144,6 +144,6 @@ describe("accounts", () => {
   it("createOrganization can skip the initial API key (the UI path)", async () => {
     const r = await createOrganization({ actor: { kind: "system", name: "t" }, slug: "no-key", initialApiKey: false }, deps);
     expect(r.apiKey).toBeNull();
-    expect(deps.auth.listApiKeys("no-key")).toEqual([]);
+    expect(await deps.auth.listApiKeys("no-key")).toEqual([]);
   });
 });

@@ -3,7 +3,6 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { Pool } from "pg";
 import { betterAuth } from "better-auth";
 import { APIError } from "better-auth/api";
 import { getMigrations } from "better-auth/db/migration";
@@ -13,6 +12,7 @@ import { organization } from "better-auth/plugins/organization";
 import { AppError, type ErrorCode } from "../errors";
 import type { Env } from "../env";
 import type { OrgRole } from "./actor";
+import { sharedAuthPool } from "./pg-pool";
 
 /**
  * User accounts, sessions, organizations, members and invitations: Better Auth (email + password,
@@ -22,7 +22,8 @@ import type { OrgRole } from "./actor";
  * external ID) and org API keys stay in AuthStore; an org exists in both with the same slug.
  *
  * Tables live in DATA_DIR/auth.sqlite next to AuthStore's (no name clash), or in Postgres when
- * AUTH_DATABASE_URL is set; they are migrated once per process before first use (idempotent).
+ * AUTH_DATABASE_URL is set (again next to AuthStore's, through one shared pool); they are migrated
+ * once per process before first use (idempotent).
  */
 
 export const ORG_ROLES = ["owner", "admin", "viewer"] as const satisfies readonly OrgRole[];
@@ -60,7 +61,7 @@ export function loadOrCreateAuthSecret(dataDir: string, fromEnv?: string): strin
 }
 
 function openDatabase(env: Env) {
-  if (env.AUTH_DATABASE_URL) return new Pool({ connectionString: env.AUTH_DATABASE_URL, max: 5 });
+  if (env.AUTH_DATABASE_URL) return sharedAuthPool(env.AUTH_DATABASE_URL); // AuthStore's pool too
   fs.mkdirSync(env.dataDir, { recursive: true, mode: 0o700 });
   const file = path.join(env.dataDir, "auth.sqlite");
   const db = new Database(file);

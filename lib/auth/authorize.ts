@@ -40,7 +40,7 @@ export async function authorizeOrgOrThrow(
   } else {
     role = "owner"; // the local CLI, run by whoever holds DATA_DIR
   }
-  const record = deps.auth.getOrg(org);
+  const record = await deps.auth.getOrg(org);
   if (!record) throw notFound();
   if (!roleAllows(role, action)) {
     throw new AppError("forbidden", `Your role (${role}) can view this organization's integrations but not change them.`);

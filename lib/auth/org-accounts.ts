@@ -76,7 +76,11 @@ export async function createUserOrganization(
   try {
     await withAuthErrors(() => auth.api.createOrganization({ body: { name, slug }, headers: args.reqHeaders }));
   } catch (e) {
-    deps.auth.deleteOrg(slug); // both or neither
+    // Both or neither. Should the undo fail too, the caller still gets Better Auth's refusal,
+    // the error that says what went wrong; the orphan row shows up in the log.
+    await deps.auth.deleteOrg(slug).catch((err: unknown) => {
+      deps.log.error({ org: slug, err_name: (err as Error)?.name ?? "Error" }, "could not remove the org row after Better Auth refused the org");
+    });
     throw e;
   }
   return org;
@@ -86,7 +90,8 @@ export async function createUserOrganization(
 export async function listMyOrganizations(actor: Actor | null, deps: CoreDeps = getDeps()) {
   const user = userOrThrow(actor);
   const orgs = await listUserOrganizations(deps.env, user.userId);
-  return orgs.filter((o) => deps.auth.getOrg(o.slug) !== null);
+  const ours = await Promise.all(orgs.map((o) => deps.auth.getOrg(o.slug)));
+  return orgs.filter((_, i) => ours[i] !== null);
 }
 
 /** The actor's role in the org (after authorization: not a member → org_not_found). */

@@ -27,10 +27,10 @@ export async function createOrganization(
   if (!slug.success) throw new AppError("invalid_request", `The org slug ${slug.error.issues[0]?.message}.`, { fields: { slug: slug.error.issues[0]?.message ?? "is invalid" } });
   const name = (args.name ?? args.slug).trim().slice(0, 100) || args.slug;
   const now = new Date(deps.now());
-  const org = deps.auth.createOrg(slug.data, name, now);
+  const org = await deps.auth.createOrg(slug.data, name, now);
   if (!org) throw new AppError("conflict", `The organization '${slug.data}' already exists.`);
   if (args.initialApiKey === false) return { org, apiKey: null, keyId: null };
-  const { record, apiKey } = deps.auth.createApiKey(org.slug, "admin", "initial admin key", now);
+  const { record, apiKey } = await deps.auth.createApiKey(org.slug, "admin", "initial admin key", now);
   return { org, apiKey, keyId: record.id };
 }
 
@@ -41,18 +41,18 @@ export async function createOrgApiKey(
 ): Promise<{ apiKey: string; key: ApiKeyRecord }> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
   if (args.actor?.kind === "api_key" && args.actor.role !== "admin") throw new AppError("forbidden", "Only admins can create API keys.");
-  const { record, apiKey } = deps.auth.createApiKey(args.org, args.role, args.label?.slice(0, 100) ?? null, new Date(deps.now()));
+  const { record, apiKey } = await deps.auth.createApiKey(args.org, args.role, args.label?.slice(0, 100) ?? null, new Date(deps.now()));
   return { apiKey, key: record };
 }
 
 export async function listOrgApiKeys(args: { actor: Actor | null; org: string }, deps: CoreDeps = getDeps()): Promise<ApiKeyRecord[]> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
-  return deps.auth.listApiKeys(args.org);
+  return await deps.auth.listApiKeys(args.org);
 }
 
 export async function revokeOrgApiKey(args: { actor: Actor | null; org: string; keyId: string }, deps: CoreDeps = getDeps()): Promise<void> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
-  if (!deps.auth.revokeApiKey(args.org, args.keyId, new Date(deps.now()))) {
+  if (!(await deps.auth.revokeApiKey(args.org, args.keyId, new Date(deps.now())))) {
     throw new AppError("not_found", `No active API key '${/^[0-9a-f]{12}$/.test(args.keyId) ? args.keyId : "?"}' in this organization.`);
   }
 }

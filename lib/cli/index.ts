@@ -86,7 +86,7 @@ async function main(argv: string[], deps: CoreDeps): Promise<number> {
     return 0;
   }
   if (group === "orgs" && command === "list") {
-    const orgs = deps.auth.listOrgs().map((o) => ({ org: o.slug, name: o.name, created_at: o.createdAt }));
+    const orgs = (await deps.auth.listOrgs()).map((o) => ({ org: o.slug, name: o.name, created_at: o.createdAt }));
     out(orgs.map((o) => `${o.org}\t${o.name}`).join("\n") || "(no organizations)", { orgs });
     return 0;
   }
@@ -231,7 +231,7 @@ async function cli() {
     }
   } finally {
     await deps?.store.close().catch(() => {});
-    deps?.auth.close();
+    await deps?.auth.close().catch(() => {});
   }
 }
 

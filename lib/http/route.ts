@@ -88,7 +88,7 @@ export function apiRoute(
       if (opts.auth === "api_key") {
         const raw = apiKeyFrom(req);
         if (!raw) throw new AppError("unauthenticated", "Send an org API key in the X-API-Key header (or Authorization: Bearer).");
-        const v = deps.auth.verifyApiKey(raw, new Date(deps.now()));
+        const v = await deps.auth.verifyApiKey(raw, new Date(deps.now()));
         if (!v) throw new AppError("unauthenticated", "The API key is not valid (unknown, malformed or revoked).");
         actor = { kind: "api_key", ...v };
         logFields.key_id = v.keyId;

@@ -69,7 +69,7 @@ describe("authenticate()", () => {
   });
 
   it("AWS role: temporary credentials from AssumeRole with the org's external ID, renewed before they expire, never after", async () => {
-    const externalId = core.deps.auth.getOrg("acme")!.externalId;
+    const externalId = (await core.deps.auth.getOrg("acme"))!.externalId;
     aws.trustRole(FAKE_AWS_ROLE_ARN, externalId, { ce: true, bedrock: true });
     await setup("aws_iam", { role_arn: FAKE_AWS_ROLE_ARN });
     const before = aws.assumeRoleCalls.length;
@@ -117,7 +117,7 @@ describe("authenticate()", () => {
   });
 
   it("failures are not cached: STS down → provider_unreachable with a fixed message; back up → works", async () => {
-    const externalId = core.deps.auth.getOrg("acme")!.externalId;
+    const externalId = (await core.deps.auth.getOrg("acme"))!.externalId;
     aws.trustRole(FAKE_AWS_ROLE_ARN, externalId, { ce: true, bedrock: true });
     await setup("aws_bedrock", { role_arn: FAKE_AWS_ROLE_ARN, region: "us-east-1" }).catch(() => undefined);
     aws.setMode("unavailable", { service: "sts" });

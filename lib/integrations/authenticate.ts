@@ -81,7 +81,7 @@ const AUTHENTICATORS: Record<ConnectionTestKind, Authenticator> = {
   }),
   aws_assume_role: async ({ provider, credential, org, deps }) => {
     const endpoints = resolveEndpoints(provider, credential, deps.env.endpointOverrides);
-    const orgRecord = deps.auth.getOrg(org);
+    const orgRecord = await deps.auth.getOrg(org);
     if (!orgRecord) throw new AppError("org_not_found", `Organization '${org}' was not found.`);
     const sts = new STSClient({ region: "us-east-1", maxAttempts: 2, ...(endpoints.sts_endpoint ? { endpoint: endpoints.sts_endpoint } : {}) });
     try {

@@ -3,9 +3,12 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { getEnv, type Env } from "../env";
 import { getLogger } from "../log";
-import { AuthStore } from "../auth/auth-store";
+import type { AuthStore } from "../auth/auth-store";
+import { PostgresAuthStore } from "../auth/auth-store-postgres";
+import { SqliteAuthStore } from "../auth/auth-store-sqlite";
 import type { MembershipLookup } from "../auth/authorize";
 import { accountMemberships } from "../auth/memberships";
+import { sharedAuthPool } from "../auth/pg-pool";
 import { createCipher } from "../kms";
 import type { Cipher } from "../kms/cipher";
 import { loadOrCreatePepper } from "../kms/fingerprint";
@@ -48,7 +51,11 @@ export function createDeps(env: Env, overrides: Partial<CoreDeps> = {}): CoreDep
         dataDir: env.dataDir,
         bigquery: { projectId: env.BIGQUERY_PROJECT, dataset: env.BIGQUERY_DATASET, location: env.BIGQUERY_LOCATION, apiEndpoint: env.BIGQUERY_API_ENDPOINT },
       }),
-    auth: overrides.auth ?? new AuthStore(path.join(env.dataDir, "auth.sqlite")),
+    // Orgs and API keys live with Better Auth's tables: in Postgres (the same pool) when
+    // AUTH_DATABASE_URL is set, else in DATA_DIR/auth.sqlite.
+    auth:
+      overrides.auth ??
+      (env.AUTH_DATABASE_URL ? new PostgresAuthStore(sharedAuthPool(env.AUTH_DATABASE_URL)) : new SqliteAuthStore(path.join(env.dataDir, "auth.sqlite"))),
     memberships: overrides.memberships ?? accountMemberships(env),
     pepper: overrides.pepper ?? loadOrCreatePepper(env.dataDir, env.FINGERPRINT_PEPPER),
     log: overrides.log ?? getLogger(),

@@ -110,7 +110,7 @@ async function main() {
   console.log(`  p50 ${coldSamples[100]!.toFixed(3)} ms, p99 ${coldSamples[197]!.toFixed(3)} ms; cached call ${(1000 / cached).toFixed(4)} ms`);
   console.log(`  ratio cold p50 / cached             ${(coldSamples[100]! / (1000 / cached)).toFixed(1)}`);
   await deps.store.close();
-  deps.auth.close();
+  await deps.auth.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
 }
 

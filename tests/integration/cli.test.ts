@@ -54,7 +54,7 @@ describe("kms rotate", () => {
     const fingerprints = await seed(deps, "rot", 1000);
     const oldVersion = await deps.cipher.primaryKeyVersion();
     await deps.store.close();
-    deps.auth.close();
+    await deps.auth.close();
 
     const dry = runCli(dataDir, ["kms", "rotate", "--dry-run", "--json"]);
     expect(dry.status).toBe(0);
@@ -86,7 +86,7 @@ describe("kms rotate", () => {
     expect(onNew).toBeGreaterThan(0);
     expect(onNew).toBeLessThan(1000);
     await deps.store.close();
-    deps.auth.close();
+    await deps.auth.close();
 
     // Second run resumes and completes.
     const again = runCli(dataDir, ["kms", "rotate", "--json"]);
@@ -111,7 +111,7 @@ describe("kms rotate", () => {
     expect(runCli(dataDir, ["kms", "retire", newVersion]).status).toBe(1);
     expect(runCli(dataDir, ["kms", "retire", oldVersion]).status).toBe(0);
     await deps.store.close();
-    deps.auth.close();
+    await deps.auth.close();
   }, 180_000);
 });
 
@@ -135,7 +135,7 @@ describe("integrations validate-all", () => {
         null,
       );
       await deps.store.close();
-      deps.auth.close();
+      await deps.auth.close();
 
       const r = await runCliAsync(dataDir, ["integrations", "validate-all", "--json"], { OPENAI_API_BASE: fake.url, CONNECTION_TEST_TIMEOUT_MS: "3000" });
       expect(r.status, r.stderr + r.stdout).toBe(1);
@@ -151,7 +151,7 @@ describe("integrations validate-all", () => {
       expect(row).toMatchObject({ status: "invalid", lastError: { code: "auth_failed" } });
       expect(fingerprints.size).toBe(3);
       await after.store.close();
-      after.auth.close();
+      await after.auth.close();
 
       // Only one org's credentials, all fine: exit 0.
       const ok = runCli(dataDir, ["integrations", "validate-all", "--org", "nobody", "--json"]);

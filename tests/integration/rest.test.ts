@@ -32,6 +32,7 @@ describe("service endpoints", () => {
     const gcp = inject("backends") === "gcp";
     expect(r.body.checks.kms).toMatchObject({ status: "ok", backend: gcp ? "gcp" : "local" });
     expect(r.body.checks.store).toMatchObject({ status: "ok", backend: gcp ? "bigquery" : "sqlite" });
+    expect(r.body.checks.auth).toMatchObject({ status: "ok", backend: "sqlite" });
   });
 
   it("GET /providers lists all twelve providers with fields, secret flags and no auth", async () => {

@@ -159,7 +159,7 @@ export async function makeCore(
     },
     async close() {
       await raw.store.close();
-      raw.auth.close();
+      await raw.auth.close();
       if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

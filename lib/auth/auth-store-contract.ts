@@ -1,0 +1,163 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { AuthStore } from "./auth-store";
+
+/** A fresh, empty store, and how to throw it away (after the contract has closed it). */
+export interface AuthStoreFixture {
+  store: AuthStore;
+  dispose(): Promise<void>;
+}
+
+const T0 = new Date("2030-01-02T03:04:05.678Z");
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+/**
+ * What every AuthStore must do, whatever holds the rows: run by auth-store.test.ts (SQLite) and
+ * auth-store-postgres.test.ts (Postgres, when AUTH_TEST_DATABASE_URL is set).
+ */
+export function describeAuthStoreContract(name: string, make: () => Promise<AuthStoreFixture>): void {
+  describe(`AuthStore contract: ${name}`, () => {
+    let fx: AuthStoreFixture;
+    let store: AuthStore;
+    let disposed = false;
+
+    beforeEach(async () => {
+      fx = await make();
+      store = fx.store;
+      disposed = false;
+    });
+    afterEach(async () => {
+      if (disposed) return;
+      await store.close();
+      await fx.dispose();
+    });
+
+    it("creates an org with a stable random external id, unique per org, and reads it back", async () => {
+      const acme = await store.createOrg("acme", "Acme Inc.", T0);
+      expect(acme).toEqual({ slug: "acme", name: "Acme Inc.", externalId: expect.stringMatching(/^cm-[A-Za-z0-9_-]{24}$/), createdAt: T0.toISOString() });
+      expect(await store.getOrg("acme")).toEqual(acme);
+      expect(await store.getOrg("acme")).toEqual(acme); // stable: reading does not change it
+      const beta = await store.createOrg("beta", "Beta", T0);
+      expect(beta!.externalId).not.toBe(acme!.externalId);
+      expect(await store.getOrg("nobody")).toBeNull();
+    });
+
+    it("refuses a taken slug with null and leaves the first org untouched", async () => {
+      const first = await store.createOrg("acme", "First", T0);
+      expect(await store.createOrg("acme", "Second", at(1000))).toBeNull();
+      expect(await store.getOrg("acme")).toEqual(first);
+    });
+
+    it("lists orgs by slug in byte order", async () => {
+      for (const slug of ["b-x", "ab", "a_b", "a-c", "a0"]) await store.createOrg(slug, slug.toUpperCase(), T0);
+      // '-' < digits < '_' < letters, as SQLite compares; a linguistic collation would not.
+      expect((await store.listOrgs()).map((o) => o.slug)).toEqual(["a-c", "a0", "a_b", "ab", "b-x"]);
+    });
+
+    it("creates a key that verifies to its org and role; the key is shown once and only its record is kept", async () => {
+      await store.createOrg("acme", "Acme", T0);
+      const { record, apiKey } = await store.createApiKey("acme", "viewer", "ci", T0);
+      expect(apiKey).toMatch(/^cmk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+      expect(apiKey.slice(4, 16)).toBe(record.id);
+      expect(record).toEqual({ id: record.id, org: "acme", role: "viewer", label: "ci", createdAt: T0.toISOString(), lastUsedAt: null, revokedAt: null });
+      expect(JSON.stringify(record)).not.toContain(apiKey.slice(17));
+      expect(await store.getApiKey("acme", record.id)).toEqual(record);
+      expect(await store.verifyApiKey(apiKey, at(1000))).toEqual({ org: "acme", role: "viewer", keyId: record.id });
+
+      const admin = await store.createApiKey("acme", "admin", null, T0);
+      expect(admin.record).toMatchObject({ role: "admin", label: null });
+      expect(await store.verifyApiKey(admin.apiKey, at(1000))).toEqual({ org: "acme", role: "admin", keyId: admin.record.id });
+    });
+
+    it("refuses a key for an org that does not exist", async () => {
+      await expect(store.createApiKey("nobody", "admin", null, T0)).rejects.toThrow();
+    });
+
+    it("verifies nothing that is wrong, malformed, unknown or revoked", async () => {
+      await store.createOrg("acme", "Acme", T0);
+      const { record, apiKey } = await store.createApiKey("acme", "admin", null, T0);
+      const id = record.id;
+      const secret = apiKey.slice(17);
+      const otherSecret = (secret[0] === "A" ? "B" : "A") + secret.slice(1);
+      const unknownId = (id[0] === "0" ? "1" : "0") + id.slice(1);
+      for (const bad of [
+        `cmk_${id}_${otherSecret}`, // wrong secret
+        `cmk_${unknownId}_${secret}`, // unknown id
+        apiKey.slice(0, -1), // malformed: short
+        `${apiKey}x`, // malformed: long
+        apiKey.toUpperCase(), // malformed: id not lower-case hex
+        `cmk_${id}_${secret.slice(0, -1)}!`, // malformed: not base64url
+        "",
+        "Bearer " + apiKey,
+      ]) {
+        expect(await store.verifyApiKey(bad, at(1000)), bad).toBeNull();
+      }
+      expect(await store.verifyApiKey(apiKey, at(1000))).not.toBeNull();
+      expect(await store.revokeApiKey("acme", id, at(2000))).toBe(true);
+      expect(await store.verifyApiKey(apiKey, at(3000))).toBeNull();
+    });
+
+    it("revokes once: a second revoke, another org's key or an unknown id is false", async () => {
+      await store.createOrg("acme", "Acme", T0);
+      await store.createOrg("beta", "Beta", T0);
+      const { record } = await store.createApiKey("acme", "admin", null, T0);
+      expect(await store.revokeApiKey("beta", record.id, at(1000))).toBe(false);
+      expect(await store.revokeApiKey("acme", "000000000000", at(1000))).toBe(false);
+      expect(await store.revokeApiKey("acme", record.id, at(1000))).toBe(true);
+      expect(await store.revokeApiKey("acme", record.id, at(2000))).toBe(false);
+      expect(await store.getApiKey("acme", record.id)).toMatchObject({ revokedAt: at(1000).toISOString() });
+    });
+
+    it("records the last use at most once a minute", async () => {
+      await store.createOrg("acme", "Acme", T0);
+      const { record, apiKey } = await store.createApiKey("acme", "admin", null, T0);
+      const lastUsed = async () => (await store.getApiKey("acme", record.id))!.lastUsedAt;
+      await store.verifyApiKey(apiKey, at(1_000));
+      expect(await lastUsed()).toBe(at(1_000).toISOString());
+      await store.verifyApiKey(apiKey, at(30_000));
+      await store.verifyApiKey(apiKey, at(61_000)); // exactly a minute later: still not
+      expect(await lastUsed()).toBe(at(1_000).toISOString());
+      await store.verifyApiKey(apiKey, at(61_001));
+      expect(await lastUsed()).toBe(at(61_001).toISOString());
+      // A failed verification is not a use.
+      await store.verifyApiKey(`${apiKey.slice(0, 17)}${"A".repeat(43)}`, at(500_000));
+      expect(await lastUsed()).toBe(at(61_001).toISOString());
+    });
+
+    it("lists an org's keys, revoked ones included, oldest first, and nobody else's", async () => {
+      await store.createOrg("acme", "Acme", T0);
+      await store.createOrg("beta", "Beta", T0);
+      const a = await store.createApiKey("acme", "admin", "first", at(1000));
+      const b = await store.createApiKey("acme", "viewer", "second", at(2000));
+      await store.createApiKey("beta", "admin", "theirs", at(1500));
+      await store.revokeApiKey("acme", a.record.id, at(3000));
+      expect(await store.listApiKeys("acme")).toEqual([{ ...a.record, revokedAt: at(3000).toISOString() }, b.record]);
+      expect(await store.listApiKeys("nobody")).toEqual([]);
+      expect(await store.getApiKey("beta", a.record.id)).toBeNull();
+    });
+
+    it("deletes an org with its keys (cascade), and says false for one that is not there", async () => {
+      await store.createOrg("acme", "Acme", T0);
+      await store.createOrg("beta", "Beta", T0);
+      const { record, apiKey } = await store.createApiKey("acme", "admin", null, T0);
+      const kept = await store.createApiKey("beta", "admin", null, T0);
+      expect(await store.deleteOrg("acme")).toBe(true);
+      expect(await store.deleteOrg("acme")).toBe(false);
+      expect(await store.getOrg("acme")).toBeNull();
+      expect(await store.listApiKeys("acme")).toEqual([]);
+      expect(await store.getApiKey("acme", record.id)).toBeNull();
+      expect(await store.verifyApiKey(apiKey, at(1000))).toBeNull();
+      expect(await store.verifyApiKey(kept.apiKey, at(1000))).toMatchObject({ org: "beta" });
+      // The slug is free again, with a new external id.
+      expect(await store.createOrg("acme", "Acme again", at(2000))).toMatchObject({ slug: "acme", name: "Acme again" });
+    });
+
+    it("answers ping while open, and rejects calls once closed", async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+      await store.close();
+      await expect(store.ping()).rejects.toThrow();
+      await expect(store.getOrg("acme")).rejects.toThrow();
+      disposed = true;
+      await fx.dispose();
+    });
+  });
+}

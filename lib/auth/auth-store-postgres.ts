@@ -1,0 +1,188 @@
+import "server-only";
+import type { Pool } from "pg";
+import {
+  lastUseIsStale,
+  newApiKeyMaterial,
+  newExternalId,
+  parseApiKey,
+  secretMatches,
+  type ApiKeyRecord,
+  type ApiKeyRole,
+  type AuthStore,
+  type OrgRecord,
+  type VerifiedApiKey,
+} from "./auth-store";
+
+// The same tables as SqliteAuthStore's. Times are TIMESTAMPTZ (microsecond precision, so the
+// millisecond ISO strings the store is given come back unchanged).
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS orgs (
+    slug TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    external_id TEXT NOT NULL UNIQUE,
+    created_at TIMESTAMPTZ NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS org_api_keys (
+    id TEXT PRIMARY KEY,
+    org TEXT NOT NULL REFERENCES orgs(slug) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+    label TEXT,
+    secret_hash BYTEA NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    last_used_at TIMESTAMPTZ,
+    revoked_at TIMESTAMPTZ
+  );
+  CREATE INDEX IF NOT EXISTS org_api_keys_org ON org_api_keys(org);
+`;
+
+// ORDER BY … COLLATE "C": byte order, as SQLite sorts. The database's default collation (often
+// en_US.UTF-8) would ignore '-' and '_' and order slugs differently from the SQLite backend.
+const ORG_COLUMNS = "slug, name, external_id, created_at";
+const KEY_COLUMNS = "id, org, role, label, created_at, last_used_at, revoked_at";
+
+/**
+ * AuthStore in Postgres (AUTH_DATABASE_URL), in the same database as Better Auth's tables. The
+ * pool belongs to the caller (normally the process-wide sharedAuthPool): close() stops this store
+ * but leaves the pool to its owner. Tables are created on first use (idempotent, and serialized
+ * across processes by an advisory lock so two instances starting together do not race).
+ */
+export class PostgresAuthStore implements AuthStore {
+  readonly backend = "postgres" as const;
+  private ready: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(private readonly pool: Pool) {}
+
+  /** Runs one parameterized statement once the tables exist. */
+  private async query<R extends object>(text: string, values: unknown[] = []): Promise<{ rows: R[]; rowCount: number }> {
+    if (this.closed) throw new Error("The auth store is closed.");
+    // Retried on the next call if it failed (say the database was not up yet), not cached as a failure.
+    this.ready ??= this.migrate().catch((e: unknown) => {
+      this.ready = null;
+      throw e;
+    });
+    await this.ready;
+    const res = await this.pool.query(text, values);
+    return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+  }
+
+  private async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("SELECT pg_advisory_xact_lock(hashtext('credential-manager.auth-store.schema'))");
+      await client.query(SCHEMA);
+      await client.query("COMMIT");
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  async getOrg(slug: string): Promise<OrgRecord | null> {
+    const { rows } = await this.query<OrgRow>(`SELECT ${ORG_COLUMNS} FROM orgs WHERE slug = $1`, [slug]);
+    return rows[0] ? toOrgRecord(rows[0]) : null;
+  }
+
+  async listOrgs(): Promise<OrgRecord[]> {
+    const { rows } = await this.query<OrgRow>(`SELECT ${ORG_COLUMNS} FROM orgs ORDER BY slug COLLATE "C"`);
+    return rows.map(toOrgRecord);
+  }
+
+  async createOrg(slug: string, name: string, now: Date): Promise<OrgRecord | null> {
+    // No conflict target: like SQLite's INSERT OR IGNORE, any unique clash means "not created".
+    const { rows } = await this.query<OrgRow>(
+      `INSERT INTO orgs (slug, name, external_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING ${ORG_COLUMNS}`,
+      [slug, name, newExternalId(), now],
+    );
+    return rows[0] ? toOrgRecord(rows[0]) : null;
+  }
+
+  async deleteOrg(slug: string): Promise<boolean> {
+    return (await this.query("DELETE FROM orgs WHERE slug = $1", [slug])).rowCount === 1;
+  }
+
+  async createApiKey(org: string, role: ApiKeyRole, label: string | null, now: Date): Promise<{ record: ApiKeyRecord; apiKey: string }> {
+    const { id, apiKey, secretHash } = newApiKeyMaterial();
+    const { rows } = await this.query<KeyRow>(
+      `INSERT INTO org_api_keys (id, org, role, label, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${KEY_COLUMNS}`,
+      [id, org, role, label, secretHash, now],
+    );
+    return { record: toKeyRecord(rows[0]!), apiKey };
+  }
+
+  async getApiKey(org: string, id: string): Promise<ApiKeyRecord | null> {
+    const { rows } = await this.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM org_api_keys WHERE org = $1 AND id = $2`, [org, id]);
+    return rows[0] ? toKeyRecord(rows[0]) : null;
+  }
+
+  async listApiKeys(org: string): Promise<ApiKeyRecord[]> {
+    const { rows } = await this.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM org_api_keys WHERE org = $1 ORDER BY created_at, id COLLATE "C"`, [org]);
+    return rows.map(toKeyRecord);
+  }
+
+  async revokeApiKey(org: string, id: string, now: Date): Promise<boolean> {
+    const res = await this.query("UPDATE org_api_keys SET revoked_at = $1 WHERE org = $2 AND id = $3 AND revoked_at IS NULL", [now, org, id]);
+    return res.rowCount === 1;
+  }
+
+  async verifyApiKey(raw: string, now: Date): Promise<VerifiedApiKey | null> {
+    const key = parseApiKey(raw);
+    if (!key) return null;
+    const { rows } = await this.query<{ org: string; role: ApiKeyRole; secret_hash: Buffer; revoked_at: Date | null; last_used_at: Date | null }>(
+      "SELECT org, role, secret_hash, revoked_at, last_used_at FROM org_api_keys WHERE id = $1",
+      [key.id],
+    );
+    const r = rows[0];
+    if (!r || r.revoked_at || !secretMatches(key.secret, r.secret_hash)) return null;
+    if (lastUseIsStale(r.last_used_at ? r.last_used_at.getTime() : null, now)) {
+      await this.query("UPDATE org_api_keys SET last_used_at = $1 WHERE id = $2", [now, key.id]);
+    }
+    return { org: r.org, role: r.role, keyId: key.id };
+  }
+
+  async ping(): Promise<void> {
+    await this.query("SELECT 1");
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+interface OrgRow {
+  slug: string;
+  name: string;
+  external_id: string;
+  created_at: Date;
+}
+
+interface KeyRow {
+  id: string;
+  org: string;
+  role: ApiKeyRole;
+  label: string | null;
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+function toOrgRecord(r: OrgRow): OrgRecord {
+  return { slug: r.slug, name: r.name, externalId: r.external_id, createdAt: r.created_at.toISOString() };
+}
+
+function toKeyRecord(r: KeyRow): ApiKeyRecord {
+  return {
+    id: r.id,
+    org: r.org,
+    role: r.role,
+    label: r.label,
+    createdAt: r.created_at.toISOString(),
+    lastUsedAt: iso(r.last_used_at),
+    revokedAt: iso(r.revoked_at),
+  };
+}

@@ -1,0 +1,161 @@
+import "server-only";
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import {
+  lastUseIsStale,
+  newApiKeyMaterial,
+  newExternalId,
+  parseApiKey,
+  secretMatches,
+  type ApiKeyRecord,
+  type ApiKeyRole,
+  type AuthStore,
+  type OrgRecord,
+  type VerifiedApiKey,
+} from "./auth-store";
+
+/**
+ * AuthStore in SQLite (DATA_DIR/auth.sqlite, the default; Better Auth's tables share the file).
+ * better-sqlite3 is synchronous: the methods are async only to share the interface with Postgres.
+ */
+export class SqliteAuthStore implements AuthStore {
+  readonly backend = "sqlite" as const;
+  private db: Database.Database;
+
+  constructor(file: string) {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    this.db = new Database(file);
+    try {
+      fs.chmodSync(file, 0o600);
+    } catch {
+      /* best effort on filesystems without modes */
+    }
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("busy_timeout = 5000");
+    this.db.pragma("foreign_keys = ON");
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS orgs (
+        slug TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        external_id TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS org_api_keys (
+        id TEXT PRIMARY KEY,
+        org TEXT NOT NULL REFERENCES orgs(slug) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+        label TEXT,
+        secret_hash BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT,
+        revoked_at TEXT
+      );
+      CREATE INDEX IF NOT EXISTS org_api_keys_org ON org_api_keys(org);
+    `);
+  }
+
+  async getOrg(slug: string): Promise<OrgRecord | null> {
+    const r = this.db.prepare("SELECT slug, name, external_id, created_at FROM orgs WHERE slug = ?").get(slug) as OrgRow | undefined;
+    return r ? toOrgRecord(r) : null;
+  }
+
+  async listOrgs(): Promise<OrgRecord[]> {
+    const rows = this.db.prepare("SELECT slug, name, external_id, created_at FROM orgs ORDER BY slug").all() as OrgRow[];
+    return rows.map(toOrgRecord);
+  }
+
+  async createOrg(slug: string, name: string, now: Date): Promise<OrgRecord | null> {
+    const res = this.db
+      .prepare("INSERT OR IGNORE INTO orgs (slug, name, external_id, created_at) VALUES (?, ?, ?, ?)")
+      .run(slug, name, newExternalId(), now.toISOString());
+    return res.changes === 1 ? this.getOrg(slug) : null;
+  }
+
+  async deleteOrg(slug: string): Promise<boolean> {
+    return this.db.prepare("DELETE FROM orgs WHERE slug = ?").run(slug).changes === 1;
+  }
+
+  async createApiKey(org: string, role: ApiKeyRole, label: string | null, now: Date): Promise<{ record: ApiKeyRecord; apiKey: string }> {
+    const { id, apiKey, secretHash } = newApiKeyMaterial();
+    this.db
+      .prepare("INSERT INTO org_api_keys (id, org, role, label, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(id, org, role, label, secretHash, now.toISOString());
+    return { record: (await this.getApiKey(org, id))!, apiKey };
+  }
+
+  async getApiKey(org: string, id: string): Promise<ApiKeyRecord | null> {
+    const r = this.db
+      .prepare("SELECT id, org, role, label, created_at, last_used_at, revoked_at FROM org_api_keys WHERE org = ? AND id = ?")
+      .get(org, id) as KeyRow | undefined;
+    return r ? toKeyRecord(r) : null;
+  }
+
+  async listApiKeys(org: string): Promise<ApiKeyRecord[]> {
+    const rows = this.db
+      .prepare("SELECT id, org, role, label, created_at, last_used_at, revoked_at FROM org_api_keys WHERE org = ? ORDER BY created_at, id")
+      .all(org) as KeyRow[];
+    return rows.map(toKeyRecord);
+  }
+
+  async revokeApiKey(org: string, id: string, now: Date): Promise<boolean> {
+    const res = this.db
+      .prepare("UPDATE org_api_keys SET revoked_at = ? WHERE org = ? AND id = ? AND revoked_at IS NULL")
+      .run(now.toISOString(), org, id);
+    return res.changes === 1;
+  }
+
+  async verifyApiKey(raw: string, now: Date): Promise<VerifiedApiKey | null> {
+    const key = parseApiKey(raw);
+    if (!key) return null;
+    const r = this.db.prepare("SELECT org, role, secret_hash, revoked_at, last_used_at FROM org_api_keys WHERE id = ?").get(key.id) as
+      | { org: string; role: ApiKeyRole; secret_hash: Buffer; revoked_at: string | null; last_used_at: string | null }
+      | undefined;
+    if (!r || r.revoked_at || !secretMatches(key.secret, r.secret_hash)) return null;
+    if (lastUseIsStale(r.last_used_at ? Date.parse(r.last_used_at) : null, now)) {
+      this.db.prepare("UPDATE org_api_keys SET last_used_at = ? WHERE id = ?").run(now.toISOString(), key.id);
+    }
+    return { org: r.org, role: r.role, keyId: key.id };
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare("SELECT 1").get();
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+interface OrgRow {
+  slug: string;
+  name: string;
+  external_id: string;
+  created_at: string;
+}
+
+interface KeyRow {
+  id: string;
+  org: string;
+  role: ApiKeyRole;
+  label: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+function toOrgRecord(r: OrgRow): OrgRecord {
+  return { slug: r.slug, name: r.name, externalId: r.external_id, createdAt: r.created_at };
+}
+
+function toKeyRecord(r: KeyRow): ApiKeyRecord {
+  return {
+    id: r.id,
+    org: r.org,
+    role: r.role,
+    label: r.label,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+  };
+}
