@@ -17,7 +17,9 @@ export const ROOT = path.resolve(__dirname, "..", "..");
 // Under Playwright's outputDir, which it empties at the start of every run.
 export const PAGES_DIR = path.join(ROOT, "test-results", "playwright", "e2e-pages");
 export const CANARIES_FILE = path.join(ROOT, "test-results", "playwright", "e2e-canaries.txt");
-export const SCREENSHOTS_DIR = path.join(__dirname, "screenshots");
+// The README's screenshots are refreshed with UPDATE_SCREENSHOTS=1; ordinary runs write theirs
+// under test-results so a test run leaves the work tree clean.
+export const SCREENSHOTS_DIR = process.env.UPDATE_SCREENSHOTS === "1" ? path.join(__dirname, "screenshots") : path.join(__dirname, "..", "..", "test-results", "screenshots");
 export const PASSWORD = "correct horse battery staple";
 
 let recorded = 0;
