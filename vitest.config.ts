@@ -30,6 +30,19 @@ export default defineConfig({
           hookTimeout: 90_000,
         },
       },
+      {
+        resolve,
+        test: {
+          // The attack suite (docs/security.md): each test performs an attack over HTTP against the
+          // built server, with real sessions and real server actions.
+          name: "security",
+          include: ["tests/security/**/*.test.ts"],
+          globalSetup: ["tests/security/global-setup.ts"],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 90_000,
+        },
+      },
     ],
   },
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: everything CI runs, from a fresh clone. Installs what is missing (node_modules,
 # Debian's Chromium for Playwright), then: typecheck, lint, unit tests, build, integration tests
-# against the built server and the provider fakes, Playwright (API + Chromium). Ends with one
+# against the built server and the provider fakes, the attack suite (tests/security), Playwright (API + Chromium). Ends with one
 # "N passed, N failed" line summing every runner.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -91,13 +91,16 @@ npx vitest run --project integration --reporter=default --reporter=json --output
 step "integration tests again: KMS_BACKEND=gcp + CREDENTIAL_STORE=bigquery (Cloud KMS gRPC fake + BigQuery REST fake)"
 STACK_BACKENDS=gcp npx vitest run --project integration --reporter=default --reporter=json --outputFile.json=test-results/vitest-integration-gcp.json
 
+step "security tests: the attack suite (docs/security.md), built server + provider fakes, embedded defaults"
+npx vitest run --project security --reporter=default --reporter=json --outputFile.json=test-results/vitest-security.json
+
 step "playwright (api + chromium)"
 CI="${CI:-}" npx playwright test
 
 node -e '
 const fs = require("fs");
 let passed = 0, failed = 0, skipped = 0;
-for (const f of ["test-results/vitest-unit.json", "test-results/vitest-integration.json", "test-results/vitest-integration-gcp.json"]) {
+for (const f of ["test-results/vitest-unit.json", "test-results/vitest-integration.json", "test-results/vitest-integration-gcp.json", "test-results/vitest-security.json"]) {
   const r = JSON.parse(fs.readFileSync(f, "utf8"));
   passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + (r.numTodoTests || 0);
 }
