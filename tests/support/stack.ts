@@ -80,7 +80,8 @@ export async function startStack(opts: { port: number; env?: Record<string, stri
   // server trusts through NODE_EXTRA_CA_CERTS, written where the test files can load it.
   const ca = makeTestCa();
   const out = fs.openSync(logFile, "a");
-  const child: ChildProcess = spawn(path.join(ROOT, "node_modules", ".bin", "next"), ["start", "-p", String(opts.port)], {
+  // The production server (lib/scripts/server.mjs: `next start` plus the socket address for the attempt budgets).
+  const child: ChildProcess = spawn(process.execPath, [path.join(ROOT, "lib", "scripts", "server.mjs")], {
     cwd: ROOT,
     env: { ...process.env, ...env, NODE_EXTRA_CA_CERTS: ca.caCertPath, PORT: String(opts.port), NODE_ENV: "production" },
     stdio: ["ignore", out, out],
