@@ -14,4 +14,8 @@ export { getCredential } from "./get-credential";
 export { getDeps, setDeps, createDeps, type CoreDeps } from "./deps";
 export { getSetupInfo, type SetupInfo } from "./get-setup-info";
 export { rotateEncryption, type RotationReport } from "./rotate-encryption";
+export { validateAllIntegrations, type ValidateAllReport, type ValidateAllResult } from "./validate-all-integrations";
+export { keyVersionStatus, type KeyVersionStatus } from "./key-version-status";
+export { addLocalKeyVersion } from "./add-key-version";
+export { retireLocalKeyVersion } from "./retire-key-version";
 export { authenticate, clearAuthenticationCache, type PipelineAuth } from "./authenticate";

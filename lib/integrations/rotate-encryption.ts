@@ -1,6 +1,7 @@
 import "server-only";
 import type { Actor } from "../auth/actor";
 import { AppError } from "../errors";
+import { storedRows } from "../storage/paging";
 import { StoreConflictError, type CredentialRow } from "../storage/store";
 import { getDeps, type CoreDeps } from "./deps";
 import { withCipher, withStore } from "./common";
@@ -29,14 +30,7 @@ export async function rotateEncryption(
   if (args.actor.kind !== "system") throw new AppError("forbidden", "Key rotation is an operator task (CLI only).");
   const primary = await withCipher(() => deps.cipher.primaryKeyVersion());
   const rows: CredentialRow[] = [];
-  let after: { org: string; provider: string } | undefined;
-  for (;;) {
-    const page = await withStore(() => deps.store.listPage({ after, limit: 200 }));
-    if (page.length === 0) break;
-    rows.push(...page);
-    const last = page[page.length - 1]!;
-    after = { org: last.org, provider: last.provider };
-  }
+  for await (const row of storedRows(deps.store, { read: withStore })) rows.push(row);
   const report: RotationReport = { primary, total: rows.length, rotated: 0, already_current: 0, skipped_changed: 0, failed: [], dry_run: !!args.dryRun };
   for (const [i, row] of rows.entries()) {
     args.onProgress?.(i, rows.length, row);

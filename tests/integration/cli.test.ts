@@ -162,3 +162,67 @@ describe("integrations validate-all", () => {
     }
   }, 60_000);
 });
+
+/** Run the CLI with its stdout closed before it writes (like `| head -0`, or a `| jq` that failed). */
+function runCliStdoutClosed(dataDir: string, args: string[]): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", path.join(ROOT, "lib/cli/index.ts"), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.destroy(); // our end of the pipe is gone: the CLI's writes fail with EPIPE
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (status) => resolve({ status, stderr }));
+  });
+}
+
+describe("output", () => {
+  it("with --json, stdout is exactly one JSON document, even with debug logging on", () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cm-cli-json-"));
+    const created = runCli(dataDir, ["orgs", "create", "jsonly", "--json"], { LOG_LEVEL: "debug" });
+    expect(created.status, created.stderr).toBe(0);
+    expect(created.stdout.trim().split("\n")).toHaveLength(1);
+    expect(JSON.parse(created.stdout)).toMatchObject({ org: "jsonly", api_key: expect.stringMatching(/^cmk_/), key_id: expect.any(String) });
+    for (const args of [["orgs", "list"], ["keys", "list", "jsonly"], ["kms", "status"], ["integrations", "validate-all"]]) {
+      const r = runCli(dataDir, [...args, "--json"], { LOG_LEVEL: "debug" });
+      expect(r.status, r.stderr).toBe(0);
+      expect(() => JSON.parse(r.stdout), `${args.join(" ")}: ${r.stdout}`).not.toThrow();
+      expect(r.stdout.trim().split("\n")).toHaveLength(1);
+    }
+  }, 60_000);
+
+  it("usage errors name the problem on stderr and exit 2; the usage text is the table's", () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cm-cli-usage-"));
+    const r = runCli(dataDir, ["keys", "create", "acme", "--role", "root"]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/--role must be one of admin/);
+    expect(r.stderr).toContain("orgs create <slug> [--name NAME] [--json]");
+    const help = runCli(dataDir, ["--help"]);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("kms retire <key-version>");
+  }, 30_000);
+
+  it("a closed stdout (EPIPE) ends the run quietly, and orgs create's key is not lost: it goes to stderr", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cm-cli-epipe-"));
+    const listed = await runCliStdoutClosed(dataDir, ["orgs", "list", "--json"]);
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(listed.stderr).not.toMatch(/EPIPE|Error|\n\s+at /);
+
+    const created = await runCliStdoutClosed(dataDir, ["orgs", "create", "piped", "--json"]);
+    expect(created.status, created.stderr).toBe(0);
+    expect(created.stderr).not.toMatch(/\n\s+at /);
+    const shown = /\{"org":"piped".*\}/.exec(created.stderr);
+    expect(shown, created.stderr).not.toBeNull();
+    const { api_key } = JSON.parse(shown![0]) as { api_key: string };
+    const deps = depsFor(dataDir);
+    try {
+      expect(await deps.auth.verifyApiKey(api_key, new Date())).toMatchObject({ org: "piped", role: "admin" });
+    } finally {
+      await deps.store.close();
+      await deps.auth.close();
+    }
+  }, 30_000);
+});
