@@ -22,6 +22,13 @@ import {
 export class SqliteAuthStore implements AuthStore {
   readonly backend = "sqlite" as const;
   private db: Database.Database;
+  /** Statements on the request path (every API call verifies a key and reads its org), prepared once. */
+  private stmts = new Map<string, Database.Statement>();
+  private stmt(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) this.stmts.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
 
   constructor(file: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -56,7 +63,7 @@ export class SqliteAuthStore implements AuthStore {
   }
 
   async getOrg(slug: string): Promise<OrgRecord | null> {
-    const r = this.db.prepare("SELECT slug, name, external_id, created_at FROM orgs WHERE slug = ?").get(slug) as OrgRow | undefined;
+    const r = this.stmt("SELECT slug, name, external_id, created_at FROM orgs WHERE slug = ?").get(slug) as OrgRow | undefined;
     return r ? toOrgRecord(r) : null;
   }
 
@@ -108,12 +115,12 @@ export class SqliteAuthStore implements AuthStore {
   async verifyApiKey(raw: string, now: Date): Promise<VerifiedApiKey | null> {
     const key = parseApiKey(raw);
     if (!key) return null;
-    const r = this.db.prepare("SELECT org, role, secret_hash, revoked_at, last_used_at FROM org_api_keys WHERE id = ?").get(key.id) as
+    const r = this.stmt("SELECT org, role, secret_hash, revoked_at, last_used_at FROM org_api_keys WHERE id = ?").get(key.id) as
       | { org: string; role: ApiKeyRole; secret_hash: Buffer; revoked_at: string | null; last_used_at: string | null }
       | undefined;
     if (!r || r.revoked_at || !secretMatches(key.secret, r.secret_hash)) return null;
     if (lastUseIsStale(r.last_used_at ? Date.parse(r.last_used_at) : null, now)) {
-      this.db.prepare("UPDATE org_api_keys SET last_used_at = ? WHERE id = ?").run(now.toISOString(), key.id);
+      this.stmt("UPDATE org_api_keys SET last_used_at = ? WHERE id = ?").run(now.toISOString(), key.id);
     }
     return { org: r.org, role: r.role, keyId: key.id };
   }

@@ -77,7 +77,9 @@ export function apiRoute(
     const requestId = req.headers.get("x-request-id")?.match(/^[A-Za-z0-9-]{8,64}$/)?.[0] ?? crypto.randomUUID();
     const url = new URL(req.url);
     const deps = getDeps();
-    const log = deps.log.child({ request_id: requestId });
+    // No per-request pino child (each one re-serializes bindings on the request path): our own
+    // lines carry request_id as a field, and a handler that logs gets a child made on first use.
+    let child: Logger | null = null;
     const params = (await segment.params) ?? {};
     const logFields: Record<string, unknown> = {};
     if (params.org) logFields.org = params.org;
@@ -93,7 +95,17 @@ export function apiRoute(
         actor = { kind: "api_key", ...v };
         logFields.key_id = v.keyId;
       }
-      res = await handler({ req, params, actor, requestId, log, json: () => readBody(req), logFields });
+      res = await handler({
+        req,
+        params,
+        actor,
+        requestId,
+        get log() {
+          return (child ??= deps.log.child({ request_id: requestId }));
+        },
+        json: () => readBody(req),
+        logFields,
+      });
     } catch (e) {
       if (e instanceof AppError) {
         logFields.error = e.code;
@@ -104,13 +116,13 @@ export function apiRoute(
         res = json(e.status, e.toBody(requestId), headers);
       } else {
         const err = e as Error;
-        log.error({ err_name: err?.name ?? "Error", stack: String(err?.stack ?? "").split("\n").slice(1, 8).join("\n") }, "unexpected error");
+        deps.log.error({ request_id: requestId, err_name: err?.name ?? "Error", stack: String(err?.stack ?? "").split("\n").slice(1, 8).join("\n") }, "unexpected error");
         res = json(500, new AppError("internal", "Something went wrong on our side; nothing was changed. Quote the request id if you report it.").toBody(requestId));
       }
     }
     res.headers.set("x-request-id", requestId);
-    log.info(
-      { method: req.method, path: url.pathname, status: res.status, duration_ms: Math.round(performance.now() - started), ...logFields },
+    deps.log.info(
+      { request_id: requestId, method: req.method, path: url.pathname, status: res.status, duration_ms: Math.round(performance.now() - started), ...logFields },
       "request",
     );
     return res;

@@ -14,6 +14,14 @@ const GCP_PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 const GCP_SA_EMAIL = /^[^@\s]+@([a-z0-9-]+\.)*gserviceaccount\.com$/;
 const PEM_PRIVATE_KEY = /^-----BEGIN (RSA |ENCRYPTED |EC )?PRIVATE KEY-----\r?\n[\s\S]+\r?\n-----END (RSA |ENCRYPTED |EC )?PRIVATE KEY-----\s*$/;
 
+/** Registry patterns compiled once per process (the registry never changes at runtime). */
+const compiled = new Map<string, RegExp>();
+function re(pattern: string): RegExp {
+  let r = compiled.get(pattern);
+  if (!r) compiled.set(pattern, (r = new RegExp(pattern)));
+  return r;
+}
+
 /** Why a GCP key file is unacceptable, or null. Never quotes values from the file. */
 export function checkGcpServiceAccount(value: unknown): { message: string } | { object: Record<string, unknown> } {
   let obj: unknown = value;
@@ -66,12 +74,12 @@ function stringField(f: FieldDef): z.ZodType<string> {
   return s.superRefine((v, ctx) => {
     if (v === "") return;
     for (const r of f.reject ?? []) {
-      if (new RegExp(r.pattern).test(v)) {
+      if (re(r.pattern).test(v)) {
         ctx.addIssue({ code: "custom", message: r.message });
         return;
       }
     }
-    if (f.pattern && !new RegExp(f.pattern).test(v)) {
+    if (f.pattern && !re(f.pattern).test(v)) {
       ctx.addIssue({ code: "custom", message: f.message ?? `is not a valid ${name}` });
     }
   });
@@ -95,8 +103,20 @@ function fieldSchema(f: FieldDef): z.ZodType<unknown> {
   return stringField(f);
 }
 
+/**
+ * Built once per registry entry (keyed by its `fields` array, which every saas_<vendor> shares with
+ * the template): setup and the forms parse with the same compiled schema every time.
+ */
+const credentialSchemas = new WeakMap<readonly FieldDef[], ReturnType<typeof compileCredentialSchema>>();
+
 /** The credential schema of one provider: strict (unknown fields rejected), trimmed, normalized. */
 export function buildCredentialSchema(provider: Pick<ProviderDef, "fields">) {
+  let s = credentialSchemas.get(provider.fields);
+  if (!s) credentialSchemas.set(provider.fields, (s = compileCredentialSchema(provider)));
+  return s;
+}
+
+function compileCredentialSchema(provider: Pick<ProviderDef, "fields">) {
   const shape: Record<string, z.ZodType<unknown>> = {};
   for (const f of provider.fields) {
     const s = fieldSchema(f);
@@ -112,7 +132,7 @@ export function buildCredentialSchema(provider: Pick<ProviderDef, "fields">) {
         if (!rw) continue;
         const other = value[rw.field];
         const own = value[f.name];
-        if (typeof other === "string" && new RegExp(rw.pattern).test(other) && (own === undefined || own === "")) {
+        if (typeof other === "string" && re(rw.pattern).test(other) && (own === undefined || own === "")) {
           ctx.addIssue({ code: "custom", path: [f.name], message: rw.message });
         }
       }
@@ -129,7 +149,7 @@ export function credentialWarnings(provider: Pick<ProviderDef, "fields">, creden
   const out: Record<string, string> = {};
   for (const f of provider.fields) {
     const v = credential[f.name];
-    if (f.warn_pattern && typeof v === "string" && v !== "" && !new RegExp(f.warn_pattern).test(v)) {
+    if (f.warn_pattern && typeof v === "string" && v !== "" && !re(f.warn_pattern).test(v)) {
       out[f.name] = f.warn_message ?? "looks unlike this provider's current format; check that you pasted the right value";
     }
   }
@@ -145,13 +165,21 @@ function metadataValueSchema(m: MetadataKeyDef): z.ZodType<unknown> {
   let item = z.string({ error: "must be a string" }).trim().min(1, { message: "must not be empty" }).max(m.max_length ?? 1024, {
     message: `must be at most ${m.max_length ?? 1024} characters`,
   });
-  if (m.pattern) item = item.regex(new RegExp(m.pattern), { message: m.message ?? "is not valid" });
+  if (m.pattern) item = item.regex(re(m.pattern), { message: m.message ?? "is not valid" });
   if (m.type === "string_list") return z.array(item, { error: "must be a list of strings" }).max(100, { message: "must have at most 100 entries" });
   return item;
 }
 
-/** Metadata of one provider: label, tags, plus the provider's own keys; unknown keys rejected. */
+const metadataSchemas = new WeakMap<readonly MetadataKeyDef[], ReturnType<typeof compileMetadataSchema>>();
+
+/** Metadata of one provider: label, tags, plus the provider's own keys; unknown keys rejected. Built once per entry. */
 export function buildMetadataSchema(provider: Pick<ProviderDef, "metadata">) {
+  let s = metadataSchemas.get(provider.metadata);
+  if (!s) metadataSchemas.set(provider.metadata, (s = compileMetadataSchema(provider)));
+  return s;
+}
+
+function compileMetadataSchema(provider: Pick<ProviderDef, "metadata">) {
   const shape: Record<string, z.ZodType<unknown>> = {
     label: z.string({ error: "must be a string" }).trim().max(LABEL_MAX, { message: `must be at most ${LABEL_MAX} characters` }).optional(),
     tags: z

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { CipherError, type AadContext } from "./cipher";
 import { createCipher } from "./index";
 import {
@@ -494,11 +494,50 @@ describe("key ring file: creation, permissions, validation", () => {
 
   it("does not silently regenerate a key ring deleted while in use", async () => {
     const dir = freshDataDir();
-    const c = new LocalKeyRingCipher({ dataDir: dir });
+    const c = new LocalKeyRingCipher({ dataDir: dir, recheckMs: 0 });
     await c.ping();
     fs.rmSync(keyringPath(dir));
     await expectCipherError(c.encrypt(Buffer.from(SECRET), ctx), "misconfigured");
+    await expectCipherError(c.ping(), "misconfigured");
     expect(fs.existsSync(keyringPath(dir))).toBe(false);
+  });
+
+  it("encrypt does not stat the key ring on every call, yet sees a rotation: at once in-process, within recheckMs from another process", async () => {
+    const dir = freshDataDir();
+    const c = new LocalKeyRingCipher({ dataDir: dir, recheckMs: 60_000 });
+    await c.ping();
+    const stat = vi.spyOn(fs, "statSync");
+    const fstat = vi.spyOn(fs, "fstatSync");
+    try {
+      for (let i = 0; i < 100; i++) await c.encrypt(Buffer.from(SECRET), ctx);
+      expect(stat).not.toHaveBeenCalled();
+      expect(fstat).not.toHaveBeenCalled();
+    } finally {
+      stat.mockRestore();
+      fstat.mockRestore();
+    }
+    // In this process (the kms functions of this module): seen at once.
+    await addKeyVersion(dir);
+    expect((await c.encrypt(Buffer.from(SECRET), ctx)).keyVersion).toBe("k2");
+    // Another process rewriting the file: the old primary may still encrypt within the interval
+    // (it still decrypts everywhere) …
+    const ring = JSON.parse(fs.readFileSync(keyringPath(dir), "utf8")) as { primary: string; keys: { id: string; key: string; created_at: string }[] };
+    ring.keys.push({ id: "k3", key: randomBytes(32).toString("base64"), created_at: new Date().toISOString() });
+    ring.primary = "k3";
+    fs.writeFileSync(keyringPath(dir), JSON.stringify(ring));
+    expect((await c.encrypt(Buffer.from(SECRET), ctx)).keyVersion).toBe("k2");
+    // … decrypt always checks the file, and then encrypt uses the new primary.
+    const other = await new LocalKeyRingCipher({ dataDir: dir }).encrypt(Buffer.from(SECRET), ctx);
+    expect(other.keyVersion).toBe("k3");
+    expect((await c.decrypt(other.ciphertext, ctx)).plaintext.toString()).toBe(SECRET);
+    expect((await c.encrypt(Buffer.from(SECRET), ctx)).keyVersion).toBe("k3");
+    // With recheckMs 0 every encrypt checks the file.
+    const quick = new LocalKeyRingCipher({ dataDir: dir, recheckMs: 0 });
+    await quick.ping();
+    ring.keys.push({ id: "k4", key: randomBytes(32).toString("base64"), created_at: new Date().toISOString() });
+    ring.primary = "k4";
+    fs.writeFileSync(keyringPath(dir), JSON.stringify(ring));
+    expect((await quick.encrypt(Buffer.from(SECRET), ctx)).keyVersion).toBe("k4");
   });
 });
 

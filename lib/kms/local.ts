@@ -322,7 +322,14 @@ async function withKeyRingLock<T>(dataDir: string, fn: () => T): Promise<T> {
   }
 }
 
+/**
+ * Bumped by every key ring change made through this module, so ciphers in this process see the
+ * change at once without a stat (another process's change is seen within `recheckMs`).
+ */
+let ringGeneration = 0;
+
 function replaceKeyRing(dataDir: string, ring: KeyRingFile): void {
+  ringGeneration++;
   try {
     writePrivateFile(keyRingPath(dataDir), serializeKeyRing(ring), { replace: true });
   } catch (e) {
@@ -454,6 +461,15 @@ export interface LocalKeyRingCipherOptions {
    * a silently generated key would make every stored credential undecryptable.
    */
   createIfMissing?: boolean;
+  /**
+   * How long encrypt trusts the key ring in memory before checking the file again (one stat), in
+   * ms; default 1000, so setup never stats per call. `decrypt()`, `ping()` and
+   * `primaryKeyVersion()` always check, so a key added or retired by the kms CLI in another process
+   * is seen at once there. Encrypting for up to
+   * this long under the previous primary is harmless: it still decrypts, and `kms retire` refuses
+   * a key version that rows still use.
+   */
+  recheckMs?: number;
 }
 
 export class LocalKeyRingCipher implements Cipher {
@@ -461,21 +477,33 @@ export class LocalKeyRingCipher implements Cipher {
   readonly #dataDir: string;
   readonly #file: string;
   readonly #createIfMissing: boolean;
+  readonly #recheckMs: number;
   // Private fields: util.inspect / JSON.stringify of the cipher never show key bytes.
   #cached: { ring: LoadedKeyRing; stamp: string } | null = null;
+  /** performance.now() of the last check of the file against #cached. */
+  #checkedAt = 0;
+  #generation = -1;
 
   constructor(opts: LocalKeyRingCipherOptions) {
     if (!opts.dataDir) throw misconfigured("The local cipher needs a data directory (DATA_DIR).");
     this.#dataDir = path.resolve(opts.dataDir);
     this.#file = path.join(this.#dataDir, KEYRING_FILE);
     this.#createIfMissing = opts.createIfMissing ?? true;
+    this.#recheckMs = opts.recheckMs ?? 1000;
   }
 
   /**
    * The key ring, from memory unless the file changed (a `kms rotate` in another process replaces
-   * it: new inode, size or mtime). One stat per call; the file is read only when it changed.
+   * it: new inode, size or mtime). At most one stat per `recheckMs` unless `force`; the file is
+   * read only when it changed.
    */
-  #ring(): LoadedKeyRing {
+  #ring(force = false): LoadedKeyRing {
+    const now = performance.now();
+    if (this.#cached && !force && this.#generation === ringGeneration && now - this.#checkedAt < this.#recheckMs) {
+      return this.#cached.ring;
+    }
+    this.#checkedAt = now;
+    this.#generation = ringGeneration;
     if (this.#cached) {
       let stamp: string | null = null;
       try {
@@ -515,7 +543,10 @@ export class LocalKeyRingCipher implements Cipher {
 
   async decrypt(blob: Buffer, ctx: AadContext): Promise<DecryptResult> {
     const parsed = parseBlob(blob);
-    const ring = this.#ring();
+    // Always checked against the file (one stat): a key version retired by `kms retire` in another
+    // process must stop decrypting at once. Pipelines decrypt through the getCredential cache, so
+    // this is not the hot path; encrypt (every setup) is.
+    const ring = this.#ring(true);
     const key = ring.keys.get(parsed.keyId);
     if (!key) {
       throw new CipherError(
@@ -528,10 +559,10 @@ export class LocalKeyRingCipher implements Cipher {
   }
 
   async primaryKeyVersion(): Promise<string> {
-    return this.#ring().primary;
+    return this.#ring(true).primary;
   }
 
   async ping(): Promise<void> {
-    this.#ring();
+    this.#ring(true);
   }
 }

@@ -5,6 +5,15 @@ import fs from "node:fs";
 import path from "node:path";
 
 const root = process.cwd();
+
+// A quiet server log: no Next.js telemetry notice, and no AWS SDK notice about the Node version
+// (Node 20 is supported by the SDK versions in package-lock.json). Either can be turned back on by
+// setting the variable in the environment.
+const env = {
+  ...process.env,
+  NEXT_TELEMETRY_DISABLED: process.env.NEXT_TELEMETRY_DISABLED ?? "1",
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? "true",
+};
 const buildId = path.join(root, ".next", "BUILD_ID");
 
 function newestMtime(dir) {
@@ -27,11 +36,11 @@ const nextBin = path.join(root, "node_modules", ".bin", "next");
 
 if (process.env.SKIP_BUILD !== "1" && built < sourceTime) {
   console.error(built ? "Sources changed since the last build: building…" : "No build yet: building (about 30 s)…");
-  const r = spawnSync(nextBin, ["build"], { stdio: "inherit" });
+  const r = spawnSync(nextBin, ["build"], { stdio: "inherit", env });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-const port = process.env.PORT || "8000";
-const child = spawn(nextBin, ["start", "-p", port], { stdio: "inherit" });
+// lib/scripts/server.mjs: Next's handler behind node:http, so server actions learn the socket address.
+const child = spawn(process.execPath, [path.join(root, "lib", "scripts", "server.mjs")], { stdio: "inherit", env: { ...env, PORT: process.env.PORT || "8000" } });
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
 child.on("exit", (code) => process.exit(code ?? 0));
