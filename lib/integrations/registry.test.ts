@@ -104,6 +104,7 @@ const API_MD_ENDPOINT_VARS = [
   "GEMINI_API_BASE",
   "GOOGLE_OAUTH_TOKEN_URL",
   "GOOGLE_CRM_API_BASE",
+  "GOOGLE_BIGQUERY_API_BASE",
   "GOOGLE_VERTEX_API_BASE",
   "AWS_STS_ENDPOINT",
   "AWS_CE_ENDPOINT",
@@ -427,13 +428,15 @@ describe("endpoints", () => {
       GEMINI_API_BASE: "https://generativelanguage.googleapis.com",
       GOOGLE_OAUTH_TOKEN_URL: "https://oauth2.googleapis.com/token",
       GOOGLE_CRM_API_BASE: "https://cloudresourcemanager.googleapis.com",
+      GOOGLE_BIGQUERY_API_BASE: "https://bigquery.googleapis.com",
       GOOGLE_VERTEX_API_BASE: "https://{location}-aiplatform.googleapis.com",
       AWS_CE_ENDPOINT: "https://ce.us-east-1.amazonaws.com",
       AWS_BEDROCK_ENDPOINT: "https://bedrock.{region}.amazonaws.com",
       AZURE_AUTHORITY_HOST: "https://login.microsoftonline.com",
       AZURE_MANAGEMENT_BASE: "https://management.azure.com",
-      OCI_IDENTITY_ENDPOINT: "https://identity.{region}.oci.oraclecloud.com",
-      OCI_USAGE_ENDPOINT: "https://usageapi.{region}.oci.oraclecloud.com",
+      // {realm_domain}: the region's realm (oraclecloud.com in the commercial realm, as API.md lists).
+      OCI_IDENTITY_ENDPOINT: "https://identity.{region}.oci.{realm_domain}",
+      OCI_USAGE_ENDPOINT: "https://usageapi.{region}.oci.{realm_domain}",
     });
   });
 
@@ -445,7 +448,8 @@ describe("endpoints", () => {
         const placeholders = [...e.default.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
         if (placeholders.length === 0) continue;
         filled.push(p.id);
-        for (const ph of placeholders) expect(names.has(ph), `${p.id}.${key} placeholder {${ph}}`).toBe(true);
+        // realm_domain is derived by the OCI protocol from the region (and the tenancy's realm).
+        for (const ph of placeholders) expect(names.has(ph) || (p.id === "oci" && ph === "realm_domain"), `${p.id}.${key} placeholder {${ph}}`).toBe(true);
         expect(p.allowed_hosts?.length ?? 0, `${p.id} has allowed_hosts`).toBeGreaterThan(0);
       }
     }
@@ -460,9 +464,17 @@ describe("endpoints", () => {
     byId(id).endpoints[key]!.default.replace(/\{(\w+)\}/g, (_m, n: string) => values[n]!);
 
   it("hosts filled from valid input are allowed; foreign hosts are not", () => {
-    for (const region of ["us-ashburn-1", "eu-frankfurt-1", "ap-tokyo-1"]) {
-      expect(allowed("oci", hostOf(fill("oci", "identity_endpoint", { region })))).toBe(true);
-      expect(allowed("oci", hostOf(fill("oci", "usage_endpoint", { region })))).toBe(true);
+    for (const [region, realm_domain] of [
+      ["us-ashburn-1", "oraclecloud.com"],
+      ["eu-frankfurt-1", "oraclecloud.com"],
+      ["ap-tokyo-1", "oraclecloud.com"],
+      ["us-langley-1", "oraclegovcloud.com"],
+      ["uk-gov-london-1", "oraclegovcloud.uk"],
+      ["eu-madrid-2", "oraclecloud.eu"],
+      ["me-dcc-muscat-1", "oraclecloud9.com"],
+    ]) {
+      expect(allowed("oci", hostOf(fill("oci", "identity_endpoint", { region: region!, realm_domain: realm_domain! }))), region).toBe(true);
+      expect(allowed("oci", hostOf(fill("oci", "usage_endpoint", { region: region!, realm_domain: realm_domain! }))), region).toBe(true);
     }
     for (const region of ["us-east-1", "eu-central-1", "us-gov-west-1", "ap-southeast-2"]) {
       expect(allowed("aws_bedrock", hostOf(fill("aws_bedrock", "bedrock_endpoint", { region }))), region).toBe(true);

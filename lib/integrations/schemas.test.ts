@@ -123,12 +123,12 @@ const VALID: Record<string, Array<Record<string, unknown>>> = {
     { tenant_id: "contoso.onmicrosoft.com", client_id: GUID_CLIENT.toUpperCase(), client_secret: AZURE_SECRET, subscription_id: GUID_SUB },
   ],
   oci: [
-    { tenancy_ocid: OCI_TENANCY, user_ocid: OCI_USER, fingerprint: OCI_FINGERPRINT, private_key: PEM.trim(), region: "us-ashburn-1" },
+    { tenancy_ocid: OCI_TENANCY, user_ocid: OCI_USER, fingerprint: OCI_FINGERPRINT, private_key: PEM, region: "us-ashburn-1" },
     {
       tenancy_ocid: "ocid1.tenancy.oc2..aaaaaaaa" + chars("abcdefghijklmnopqrstuvwxyz0123456789", 52, 20),
       user_ocid: OCI_USER,
       fingerprint: OCI_FINGERPRINT,
-      private_key: PEM.trim(),
+      private_key: PEM,
       passphrase: "correct horse battery staple",
       region: "us-langley-1",
     },
@@ -317,7 +317,26 @@ describe("valid credentials pass, unchanged", () => {
   it("an OCI key pasted with literal \\n escapes is normalized to real newlines", () => {
     const escaped = PEM.trim().replace(/\n/g, "\\n");
     const out = expectValid("oci", { ...validOf("oci"), private_key: escaped });
-    expect(out.private_key).toBe(PEM.trim());
+    expect(out.private_key).toBe(PEM);
+  });
+
+  it("one canonical credential: a PEM pasted escaped, with CRLF, or padded comes out byte-identical, so the fingerprint is the same", async () => {
+    const { canonicalize, fingerprintOf } = await import("../kms/fingerprint");
+    const pepper = Buffer.alloc(32, 7);
+    const forms = [PEM, PEM.trim(), PEM.replace(/\n/g, "\\n"), PEM.replace(/\n/g, "\r\n"), `  ${PEM}\n\n`];
+    const oci = forms.map((pem) => expectValid("oci", { ...validOf("oci"), private_key: pem }));
+    for (const out of oci) expect(out.private_key).toBe(PEM);
+    expect(new Set(oci.map((o) => fingerprintOf(canonicalize(o), pepper))).size).toBe(1);
+
+    // The GCP key file: object or text, its private_key escaped or not, is one canonical object.
+    const gcp = [
+      { service_account_json: GCP_KEY_FILE },
+      { service_account_json: JSON.stringify(GCP_KEY_FILE) },
+      { service_account_json: { ...GCP_KEY_FILE, private_key: PEM.replace(/\n/g, "\\n") } },
+      { service_account_json: { ...GCP_KEY_FILE, private_key: PEM.replace(/\n/g, "\r\n") } },
+    ].map((input) => expectValid("gcp", input));
+    for (const out of gcp) expect((out.service_account_json as Record<string, unknown>).private_key).toBe(PEM);
+    expect(new Set(gcp.map((o) => fingerprintOf(canonicalize(o), pepper))).size).toBe(1);
   });
 
   it("an encrypted or RSA PEM header is accepted for OCI", () => {

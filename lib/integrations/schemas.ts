@@ -22,6 +22,16 @@ function re(pattern: string): RegExp {
   return r;
 }
 
+/**
+ * The one canonical form of a PEM: JSON escapes left in by a paste (`\\n`, `\\r\\n`) and CRLF line
+ * endings become LF, surrounding whitespace goes, and it ends with exactly one newline (as PEM files
+ * and Google's key files do). Applied once, at the format check: what it returns is what is
+ * fingerprinted, tested, encrypted and handed to the pipelines.
+ */
+export function canonicalPem(pem: string): string {
+  return pem.replace(/\\r\\n|\\n/g, "\n").replace(/\r\n?/g, "\n").trim() + "\n";
+}
+
 /** Why a GCP key file is unacceptable, or null. Never quotes values from the file. */
 export function checkGcpServiceAccount(value: unknown): { message: string } | { object: Record<string, unknown> } {
   let obj: unknown = value;
@@ -44,7 +54,7 @@ export function checkGcpServiceAccount(value: unknown): { message: string } | { 
   if (typeof sa.client_email !== "string" || !GCP_SA_EMAIL.test(sa.client_email)) {
     return { message: "must have a client_email ending in gserviceaccount.com" };
   }
-  if (typeof sa.private_key !== "string" || !PEM_PRIVATE_KEY.test(sa.private_key.trim() + "\n")) {
+  if (typeof sa.private_key !== "string" || !PEM_PRIVATE_KEY.test(canonicalPem(sa.private_key))) {
     return { message: "must have a private_key in PEM form (-----BEGIN PRIVATE KEY----- …)" };
   }
   if (typeof sa.private_key_id !== "string" || !/^[A-Za-z0-9]{8,64}$/.test(sa.private_key_id)) {
@@ -56,7 +66,7 @@ export function checkGcpServiceAccount(value: unknown): { message: string } | { 
   if (sa.universe_domain !== undefined && sa.universe_domain !== "googleapis.com") {
     return { message: 'must be for the googleapis.com universe; other universe_domain values are not supported' };
   }
-  return { object: sa };
+  return { object: { ...sa, private_key: canonicalPem(sa.private_key) } };
 }
 
 function stringField(f: FieldDef): z.ZodType<string> {
@@ -67,7 +77,7 @@ function stringField(f: FieldDef): z.ZodType<string> {
     .min(f.required ? 1 : 0, { message: "is required" });
   if (f.max_length) s = s.max(f.max_length, { message: `must be at most ${f.max_length} characters` });
   if (f.format === "pem_private_key") {
-    return s.transform((v) => v.replace(/\\n/g, "\n")).refine((v) => v === "" || PEM_PRIVATE_KEY.test(v + "\n"), {
+    return s.transform((v) => (v === "" ? v : canonicalPem(v))).refine((v) => v === "" || PEM_PRIVATE_KEY.test(v), {
       message: "must be a PEM private key (-----BEGIN PRIVATE KEY----- … -----END PRIVATE KEY-----)",
     });
   }

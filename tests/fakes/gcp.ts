@@ -16,6 +16,19 @@ import { header, startFakeServer, type FakeReply, type FakeServer, type FakeServ
  * It answers `{access_token: "ya29.…", expires_in: 3599, token_type: "Bearer"}` or the OAuth error
  * bodies Google sends, with status 400.
  *
+ * `POST /bigquery/v2/projects/{p}/datasets/{d}/tables/{t}:testIamPermissions` (BigQuery v2,
+ * https://cloud.google.com/bigquery/docs/reference/rest/v2/tables/testIamPermissions) answers the
+ * subset held on that table: grants on the table's project (IAM inheritance, project → dataset →
+ * table, https://cloud.google.com/bigquery/docs/control-access-to-resources-iam) plus grants on its
+ * dataset (`grantDataset`, what `bq add-iam-policy-binding … PROJECT:DATASET` does). A dataset grant
+ * is NOT visible in Resource Manager's projects.testIamPermissions below, which "returns permissions
+ * that a caller has on the specified project" only
+ * (https://cloud.google.com/resource-manager/reference/rest/v1/projects/testIamPermissions).
+ * For an unknown table Google's reference says the answer is "an empty set of permissions, not a
+ * NOT_FOUND error" (same tables.testIamPermissions page); BigQuery has also been observed answering
+ * 404 `notFound` ("Not found: Table p:d.t"). The fake answers 404 by default and the empty set in
+ * mode "table_unknown_empty"; the code accepts both.
+ *
  * `POST /v1/projects/{project}:testIamPermissions` needs a bearer token the fake issued and answers
  * `{"permissions":[…]}` with the subset of the requested permissions the account holds on that
  * project (`{}` when none, as Google does); errors are Google's `{"error":{code,message,status,
@@ -39,7 +52,9 @@ export type GcpFakeMode =
   /** Token endpoint: 503. */
   | "token_unavailable"
   /** Token endpoint: never answers. */
-  | "token_hang";
+  | "token_hang"
+  /** BigQuery: an unknown table answers 200 with no permissions instead of 404. */
+  | "table_unknown_empty";
 
 export interface RegisterServiceAccountInput {
   /** The account's client_email (the assertion's `iss`). */
@@ -76,10 +91,16 @@ export interface GcpFake extends FakeServer<GcpFakeMode> {
   tokenUrl: string;
   /** The fake's origin: what GOOGLE_CRM_API_BASE points at. */
   crmApiBase: string;
+  /** The fake's origin: what GOOGLE_BIGQUERY_API_BASE points at. */
+  bigqueryApiBase: string;
   /** Every POST /token, decoded and judged, oldest first (emptied by clearRequests). */
   tokenRequests: TokenRequestRecord[];
   /** Adds a key (and grants) for an account; registering the same email again adds to it. */
   registerServiceAccount(input: RegisterServiceAccountInput): void;
+  /** Makes a BigQuery table ("project.dataset.table") known to tables.testIamPermissions. */
+  registerTable(ref: string): void;
+  /** A grant on a dataset (inherited by its tables), as `bq add-iam-policy-binding` makes. */
+  grantDataset(input: { email: string; project: string; dataset: string; permissions: readonly string[] }): void;
   /** Makes a project known (testIamPermissions on an unknown project is a 404). */
   registerProject(projectId: string, opts?: { serviceDisabled?: boolean }): void;
   /** Shifts the fake's clock (ms) against the caller's: beyond ±5 min the assertion is out of its timeframe. */
@@ -150,6 +171,9 @@ export async function startGcpFake(opts: FakeServerOptions & { clockOffsetMs?: n
   const projects = new Map<string, Project>();
   const issued = new Map<string, { email: string; expiresAt: number }>();
   const tokenRequests: TokenRequestRecord[] = [];
+  const tables = new Set<string>();
+  /** `${email}\u0000${project}.${dataset}` → permissions granted on the dataset. */
+  const datasetGrants = new Map<string, Set<string>>();
   let clockOffsetMs = opts.clockOffsetMs ?? 0;
 
   function token(req: RecordedRequest, mode: GcpFakeMode): FakeReply | "hang" {
@@ -275,13 +299,51 @@ export async function startGcpFake(opts: FakeServerOptions & { clockOffsetMs?: n
     return { status: 200, body: subset.length > 0 ? { permissions: subset } : {} };
   }
 
+  /** BigQuery's error shape: `{"error": {code, message, errors: [{message, domain, reason}], status}}`. */
+  function bigQueryError(code: number, status: string, reason: string, message: string): FakeReply {
+    return { status: code, body: { error: { code, message, errors: [{ message, domain: "global", reason }], status } } };
+  }
+
+  function tableTestIamPermissions(req: RecordedRequest, mode: GcpFakeMode, project: string, dataset: string, table: string): FakeReply | "hang" {
+    const auth = header(req, "authorization");
+    const bearer = auth && /^Bearer /i.test(auth) ? auth.slice(7).trim() : null;
+    const grant = bearer ? issued.get(bearer) : undefined;
+    if (!grant || grant.expiresAt <= Date.now()) {
+      return bigQueryError(401, "UNAUTHENTICATED", "unauthorized", "Request is missing required authentication credential.");
+    }
+    let requested: unknown;
+    try {
+      requested = (JSON.parse(req.body) as { permissions?: unknown }).permissions;
+    } catch {
+      requested = undefined;
+    }
+    if (!Array.isArray(requested) || !requested.every((p) => typeof p === "string")) {
+      return bigQueryError(400, "INVALID_ARGUMENT", "invalid", "Invalid JSON payload received.");
+    }
+    if (!tables.has(`${project}.${dataset}.${table}`)) {
+      if (mode === "table_unknown_empty") return { status: 200, body: {} };
+      return bigQueryError(404, "NOT_FOUND", "notFound", `Not found: Table ${project}:${dataset}.${table}`);
+    }
+    const held = new Set<string>([
+      ...(accounts.get(grant.email)?.grants.get(project) ?? []),
+      ...(datasetGrants.get(`${grant.email}\u0000${project}.${dataset}`) ?? []),
+    ]);
+    const subset = (requested as string[]).filter((p) => held.has(p));
+    return { status: 200, body: subset.length > 0 ? { permissions: subset } : {} };
+  }
+
   const crmPath = /^\/v1\/projects\/([^/:]+):testIamPermissions$/;
+  const bqTablePath = /^\/bigquery\/v2\/projects\/([^/]+)\/datasets\/([^/]+)\/tables\/([^/:]+):testIamPermissions$/;
 
   const server = await startFakeServer<GcpFakeMode>(
     (req, mode) => {
       if (req.method === "POST" && req.pathname === "/token") return token(req, mode);
       const m = crmPath.exec(req.pathname);
       if (req.method === "POST" && m) return testIamPermissions(req, mode, decodeURIComponent(m[1] as string));
+      const t = bqTablePath.exec(req.pathname);
+      if (req.method === "POST" && t) {
+        return tableTestIamPermissions(req, mode, decodeURIComponent(t[1] as string), decodeURIComponent(t[2] as string), decodeURIComponent(t[3] as string));
+      }
       return googleError(404, "NOT_FOUND", "The requested URL was not found on this server.");
     },
     "normal",
@@ -292,6 +354,7 @@ export async function startGcpFake(opts: FakeServerOptions & { clockOffsetMs?: n
     ...server,
     tokenUrl: `${server.url}/token`,
     crmApiBase: server.url,
+    bigqueryApiBase: server.url,
     tokenRequests,
     clearRequests() {
       server.clearRequests();
@@ -313,6 +376,15 @@ export async function startGcpFake(opts: FakeServerOptions & { clockOffsetMs?: n
         account.grants.set(input.projectId, grants);
       }
     },
+    registerTable(ref) {
+      tables.add(ref);
+    },
+    grantDataset(input) {
+      const k = `${input.email}\u0000${input.project}.${input.dataset}`;
+      const set = datasetGrants.get(k) ?? new Set<string>();
+      for (const p of input.permissions) set.add(p);
+      datasetGrants.set(k, set);
+    },
     registerProject(projectId, projectOpts = {}) {
       projects.set(projectId, { serviceDisabled: projectOpts.serviceDisabled ?? false });
     },
@@ -322,6 +394,8 @@ export async function startGcpFake(opts: FakeServerOptions & { clockOffsetMs?: n
     reset() {
       accounts.clear();
       projects.clear();
+      tables.clear();
+      datasetGrants.clear();
       issued.clear();
       clockOffsetMs = opts.clockOffsetMs ?? 0;
     },

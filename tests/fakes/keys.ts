@@ -48,6 +48,8 @@ export const FAKE_OPENAI_ORG_ID = `org-${fakeChars("openai-org", 24, KEY_CHARS)}
 export const FAKE_OPENAI_ADMIN_KEY = openaiKey("sk-admin-", "openai-admin");
 /** Admin key without the usage read scope: costs 403 "Missing scopes: api.usage.read" → permission_denied. */
 export const FAKE_OPENAI_ADMIN_KEY_NO_USAGE_SCOPE = openaiKey("sk-admin-", "openai-admin-no-scope");
+/** The same, answered with `"code": "missing_scope"` (the client-fixture variant) instead of null. */
+export const FAKE_OPENAI_ADMIN_KEY_NO_USAGE_SCOPE_CODED = openaiKey("sk-admin-", "openai-admin-no-scope-coded");
 /** Admin key the fake answers with 429 and Retry-After: 7 → rate_limited, retry_after_s 7. */
 export const FAKE_OPENAI_ADMIN_KEY_RATE_LIMITED = openaiKey("sk-admin-", "openai-admin-429");
 /** Admin key the fake answers with 503 → provider_error. */

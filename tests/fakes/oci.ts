@@ -19,7 +19,8 @@ import { header, startFakeServer, type FakeReply, type FakeServer, type FakeServ
  * - refuses a signed date more than 5 minutes from the fake's clock.
  * Any failure → 401 with OCI's NotAuthenticated body (exactly as the real API words it).
  *
- * Routes: `GET /20160918/users/{userId}` → a User; `POST /20200107/usage` (RequestSummarizedUsages)
+ * Routes: `GET /20160918/users/{userId}` → a User (404 NotAuthorizedOrNotFound unless the user may
+ * read itself, see `canReadSelf`; a bad signature is 401 first); `POST /20200107/usage` (RequestSummarizedUsages)
  * → one DAILY COST item, or 404 NotAuthorizedOrNotFound when the user's group has no
  * `read usage-report` policy. Modes force 429 TooManyRequests (Retry-After: 7), 503 or no answer.
  */
@@ -36,7 +37,14 @@ export interface OciFakeUser {
   name: string;
   /** Whether a policy lets the user's group `read usage-report in tenancy`; default true. */
   canReadUsage?: boolean;
-  /** Whether GET users/{self} finds the user; false → 404 NotAuthorizedOrNotFound. Default true. */
+  /**
+   * Whether a policy lets the user read its own record; without one GET users/{self} is 404
+   * NotAuthorizedOrNotFound. Default FALSE, as in a real tenancy: Oracle grants a user no self-read
+   * by default ("Managing User Credentials",
+   * https://docs.oracle.com/iaas/Content/Identity/access/managing-user-credentials.htm, lists only
+   * its password and API keys; Oracle's policy examples add `allow any-user to {USER_INSPECT,
+   * USER_READ} in tenancy where request.principal.id = target.user.id` explicitly).
+   */
   canReadSelf?: boolean;
 }
 
@@ -265,7 +273,7 @@ export async function startOciFake(opts: OciFakeOptions = {}): Promise<OciFake> 
     },
     registerUser(user: OciFakeUser) {
       keys.set(`${user.tenancy}/${user.user}/${user.fingerprint}`, {
-        user: { ...user, canReadUsage: user.canReadUsage ?? true, canReadSelf: user.canReadSelf ?? true },
+        user: { ...user, canReadUsage: user.canReadUsage ?? true, canReadSelf: user.canReadSelf ?? false },
         publicKey: crypto.createPublicKey(user.publicKeyPem),
       });
     },

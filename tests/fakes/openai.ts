@@ -2,6 +2,7 @@ import {
   FAKE_OPENAI_ADMIN_KEY,
   FAKE_OPENAI_ADMIN_KEY_HANG,
   FAKE_OPENAI_ADMIN_KEY_NO_USAGE_SCOPE,
+  FAKE_OPENAI_ADMIN_KEY_NO_USAGE_SCOPE_CODED,
   FAKE_OPENAI_ADMIN_KEY_RATE_LIMITED,
   FAKE_OPENAI_ADMIN_KEY_UNAVAILABLE,
   FAKE_OPENAI_ORG_ID,
@@ -13,14 +14,21 @@ import { header, startFakeServer, type FakeReply, type FakeServer, type FakeServ
 /**
  * A local stand-in for https://api.openai.com answering /v1/models and /v1/organization/costs
  * like the real API (providers.md §6): Bearer auth, 401 invalid_api_key with the key masked,
- * admin-only costs endpoint (403 "Missing scopes: api.usage.read" for other keys), 429 with
- * Retry-After, 503, and an "Invalid URL" 404 for anything else.
+ * admin-only costs endpoint, 429 with Retry-After, 503, and an "Invalid URL" 404 for anything else.
+ *
+ * Scope errors: an admin key without usage read gets HTTP 401, `type: invalid_request_error`,
+ * "You have insufficient permissions for this operation. Missing scopes: api.usage.read. …" with
+ * `"code": null` as seen in the wild (continuedev/continue#10059, microsoft/PowerToys#32989,
+ * openai/codex#31506), or `"code": "missing_scope"` as some client fixtures show (the
+ * `..._NO_USAGE_SCOPE_CODED` key). A project or service-account key on the admin costs endpoint
+ * gets 403 with the same message (observed in an integration's code comment; providers' docs say
+ * only that admin endpoints need an Admin key). The code accepts all three.
  */
 
 export type OpenAIFakeMode = "normal" | "hang" | "unavailable" | "rate_limited";
 export type OpenAIFake = FakeServer<OpenAIFakeMode>;
 
-type Behaviour = "ok" | "no_usage_scope" | "rate_limited" | "unavailable" | "hang";
+type Behaviour = "ok" | "no_usage_scope" | "no_usage_scope_coded" | "rate_limited" | "unavailable" | "hang";
 interface KeyInfo {
   admin: boolean;
   behaviour: Behaviour;
@@ -29,6 +37,7 @@ interface KeyInfo {
 const KEYS = new Map<string, KeyInfo>([
   [FAKE_OPENAI_ADMIN_KEY, { admin: true, behaviour: "ok" }],
   [FAKE_OPENAI_ADMIN_KEY_NO_USAGE_SCOPE, { admin: true, behaviour: "no_usage_scope" }],
+  [FAKE_OPENAI_ADMIN_KEY_NO_USAGE_SCOPE_CODED, { admin: true, behaviour: "no_usage_scope_coded" }],
   [FAKE_OPENAI_ADMIN_KEY_RATE_LIMITED, { admin: true, behaviour: "rate_limited" }],
   [FAKE_OPENAI_ADMIN_KEY_UNAVAILABLE, { admin: true, behaviour: "unavailable" }],
   [FAKE_OPENAI_ADMIN_KEY_HANG, { admin: true, behaviour: "hang" }],
@@ -61,11 +70,11 @@ const RATE_LIMITED = () =>
   error(429, "Rate limit reached for requests. Please try again in 7s.", "rate_limit_exceeded", "requests", null, { "retry-after": "7" });
 const UNAVAILABLE = () =>
   error(503, "The server is overloaded or not ready yet.", null, "server_error");
-const MISSING_SCOPE = () =>
+const MISSING_SCOPE = (status: 401 | 403, code: string | null = null) =>
   error(
-    403,
+    status,
     "You have insufficient permissions for this operation. Missing scopes: api.usage.read. Check that you have the correct role in your organization (Owner), and if you're using a restricted API key, that it has the necessary scopes.",
-    null,
+    code,
   );
 
 function listModels(): FakeReply {
@@ -166,7 +175,9 @@ function handle(req: RecordedRequest, mode: OpenAIFakeMode): FakeReply | "hang" 
     return listModels();
   }
   // costs: admin keys only (a project key gets 403, providers.md §6 [O]).
-  if (!key.admin || key.behaviour === "no_usage_scope") return MISSING_SCOPE();
+  if (!key.admin) return MISSING_SCOPE(403);
+  if (key.behaviour === "no_usage_scope") return MISSING_SCOPE(401);
+  if (key.behaviour === "no_usage_scope_coded") return MISSING_SCOPE(401, "missing_scope");
   return costs(req);
 }
 

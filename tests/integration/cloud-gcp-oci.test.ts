@@ -23,18 +23,28 @@ describe("GCP and Vertex", () => {
     return sa.keyFile;
   }
 
-  it("a service account with the billing permissions sets up active; one without them is 422 naming what is missing; the first stays", async () => {
+  const TABLE = "finops-billing-x.billing_export.gcp_billing_export_v1_012345_6789AB_CDEF01";
+
+  it("a service account set up as instructed (jobUser on its project, dataViewer on the export dataset) is active; naming a table it has no grant on is 422 naming bigquery.tables.getData; the first stays", async () => {
     const org = uniqueOrg("gcp");
     const c = api(createOrg(inject("dataDir"), org));
-    const good = account("finops-billing-1", BILLING);
-    const ok = await c.post(`/integrations/${org}/gcp/setup`, { credential: { service_account_json: JSON.stringify(good) } });
+    const good = account("finops-billing-1", ["bigquery.jobs.create"]);
+    gcp.registerTable(TABLE);
+    gcp.grantDataset({ email: good.client_email, project: "finops-billing-x", dataset: "billing_export", permissions: ["bigquery.tables.getData"] });
+    const ok = await c.post(`/integrations/${org}/gcp/setup`, {
+      credential: { service_account_json: JSON.stringify(good) },
+      metadata: { billing_export_table: TABLE },
+    });
     expect(ok.status, ok.text).toBe(201);
     expect(ok.body).toMatchObject({ status: "active", key_kind: "service_account", account: { id: "finops-billing-1", name: good.client_email } });
+    expect(ok.body.warnings ?? {}).not.toHaveProperty(["metadata.billing_export_table"]);
     expect(gcp.tokenRequests.at(-1)).toMatchObject({ signatureVerified: true, error: null });
 
-    const weak = account("finops-billing-2", ["bigquery.jobs.create"]);
-    const denied = await c.post(`/integrations/${org}/gcp/setup`, { credential: { service_account_json: weak } });
+    const other = "finops-billing-x.other_export.gcp_billing_export_v1_012345_6789AB_CDEF01";
+    gcp.registerTable(other);
+    const denied = await c.post(`/integrations/${org}/gcp/setup`, { credential: { service_account_json: good }, metadata: { billing_export_table: other } });
     expect(denied.status).toBe(422);
+    expect(denied.body.error.code).toBe("connection_test_failed");
     expect(denied.body.error.connection_test.outcome).toBe("permission_denied");
     expect(denied.body.error.message).toContain("bigquery.tables.getData");
     expect(denied.text).not.toContain("PRIVATE KEY");
@@ -42,6 +52,17 @@ describe("GCP and Vertex", () => {
     const list = await c.get(`/integrations/${org}`);
     expect(list.body.integrations[0]).toMatchObject({ provider: "gcp", version: 1, fingerprint: ok.body.fingerprint });
     expect((await c.post(`/integrations/${org}/gcp/validate`)).body.status).toBe("active");
+  });
+
+  it("without billing_export_table the key is accepted with a warning saying what to add; without jobUser it is 422", async () => {
+    const org = uniqueOrg("gcp-warn");
+    const c = api(createOrg(inject("dataDir"), org));
+    const ok = await c.post(`/integrations/${org}/gcp/setup`, { credential: { service_account_json: account("finops-billing-4", ["bigquery.jobs.create"]) } });
+    expect(ok.status, ok.text).toBe(201);
+    expect(ok.body.warnings["metadata.billing_export_table"]).toMatch(/add the metadata key billing_export_table/);
+    const weak = await c.post(`/integrations/${org}/gcp/setup`, { credential: { service_account_json: account("finops-billing-2", []) } });
+    expect(weak.status).toBe(422);
+    expect(weak.body.error.message).toContain("bigquery.jobs.create");
   });
 
   it("a key Google does not know (other public key registered) is 422 auth_failed", async () => {

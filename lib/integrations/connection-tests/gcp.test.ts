@@ -6,7 +6,7 @@ import { GOOGLE_OAUTH_ERRORS, startGcpFake, type GcpFake } from "@/tests/fakes/g
 import { makeServiceAccountKey, type ServiceAccountKeyFile, type ServiceAccountTestKey } from "@/tests/fakes/gcp-keys";
 import { startFakeServer, type FakeReply, type FakeServer } from "@/tests/fakes/server";
 
-import { GCP_COST_PERMISSIONS, GOOGLE_TOKEN_URL, testGcpServiceAccount } from "./gcp";
+import { BILLING_TABLE_WARNING, GOOGLE_TOKEN_URL, gcpPermissionPlan, testGcpServiceAccount } from "./gcp";
 import type { ConnectionTestContext, ConnectionTestResult } from "./types";
 
 const GCP_PERMISSIONS = ["bigquery.jobs.create", "bigquery.tables.getData"];
@@ -65,7 +65,7 @@ describe("GCP service account connection test (gcp, gcp_vertex)", () => {
   }
 
   function ctxFor(provider: string, key: ServiceAccountKeyFile, overrides: Partial<ConnectionTestContext> = {}): ConnectionTestContext {
-    const endpoints: Record<string, string> = { token_url: fake.tokenUrl, crm_api_base: fake.crmApiBase };
+    const endpoints: Record<string, string> = { token_url: fake.tokenUrl, crm_api_base: fake.crmApiBase, bigquery_api_base: fake.bigqueryApiBase };
     if (provider === "gcp_vertex") endpoints.vertex_api_base = "https://us-central1-aiplatform.googleapis.com";
     const credential: Record<string, unknown> = { service_account_json: key };
     if (provider === "gcp_vertex") credential.location = "us-central1";
@@ -113,9 +113,10 @@ describe("GCP service account connection test (gcp, gcp_vertex)", () => {
   });
   afterEach(() => fake.setMode("normal"));
 
-  it("asks for the registry's cost permissions per provider", () => {
-    expect(GCP_COST_PERMISSIONS.gcp).toEqual(GCP_PERMISSIONS);
-    expect(GCP_COST_PERMISSIONS.gcp_vertex).toEqual(VERTEX_PERMISSIONS);
+  it("asks for the registry's cost permissions per provider: project-level on the project, table-level on the table", () => {
+    const at = (provider: string) => gcpPermissionPlan(ctxFor(provider, makeServiceAccountKey({ projectId: "plan-proj-01" }).keyFile));
+    expect(at("gcp")).toEqual({ project: ["bigquery.jobs.create"], table: ["bigquery.tables.getData"] });
+    expect(at("gcp_vertex")).toEqual({ project: VERTEX_PERMISSIONS, table: [] });
   });
 
   it("makes key files shaped like Google's", () => {
@@ -130,46 +131,97 @@ describe("GCP service account connection test (gcp, gcp_vertex)", () => {
     expect(publicKeyPem).toMatch(/^-----BEGIN PUBLIC KEY-----/);
   });
 
-  for (const [provider, permissions] of [
-    ["gcp", GCP_PERMISSIONS],
-    ["gcp_vertex", VERTEX_PERMISSIONS],
-  ] as const) {
-    it(`${provider}: ok for a working key; the fake verified the signed assertion`, async () => {
-      const projectId = `${provider.replace("_", "-")}-proj-01`;
-      const { keyFile } = registeredKey(projectId, permissions);
-      const result = await run(provider, keyFile);
+  const TABLE = "billing-proj-01.billing_export.gcp_billing_export_v1_012345_6789AB_CDEF01";
 
-      expect(result.outcome).toBe("ok");
-      expect(result.key_kind).toBe("service_account");
-      expect(result.account).toEqual({ id: projectId, name: keyFile.client_email });
-      expect(result.checks.map((c) => [c.name, c.outcome])).toEqual([
-        ["authenticate", "ok"],
-        ["read_costs", "ok"],
-      ]);
-      expect(result.checks.every((c) => c.message === undefined)).toBe(true);
+  it("gcp set up as instructed (jobUser on its project, dataViewer on the export dataset in another project) is ok", async () => {
+    const { keyFile } = registeredKey("gcp-proj-01", ["bigquery.jobs.create"]);
+    fake.registerTable(TABLE);
+    fake.grantDataset({ email: keyFile.client_email, project: "billing-proj-01", dataset: "billing_export", permissions: ["bigquery.tables.getData"] });
+    const result = await run("gcp", keyFile, { metadata: { billing_export_table: TABLE } });
 
-      // One token request, whose RS256 assertion verified against the registered public key.
-      expect(fake.tokenRequests).toHaveLength(1);
-      const t = fake.tokenRequests[0]!;
-      expect(t.signatureVerified).toBe(true);
-      expect(t.error).toBeNull();
-      expect(t.claims).toMatchObject({
-        iss: keyFile.client_email,
-        aud: GOOGLE_TOKEN_URL,
-        scope: "https://www.googleapis.com/auth/cloud-platform",
-      });
+    expect(result.outcome).toBe("ok");
+    expect(result.account).toEqual({ id: "gcp-proj-01", name: keyFile.client_email });
+    expect(result.checks.map((c) => [c.name, c.outcome, c.message])).toEqual([
+      ["authenticate", "ok", undefined],
+      ["read_costs", "ok", undefined],
+    ]);
+    expect(result.warnings).toBeUndefined();
+    const t = fake.tokenRequests[0]!;
+    expect(t.signatureVerified).toBe(true);
+    expect(fake.requests.map((r) => [r.method, r.pathname])).toEqual([
+      ["POST", "/token"],
+      ["POST", "/v1/projects/gcp-proj-01:testIamPermissions"],
+      ["POST", "/bigquery/v2/projects/billing-proj-01/datasets/billing_export/tables/gcp_billing_export_v1_012345_6789AB_CDEF01:testIamPermissions"],
+    ]);
+    expect(JSON.parse(fake.requests[1]!.body)).toEqual({ permissions: ["bigquery.jobs.create"] });
+    expect(JSON.parse(fake.requests[2]!.body)).toEqual({ permissions: ["bigquery.tables.getData"] });
+    expect(fake.requests[2]!.headers.authorization).toBe(`Bearer ${t.accessToken}`);
+  });
 
-      expect(fake.requests.map((r) => [r.method, r.pathname])).toEqual([
-        ["POST", "/token"],
-        ["POST", `/v1/projects/${projectId}:testIamPermissions`],
-      ]);
-      const tokenReq = fake.requests[0]!;
-      expect(new URLSearchParams(tokenReq.body).get("grant_type")).toBe("urn:ietf:params:oauth:grant-type:jwt-bearer");
-      const crm = fake.requests[1]!;
-      expect(crm.headers.authorization).toBe(`Bearer ${t.accessToken}`);
-      expect(JSON.parse(crm.body)).toEqual({ permissions: [...permissions] });
-    });
-  }
+  it("the dataset grant is invisible to projects.testIamPermissions (the fake behaves like Google)", async () => {
+    const { keyFile } = registeredKey("gcp-proj-02", ["bigquery.jobs.create"]);
+    fake.grantDataset({ email: keyFile.client_email, project: "gcp-proj-02", dataset: "billing_export", permissions: ["bigquery.tables.getData"] });
+    const token = await fetch(fake.tokenUrl, { method: "POST", body: "" }).then((r) => r.status);
+    expect(token).toBe(400);
+    const result = await run("gcp", keyFile); // without a table: the project check alone
+    expect(result.outcome).toBe("ok");
+    const crm = fake.requests.find((r) => r.pathname.endsWith(":testIamPermissions"))!;
+    expect(JSON.parse(crm.body).permissions).not.toContain("bigquery.tables.getData");
+  });
+
+  it("gcp without billing_export_table: ok with a visible warning saying what to add", async () => {
+    const { keyFile } = registeredKey("gcp-proj-03", ["bigquery.jobs.create"]);
+    const result = await run("gcp", keyFile, { metadata: {} });
+    expect(result.outcome).toBe("ok");
+    expect(check(result, "read_costs")).toMatchObject({ outcome: "ok", message: BILLING_TABLE_WARNING });
+    expect(result.warnings).toEqual({ "metadata.billing_export_table": BILLING_TABLE_WARNING });
+    expect(BILLING_TABLE_WARNING).toMatch(/billing_export_table/);
+    expect(fake.requests.some((r) => r.pathname.startsWith("/bigquery/"))).toBe(false);
+  });
+
+  it("gcp naming a table it has no grant on: permission_denied naming bigquery.tables.getData and the dataset", async () => {
+    const { keyFile } = registeredKey("gcp-proj-04", ["bigquery.jobs.create"]);
+    fake.registerTable(TABLE);
+    const result = await run("gcp", keyFile, { metadata: { billing_export_table: TABLE } });
+    expect(result.outcome).toBe("permission_denied");
+    const costs = check(result, "read_costs");
+    expect(costs.outcome).toBe("permission_denied");
+    expect(costs.message).toMatch(/lacks bigquery\.tables\.getData on the billing export table billing-proj-01\.billing_export\./);
+    expect(costs.message).toMatch(/roles\/bigquery\.dataViewer/);
+    expect(costs.message).toMatch(/billing-proj-01:billing_export/);
+  });
+
+  it("an unknown table: BigQuery's 404 notFound → not_found; the documented empty set → permission_denied (both accepted)", async () => {
+    const { keyFile } = registeredKey("gcp-proj-05", ["bigquery.jobs.create"]);
+    const notFound = await run("gcp", keyFile, { metadata: { billing_export_table: TABLE } });
+    expect(notFound.outcome).toBe("not_found");
+    expect(check(notFound, "read_costs").message).toMatch(/found no table .*notFound/);
+    fake.setMode("table_unknown_empty");
+    const empty = await run("gcp", keyFile, { metadata: { billing_export_table: TABLE } });
+    expect(empty.outcome).toBe("permission_denied");
+    expect(check(empty, "read_costs").message).toMatch(/bigquery\.tables\.getData/);
+  });
+
+  it("a project-level dataViewer grant reaches the table too (IAM inheritance)", async () => {
+    const { keyFile } = registeredKey("billing-proj-01", ["bigquery.jobs.create", "bigquery.tables.getData"]);
+    fake.registerTable(TABLE);
+    const result = await run("gcp", keyFile, { metadata: { billing_export_table: TABLE } });
+    expect(result.outcome).toBe("ok");
+  });
+
+  it("gcp_vertex: ok for a working key; the project check asks the Vertex permissions", async () => {
+    const projectId = "gcp-vertex-proj-01";
+    const { keyFile } = registeredKey(projectId, VERTEX_PERMISSIONS);
+    const result = await run("gcp_vertex", keyFile);
+    expect(result.outcome).toBe("ok");
+    expect(result.checks.every((c) => c.message === undefined)).toBe(true);
+    expect(fake.requests.map((r) => [r.method, r.pathname])).toEqual([
+      ["POST", "/token"],
+      ["POST", `/v1/projects/${projectId}:testIamPermissions`],
+    ]);
+    expect(JSON.parse(fake.requests[1]!.body)).toEqual({ permissions: VERTEX_PERMISSIONS });
+    expect(fake.tokenRequests[0]!.claims).toMatchObject({ aud: GOOGLE_TOKEN_URL, scope: "https://www.googleapis.com/auth/cloud-platform" });
+  });
 
   it("never contacts the key file's token_uri (or its other URLs): the token goes to endpoints.token_url", async () => {
     const trap: FakeServer<"normal"> = await startFakeServer<"normal">(
@@ -265,27 +317,15 @@ describe("GCP service account connection test (gcp, gcp_vertex)", () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  it("permission_denied naming the missing permission and its role, with the dataset-level note", async () => {
-    const { keyFile } = registeredKey("half-granted-proj", ["bigquery.jobs.create"]);
-    const result = await run("gcp", keyFile);
-    expect(result.outcome).toBe("permission_denied");
-    expect(result.account).toEqual({ id: "half-granted-proj", name: keyFile.client_email });
-    expect(check(result, "authenticate").outcome).toBe("ok");
-    const costs = check(result, "read_costs");
-    expect(costs.outcome).toBe("permission_denied");
-    expect(costs.message).toMatch(/lacks the permission bigquery\.tables\.getData on project half-granted-proj/);
-    expect(costs.message).not.toMatch(/bigquery\.jobs\.create/);
-    expect(costs.message).toMatch(/Grant roles\/bigquery\.dataViewer /);
-    expect(costs.message).toMatch(/project-level grants only: roles\/bigquery\.dataViewer granted on the billing export dataset/);
-  });
-
-  it("permission_denied naming both permissions and both roles when none is held (Google answers {})", async () => {
+  it("permission_denied naming bigquery.jobs.create and roles/bigquery.jobUser when the project grant is missing; the table is not asked", async () => {
     const { keyFile } = registeredKey("no-grants-proj", []);
-    const result = await run("gcp", keyFile);
+    fake.registerTable(TABLE);
+    const result = await run("gcp", keyFile, { metadata: { billing_export_table: TABLE } });
     expect(result.outcome).toBe("permission_denied");
     const message = check(result, "read_costs").message!;
-    expect(message).toMatch(/lacks the permissions bigquery\.jobs\.create, bigquery\.tables\.getData/);
-    expect(message).toMatch(/roles\/bigquery\.jobUser and roles\/bigquery\.dataViewer/);
+    expect(message).toMatch(/lacks the permission bigquery\.jobs\.create on project no-grants-proj/);
+    expect(message).toMatch(/Grant roles\/bigquery\.jobUser /);
+    expect(fake.requests.some((r) => r.pathname.startsWith("/bigquery/"))).toBe(false);
   });
 
   it("gcp_vertex: permission_denied naming the Vertex permission and roles/aiplatform.user, no BigQuery note", async () => {

@@ -23,6 +23,12 @@ import {
   type HttpReply,
 } from "./http";
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
+import { AppError } from "../../errors";
+import { oversizedRsaKeyReason } from "../../kms/private-key";
+
+/** Google writes 2048-bit keys; uploaded ones may be up to 4096 (https://cloud.google.com/iam/docs/keys-upload). */
+const MAX_RSA_BITS = 4096;
+import { definitionOf } from "./http";
 
 /**
  * Google Cloud service accounts (providers.md §1b, §11b), for `gcp` and `gcp_vertex`.
@@ -44,21 +50,29 @@ const DEFAULT_CRM_API_BASE = "https://cloudresourcemanager.googleapis.com";
 const CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
 
 /**
- * Permissions the read_costs check asks for, per provider. They mirror `cost_permissions` in
- * configs/system/providers.yml (the context does not carry the registry entry): keep both in step.
+ * Permissions proven on a BigQuery table rather than on the project. A dataset-level grant
+ * (`roles/bigquery.dataViewer` on the billing export dataset, as the setup help says) never shows in
+ * `projects.testIamPermissions`, which "returns the permissions that a caller has on the specified
+ * project" from project-level (and ancestor) bindings only
+ * (https://cloud.google.com/resource-manager/reference/rest/v1/projects/testIamPermissions;
+ * https://cloud.google.com/bigquery/docs/control-access-to-resources-iam). So these are asked of the
+ * table itself with BigQuery's `tables.testIamPermissions`
+ * (https://cloud.google.com/bigquery/docs/reference/rest/v2/tables/testIamPermissions).
  */
-export const GCP_COST_PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
-  gcp: ["bigquery.jobs.create", "bigquery.tables.getData"],
-  gcp_vertex: ["aiplatform.endpoints.list", "aiplatform.endpoints.predict"],
-};
+const TABLE_PERMISSION = /^bigquery\.tables\./;
+const DEFAULT_BIGQUERY_API_BASE = "https://bigquery.googleapis.com";
+/** project.dataset.table, as the registry's billing_export_table pattern allows. */
+const TABLE_REF = /^([a-z][a-z0-9-]{4,28}[a-z0-9])\.([A-Za-z0-9_]{1,1024})\.([A-Za-z0-9_]{1,1024})$/;
 
-/** The predefined role that grants each permission (providers.md §1c, §11b). */
-const ROLE_FOR_PERMISSION: Readonly<Record<string, string>> = {
-  "bigquery.jobs.create": "roles/bigquery.jobUser",
-  "bigquery.tables.getData": "roles/bigquery.dataViewer",
-  "aiplatform.endpoints.list": "roles/aiplatform.user",
-  "aiplatform.endpoints.predict": "roles/aiplatform.user",
-};
+/** The cost permissions of this provider, from the registry: project-level and table-level. */
+export function gcpPermissionPlan(ctx: ConnectionTestContext): { project: string[]; table: string[] } {
+  const all = definitionOf(ctx).cost_permissions;
+  return { project: all.filter((p) => !TABLE_PERMISSION.test(p)), table: all.filter((p) => TABLE_PERMISSION.test(p)) };
+}
+
+function roleFor(ctx: ConnectionTestContext, permission: string): string | undefined {
+  return definitionOf(ctx).permission_roles?.[permission];
+}
 
 const NOT_RUN = "Not checked because the authenticate check did not pass.";
 const NEW_KEY_HINT = "create a new key (IAM → Service accounts → the account → Keys → Add key → JSON) and upload the new file";
@@ -78,8 +92,9 @@ function serviceAccountOf(ctx: ConnectionTestContext): ServiceAccount | null {
   if (!clientEmail || !privateKey || !projectId) return null;
   return {
     clientEmail,
-    // A key pasted with its JSON escapes left in ("\\n") still signs.
-    privateKey: privateKey.includes("\\n") ? privateKey.replace(/\\n/g, "\n") : privateKey,
+    // Used exactly as stored: PEM escapes and line endings were normalized once, at the format
+    // check (lib/integrations/schemas.ts), so this test and the pipeline sign with the same key.
+    privateKey,
     privateKeyId: typeof privateKeyId === "string" && privateKeyId ? privateKeyId : undefined,
     projectId,
   };
@@ -266,44 +281,44 @@ async function authenticate(ctx: ConnectionTestContext, sa: ServiceAccount): Pro
 // read_costs
 
 function missingPermissionsMessage(ctx: ConnectionTestContext, sa: ServiceAccount, missing: string[]): string {
-  const roles = [...new Set(missing.map((p) => ROLE_FOR_PERMISSION[p]).filter((r): r is string => !!r))];
-  let message =
+  const roles = [...new Set(missing.map((p) => roleFor(ctx, p)).filter((r): r is string => !!r))];
+  return (
     `The service account ${sa.clientEmail} lacks ${missing.length === 1 ? "the permission" : "the permissions"} ` +
-    `${missing.join(", ")} on project ${sa.projectId}, which ${ctx.providerName} needs to read costs. ` +
+    `${missing.join(", ")} on project ${sa.projectId}, which ${ctx.providerName} needs. ` +
     (roles.length > 0
       ? `Grant ${roles.join(" and ")} to the service account on the project (IAM → Grant access), then test again.`
-      : "Grant a role that includes them to the service account on the project, then test again.");
-  if (missing.some((p) => p.startsWith("bigquery."))) {
-    message +=
-      " This check sees project-level grants only: roles/bigquery.dataViewer granted on the billing export dataset alone " +
-      "does not show here, so if you granted it on the dataset, grant roles/bigquery.jobUser on the project as well " +
-      "or grant roles/bigquery.dataViewer on the project.";
-  }
-  return message;
+      : "Grant a role that includes them to the service account on the project, then test again.")
+  );
 }
 
-async function readCosts(ctx: ConnectionTestContext, sa: ServiceAccount, accessToken: string): Promise<CheckBody> {
-  const permissions = GCP_COST_PERMISSIONS[ctx.provider] ?? GCP_COST_PERMISSIONS.gcp!;
-  const base = ctx.endpoints.crm_api_base ?? DEFAULT_CRM_API_BASE;
-  const url = joinUrl(base, `/v1/projects/${encodeURIComponent(sa.projectId)}:testIamPermissions`);
-  const reply = await fetchWithTimeout(ctx, url, {
+/** 200 `{permissions: [...]}` (the key is left out when none is held) → the missing ones, or null for a body that is not that. */
+function missingFrom(json: unknown, asked: readonly string[]): string[] | null {
+  if (!isRecord(json)) return null;
+  const listed = json.permissions;
+  // Google leaves `permissions` out when the caller holds none of them.
+  if (listed !== undefined && !Array.isArray(listed)) return null;
+  const held = new Set((listed ?? []).filter((p): p is string => typeof p === "string"));
+  return asked.filter((p) => !held.has(p));
+}
+
+async function testIam(ctx: ConnectionTestContext, url: string, accessToken: string, permissions: readonly string[]) {
+  return fetchWithTimeout(ctx, url, {
     method: "POST",
-    headers: {
-      Authorization: `Bearer ${accessToken}`,
-      "Content-Type": "application/json",
-      Accept: "application/json",
-    },
+    headers: { Authorization: `Bearer ${accessToken}`, "Content-Type": "application/json", Accept: "application/json" },
     body: JSON.stringify({ permissions }),
   });
+}
+
+/** `projects.testIamPermissions` on the key's project, for the project-level permissions. */
+async function checkProject(ctx: ConnectionTestContext, sa: ServiceAccount, accessToken: string, permissions: readonly string[]): Promise<CheckBody> {
+  const base = ctx.endpoints.crm_api_base ?? DEFAULT_CRM_API_BASE;
+  const url = joinUrl(base, `/v1/projects/${encodeURIComponent(sa.projectId)}:testIamPermissions`);
+  const reply = await testIam(ctx, url, accessToken, permissions);
   if (reply.kind === "failure") return reply.check;
 
   if (reply.status === 200) {
-    if (!isRecord(reply.json)) return unexpectedBody(ctx, url);
-    const listed = reply.json.permissions;
-    // Google leaves `permissions` out when the caller holds none of them.
-    if (listed !== undefined && !Array.isArray(listed)) return unexpectedBody(ctx, url);
-    const held = new Set((listed ?? []).filter((p): p is string => typeof p === "string"));
-    const missing = permissions.filter((p) => !held.has(p));
+    const missing = missingFrom(reply.json, permissions);
+    if (missing === null) return unexpectedBody(ctx, url);
     if (missing.length === 0) return { outcome: "ok" };
     return { outcome: "permission_denied", message: missingPermissionsMessage(ctx, sa, missing) };
   }
@@ -355,6 +370,99 @@ async function readCosts(ctx: ConnectionTestContext, sa: ServiceAccount, accessT
   return unexpectedStatus(ctx, reply, url, detail);
 }
 
+/** BigQuery's error body: `{"error": {code, message, status, errors: [{reason, domain, message}]}}`. */
+function bigQueryReason(json: unknown): string | null {
+  const errors = getPath(json, "error", "errors");
+  if (Array.isArray(errors)) for (const e of errors) {
+    const reason = safeToken(getPath(e, "reason"));
+    if (reason) return reason;
+  }
+  return safeToken(getPath(json, "error", "status"));
+}
+
+/**
+ * BigQuery `tables.testIamPermissions` on the billing export table, for the table-level
+ * permissions. Google documents that an unknown resource "will return an empty set of permissions,
+ * not a NOT_FOUND error" (https://cloud.google.com/bigquery/docs/reference/rest/v2/tables/testIamPermissions,
+ * "Response body"); BigQuery has also been seen answering 404 `notFound` for a missing dataset or
+ * table. Both are accepted: an empty set names the missing permission, a 404 names the table.
+ */
+async function checkTable(
+  ctx: ConnectionTestContext,
+  sa: ServiceAccount,
+  accessToken: string,
+  table: string,
+  permissions: readonly string[],
+): Promise<CheckBody> {
+  const ref = TABLE_REF.exec(table);
+  if (!ref) {
+    return { outcome: "not_found", message: "billing_export_table must be project.dataset.table (the full name of the billing export table)." };
+  }
+  const [, project, dataset, tableId] = ref as unknown as [string, string, string, string];
+  const base = ctx.endpoints.bigquery_api_base ?? DEFAULT_BIGQUERY_API_BASE;
+  const url = joinUrl(
+    base,
+    `/bigquery/v2/projects/${encodeURIComponent(project)}/datasets/${encodeURIComponent(dataset)}/tables/${encodeURIComponent(tableId)}:testIamPermissions`,
+  );
+  const reply = await testIam(ctx, url, accessToken, permissions);
+  if (reply.kind === "failure") return reply.check;
+  const grant = (missing: readonly string[]) => {
+    const roles = [...new Set(missing.map((p) => roleFor(ctx, p)).filter((r): r is string => !!r))];
+    return (
+      `The service account ${sa.clientEmail} lacks ${missing.join(", ")} on the billing export table ${table}. ` +
+      `Grant ${roles.length > 0 ? roles.join(" and ") : "a role that includes it"} to the service account on the dataset ${project}:${dataset} ` +
+      `(bq add-iam-policy-binding --member "serviceAccount:${sa.clientEmail}" --role ${roles[0] ?? "roles/bigquery.dataViewer"} ${project}:${dataset}), then test again.`
+    );
+  };
+  if (reply.status === 200) {
+    const missing = missingFrom(reply.json, permissions);
+    if (missing === null) return unexpectedBody(ctx, url);
+    if (missing.length === 0) return { outcome: "ok" };
+    return { outcome: "permission_denied", message: grant(missing) };
+  }
+  const reason = bigQueryReason(reply.json);
+  const general = classifyHttpStatus(ctx, reply, reason, parseGoogleApiError(reply.json).retryDelay);
+  if (general) return general;
+  if (reply.status === 404) {
+    return {
+      outcome: "not_found",
+      message:
+        `BigQuery found no table ${table} (HTTP 404${tokenSuffix(reason)}). Check billing_export_table: the export's project, ` +
+        "dataset and table name (gcp_billing_export_v1_<BILLING_ACCOUNT>), and that the billing export is turned on.",
+    };
+  }
+  if (reply.status === 403) {
+    if (reason === "accessDenied" || reason === "PERMISSION_DENIED") return { outcome: "permission_denied", message: grant(permissions) };
+    return {
+      outcome: "permission_denied",
+      message: `BigQuery refused the permission check on ${table}${tokenSuffix(reason)}. Check that the BigQuery API is enabled and the project is active.`,
+    };
+  }
+  if (reply.status === 401) {
+    return {
+      outcome: "auth_failed",
+      message: `BigQuery did not accept the access token Google had just issued for this service account${tokenSuffix(reason)}. Try again; if it persists, ${NEW_KEY_HINT}.`,
+    };
+  }
+  return unexpectedStatus(ctx, reply, url, reason);
+}
+
+export const BILLING_TABLE_WARNING =
+  "No billing_export_table was given, so read access to the billing export could not be proven: add the metadata key " +
+  "billing_export_table (project.dataset.gcp_billing_export_v1_<BILLING_ACCOUNT>) and validate again.";
+
+async function readCosts(ctx: ConnectionTestContext, sa: ServiceAccount, accessToken: string): Promise<CheckBody> {
+  const plan = gcpPermissionPlan(ctx);
+  if (plan.project.length > 0) {
+    const project = await checkProject(ctx, sa, accessToken, plan.project);
+    if (project.outcome !== "ok") return project;
+  }
+  if (plan.table.length === 0) return { outcome: "ok" };
+  const table = ctx.metadata?.billing_export_table;
+  if (typeof table !== "string" || table === "") return { outcome: "ok", note: BILLING_TABLE_WARNING };
+  return checkTable(ctx, sa, accessToken, table, plan.table);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 export const testGcpServiceAccount: ConnectionTest = async (ctx) => {
@@ -371,6 +479,13 @@ export const testGcpServiceAccount: ConnectionTest = async (ctx) => {
       ],
       { key_kind: "service_account" },
     );
+  }
+  // Bounded work (docs/security.md): signing with a huge RSA key holds the event loop for seconds.
+  const oversized = oversizedRsaKeyReason(sa.privateKey, MAX_RSA_BITS);
+  if (oversized) {
+    throw new AppError("invalid_format", `The ${ctx.providerName} credential is not valid: service_account_json private_key ${oversized}.`, {
+      fields: { "credential.service_account_json": `private_key ${oversized}` },
+    });
   }
 
   const checks: CheckResult[] = [];
@@ -398,9 +513,12 @@ export const testGcpServiceAccount: ConnectionTest = async (ctx) => {
     checks.push(toCheck("read_costs", costs.value, costs.duration_ms));
   }
 
+  const readCheck = checks.find((c) => c.name === "read_costs");
+  const warnings = readCheck?.outcome === "ok" && readCheck.message === BILLING_TABLE_WARNING ? { "metadata.billing_export_table": BILLING_TABLE_WARNING } : undefined;
   return combineChecks(checks, {
     account,
     key_kind: "service_account",
     secrets: [sa.privateKey, accessToken],
+    ...(warnings ? { warnings } : {}),
   });
 };

@@ -24,6 +24,7 @@ import {
   FAKE_OPENAI_ADMIN_KEY,
   FAKE_OPENAI_ADMIN_KEY_HANG,
   FAKE_OPENAI_ADMIN_KEY_NO_USAGE_SCOPE,
+  FAKE_OPENAI_ADMIN_KEY_NO_USAGE_SCOPE_CODED,
   FAKE_OPENAI_ADMIN_KEY_RATE_LIMITED,
   FAKE_OPENAI_ADMIN_KEY_UNAVAILABLE,
   FAKE_OPENAI_INVALID_KEY,
@@ -151,12 +152,27 @@ describe("OpenAI", () => {
     expect(fake.requests[0]!.headers["openai-organization"]).toBeUndefined();
   });
 
-  it("permission_denied for an admin key missing the api.usage.read scope", async () => {
-    const result = await run({ api_key: FAKE_OPENAI_ADMIN_KEY_NO_USAGE_SCOPE });
-    expect(result.outcome).toBe("permission_denied");
-    expect(check(result, "authenticate").outcome).toBe("ok");
-    expect(check(result, "read_costs").outcome).toBe("permission_denied");
-    expect(check(result, "read_costs").message).toMatch(/api\.usage\.read/);
+  for (const [label, key] of [
+    ["code null (as seen in the wild)", FAKE_OPENAI_ADMIN_KEY_NO_USAGE_SCOPE],
+    ['code "missing_scope" (client fixtures)', FAKE_OPENAI_ADMIN_KEY_NO_USAGE_SCOPE_CODED],
+  ] as const) {
+    it(`401 "Missing scopes: api.usage.read", ${label}: permission_denied naming the scope, not a revoked key`, async () => {
+      const result = await run({ api_key: key });
+      expect(fake.requests.length).toBe(1);
+      expect(result.outcome).toBe("permission_denied");
+      expect(check(result, "authenticate").outcome).toBe("ok");
+      expect(check(result, "read_costs").outcome).toBe("permission_denied");
+      expect(check(result, "read_costs").message).toMatch(/lacks the permission api\.usage\.read \(HTTP 401, missing scope\)/);
+      expect(check(result, "read_costs").message).not.toMatch(/deleted|revoked/);
+    });
+  }
+
+  it("missingScopes reads the scope names from the message, with either code, and nothing else", async () => {
+    const { missingScopes } = await import("./openai");
+    expect(missingScopes({ code: null, text: "You have insufficient permissions for this operation. Missing scopes: api.usage.read. Check…" })).toEqual(["api.usage.read"]);
+    expect(missingScopes({ code: null, text: "Missing scopes: api.usage.read, api.management.read." })).toEqual(["api.usage.read", "api.management.read"]);
+    expect(missingScopes({ code: "missing_scope", text: "" })).toEqual([]);
+    expect(missingScopes({ code: "invalid_api_key", text: "Incorrect API key provided: sk-admin****abcd." })).toBeNull();
   });
 
   it("permission_denied for a project key, with the admin-key hint", async () => {

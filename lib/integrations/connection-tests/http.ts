@@ -1,5 +1,6 @@
 import "server-only";
 
+import { resolveProvider, type ResolvedProvider } from "../registry";
 import type {
   CheckResult,
   ConnectionOutcome,
@@ -26,6 +27,8 @@ export interface CheckBody {
   outcome: ConnectionOutcome;
   message?: string;
   retry_after_s?: number;
+  /** Shown even when the check passed: advice, such as what to add for a fuller check. */
+  note?: string;
 }
 
 /** A response that arrived (any status). `json` is the parsed body, or null when it was not JSON. */
@@ -58,6 +61,7 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; durati
 export function toCheck(name: string, body: CheckBody, duration_ms: number): CheckResult {
   const check: CheckResult = { name, outcome: body.outcome, duration_ms };
   if (body.outcome !== "ok" && body.message) check.message = body.message;
+  else if (body.note) check.message = body.note;
   if (body.retry_after_s !== undefined) check.retry_after_s = body.retry_after_s;
   return check;
 }
@@ -398,6 +402,7 @@ export function combineChecks(
     key_kind?: string | null;
     /** Secret values that must never appear in a message. */
     secrets?: readonly (string | null | undefined)[];
+    warnings?: Record<string, string>;
   } = {},
 ): ConnectionTestResult {
   const secrets = (extra.secrets ?? []).filter((s): s is string => typeof s === "string" && s.length > 0);
@@ -419,6 +424,7 @@ export function combineChecks(
     key_kind: extra.key_kind ?? null,
   };
   if (failed?.retry_after_s !== undefined) result.retry_after_s = failed.retry_after_s;
+  if (extra.warnings && Object.keys(extra.warnings).length > 0) result.warnings = { ...extra.warnings };
   return result;
 }
 
@@ -446,4 +452,11 @@ export function parseGoogleApiError(json: unknown): GoogleApiError {
     }
   }
   return { status: safeToken(getPath(err, "status")), reasons, retryDelay };
+}
+
+/** The provider's registry entry: the context's, else the same entry read from the registry. */
+export function definitionOf(ctx: ConnectionTestContext): ResolvedProvider {
+  const def = ctx.definition ?? resolveProvider(ctx.provider);
+  if (!def) throw new Error(`no registry entry for provider ${ctx.provider}`);
+  return def;
 }

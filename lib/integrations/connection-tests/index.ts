@@ -8,7 +8,7 @@ import { testOpenAI } from "./openai";
 import { testAnthropic } from "./anthropic";
 import { testGemini } from "./gemini";
 import { testManual } from "./manual";
-import { testOciApiKey } from "./oci";
+import { ociEndpointParams, testOciApiKey } from "./oci";
 import { testGcpServiceAccount } from "./gcp";
 import { testAwsAccessKeys, testAwsAssumeRole } from "./aws";
 import { testAzureOpenAI, testAzureServicePrincipal } from "./azure";
@@ -29,6 +29,11 @@ export const CONNECTION_TESTS: Record<ConnectionTestKind, ConnectionTest> = {
   oci_api_key: testOciApiKey,
 };
 
+/** Placeholders a protocol derives from the credential for its endpoint templates (OCI: the realm's domain). */
+const ENDPOINT_PARAMS: Partial<Record<ConnectionTestKind, (credential: Record<string, unknown>) => Record<string, string>>> = {
+  oci_api_key: ociEndpointParams,
+};
+
 /**
  * Endpoint bases for a provider: the override variable when set, else the registry default with
  * `{region}`/`{location}` filled from the credential. A default filled from user input must match
@@ -40,17 +45,20 @@ export function resolveEndpoints(
   overrides: Partial<Record<EndpointEnvVar, string>>,
 ): Record<string, string> {
   const out: Record<string, string> = {};
+  let derived: Record<string, string> | null = null;
   for (const [key, def] of Object.entries(provider.endpoints)) {
     const override = overrides[def.env];
     if (override) {
       out[key] = override;
       continue;
     }
+    derived ??= ENDPOINT_PARAMS[provider.connection_test.kind]?.(credential) ?? {};
+    const params = derived;
     let usedInput = false;
     let global = false;
     let value = def.default.replace(/\{(\w+)\}/g, (_m, name: string) => {
       usedInput = true;
-      const given = credential[name];
+      const given = credential[name] ?? params[name];
       const v = typeof given === "string" && given ? given : (def.param_defaults?.[name] ?? "");
       if (v === "global") global = true;
       return v;
@@ -125,6 +133,8 @@ export async function runConnectionTest(
     externalId: string;
     limiter?: WindowRateLimiter;
     fingerprint?: string;
+    /** The integration's metadata (some tests read it: gcp's billing_export_table, aws_keys' region). */
+    metadata?: Readonly<Record<string, unknown>>;
   },
 ): Promise<ConnectionTestResult> {
   const throttled = throttleOrNull(provider, credential, opts);
@@ -139,6 +149,8 @@ export async function runConnectionTest(
     now: opts.now,
     org: opts.org,
     externalId: opts.externalId,
+    metadata: opts.metadata ?? {},
+    definition: provider,
   };
   return CONNECTION_TESTS[provider.connection_test.kind](ctx);
 }

@@ -6,7 +6,10 @@ import { OCI_NOT_AUTHENTICATED, startOciFake, type OciFake } from "@/tests/fakes
 import { fakeOcid, makeOciApiKey, ociFingerprint, type OciCredential, type OciTestKey } from "@/tests/fakes/oci-keys";
 
 import { AppError } from "../../errors";
-import { OCI_USAGE_POLICY, ociKeyFingerprint, ociUsageRequestBody, testOciApiKey } from "./oci";
+import { OCI_USAGE_POLICY, ociKeyFingerprint, ociRealmDomain, ociUsageRequestBody, testOciApiKey } from "./oci";
+import { resolveEndpoints } from "./index";
+import { resolveProvider } from "../registry";
+import { buildCredentialSchema } from "../schemas";
 import type { ConnectionTestContext, ConnectionTestResult } from "./types";
 
 // A public key and its fingerprint as `openssl rsa -pubout -outform DER | openssl md5 -c` prints it
@@ -137,7 +140,7 @@ describe("OCI API key connection test", () => {
       publicKeyPem: extra.publicKeyPem ?? k.publicKeyPem,
       name: USER_NAME,
       canReadUsage: extra.canReadUsage,
-      canReadSelf: extra.canReadSelf,
+      canReadSelf: extra.canReadSelf ?? true,
     });
 
   /** Runs the test and checks that nothing secret came back. */
@@ -287,9 +290,12 @@ describe("OCI API key connection test", () => {
     expect(result.outcome).toBe("ok");
   });
 
-  it("accepts a key pasted with literal \\n sequences", async () => {
+  it("a key pasted with literal \\n sequences is normalized once, at the format check; the test signs with that form", async () => {
     register(main);
-    const result = await run({ ...main.credential, private_key: main.credential.private_key.replace(/\n/g, "\\n") });
+    const pasted = { ...main.credential, private_key: main.credential.private_key.replace(/\n/g, "\\n") };
+    const canonical = buildCredentialSchema(resolveProvider("oci")!).parse(pasted) as unknown as OciCredential;
+    expect(canonical.private_key).toBe(main.credential.private_key.trim() + "\n");
+    const result = await run(canonical);
     expect(result.outcome).toBe("ok");
   });
 
@@ -367,11 +373,33 @@ describe("OCI API key connection test", () => {
     expect(result.account).toEqual({ id: main.credential.tenancy_ocid, name: USER_NAME });
   });
 
-  it("is not_found when the identity service finds no such user", async () => {
+  it("a least-privilege user (no self-read: 404 NotAuthorizedOrNotFound after a signed request) is authenticated, name unknown, and goes on to usage", async () => {
     register(main, { canReadSelf: false });
     const result = await run(main.credential);
-    expect(result.outcome).toBe("not_found");
-    expect(check(result, "authenticate").message).toMatch(/user not found in this tenancy|no such user in this tenancy/);
+    expect(result.outcome).toBe("ok");
+    expect(result.checks.map((c) => [c.name, c.outcome])).toEqual([
+      ["authenticate", "ok"],
+      ["read_costs", "ok"],
+    ]);
+    expect(result.account).toEqual({ id: main.credential.tenancy_ocid, name: null });
+    expect(fake.verifications.map((v) => [v.path.split("/")[2], v.ok])).toEqual([
+      ["users", true],
+      ["usage", true],
+    ]);
+  });
+
+  it("a least-privilege user without the usage policy is permission_denied on read_costs (not not_found)", async () => {
+    register(main, { canReadSelf: false, canReadUsage: false });
+    const result = await run(main.credential);
+    expect(result.outcome).toBe("permission_denied");
+    expect(check(result, "authenticate").outcome).toBe("ok");
+    expect(check(result, "read_costs").message).toContain(OCI_USAGE_POLICY);
+  });
+
+  it("a key OCI does not know is 401 before any authorization: auth_failed, never ok", async () => {
+    register(main, { canReadSelf: false, publicKeyPem: other.publicKeyPem });
+    const result = await run(main.credential);
+    expect(result.outcome).toBe("auth_failed");
     expect(check(result, "read_costs").outcome).toBe("skipped");
   });
 
@@ -441,6 +469,38 @@ describe("OCI API key connection test", () => {
     const result = await testOciApiKey({ ...ctxFor(fake.url, credential, { fetch: fakeFetch }), endpoints: {} });
     expect(result.outcome).toBe("network");
     expect(seen).toEqual([`https://identity.eu-frankfurt-1.oci.oraclecloud.com/20160918/users/${main.credential.user_ocid}`]);
+  });
+
+  it("builds hosts from the region's realm domain (oci-common's realm table), also through the registry template", async () => {
+    const seen: string[] = [];
+    const fakeFetch: typeof fetch = async (input) => {
+      seen.push(String(input));
+      throw Object.assign(new TypeError("fetch failed"), { cause: { code: "ENOTFOUND" } });
+    };
+    const gov = { ...main.credential, region: "us-langley-1", tenancy_ocid: main.credential.tenancy_ocid.replace(".oc1.", ".oc2.") };
+    await testOciApiKey({ ...ctxFor(fake.url, gov, { fetch: fakeFetch }), endpoints: {} });
+    expect(seen).toEqual([`https://identity.us-langley-1.oci.oraclegovcloud.com/20160918/users/${main.credential.user_ocid}`]);
+
+    expect(ociRealmDomain("us-ashburn-1", "ocid1.tenancy.oc1..aaaa")).toBe("oraclecloud.com");
+    expect(ociRealmDomain("uk-gov-london-1", "ocid1.tenancy.oc4..aaaa")).toBe("oraclegovcloud.uk");
+    expect(ociRealmDomain("eu-frankfurt-2", "ocid1.tenancy.oc19..aaaa")).toBe("oraclecloud.eu");
+    // A region oci-common does not list yet: the tenancy's realm decides.
+    expect(ociRealmDomain("xx-newplace-1", "ocid1.tenancy.oc19..aaaa")).toBe("oraclecloud.eu");
+    // A region of another realm than the tenancy's: a format error naming the region.
+    expect(() => ociRealmDomain("us-ashburn-1", "ocid1.tenancy.oc2..aaaa")).toThrow(AppError);
+
+    const oci = resolveProvider("oci")!;
+    const eu = resolveEndpoints(oci, { region: "eu-madrid-2", tenancy_ocid: "ocid1.tenancy.oc19..aaaa" }, {});
+    expect(eu).toEqual({ identity_endpoint: "https://identity.eu-madrid-2.oci.oraclecloud.eu", usage_endpoint: "https://usageapi.eu-madrid-2.oci.oraclecloud.eu" });
+    const err = (() => {
+      try {
+        resolveEndpoints(oci, { region: "us-ashburn-1", tenancy_ocid: "ocid1.tenancy.oc19..aaaa" }, {});
+      } catch (e) {
+        return e as AppError;
+      }
+      return null;
+    })();
+    expect(err?.extra.fields).toHaveProperty(["credential.region"]);
   });
 
   it("never puts the private key, a PEM line, the passphrase or a signature in any message", async () => {

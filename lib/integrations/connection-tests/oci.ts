@@ -2,7 +2,7 @@ import "server-only";
 
 import crypto from "node:crypto";
 
-import { DefaultRequestSigner, SimpleAuthenticationDetailsProvider } from "oci-common";
+import { DefaultRequestSigner, Realm, Region, SimpleAuthenticationDetailsProvider } from "oci-common";
 
 import { AppError } from "../../errors";
 import {
@@ -39,9 +39,24 @@ import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTest
  * the injected clock. The signer gets an unencrypted PKCS#1 copy of the key produced by node:crypto,
  * so every PEM form node reads (PKCS#1, PKCS#8, encrypted or not) works alike.
  *
- * 1. authenticate: GET {identity}/20160918/users/{user_ocid} (the user can read itself).
+ * 1. authenticate: GET {identity}/20160918/users/{user_ocid}. A wrong key, fingerprint, user or
+ *    tenancy is refused with 401 NotAuthenticated before any authorization
+ *    (https://docs.oracle.com/iaas/Content/API/References/apierrors.htm: 401 NotAuthenticated "The
+ *    required information to complete authentication was not provided or was incorrect"). A user
+ *    does NOT read its own record by default: "Managing User Credentials"
+ *    (https://docs.oracle.com/iaas/Content/Identity/access/managing-user-credentials.htm) lists only
+ *    its password and API keys as what a user manages without a policy, and Oracle's examples grant
+ *    self-read explicitly (`allow any-user to {USER_INSPECT, USER_READ} in tenancy where
+ *    request.principal.id = target.user.id`). So a least-privilege user whose group may only
+ *    `read usage-report` gets 404 NotAuthorizedOrNotFound here (apierrors.htm: "Authorization
+ *    failed or requested resource not found"): after a correctly signed request that proves the
+ *    key authenticated. The user's name stays unknown and the usage check runs.
  * 2. read_costs: POST {usage}/20200107/usage (RequestSummarizedUsages) for yesterday, DAILY, COST.
  */
+ *
+ * Hosts are built from the region's realm: `identity.{region}.oci.{secondLevelDomain}` (the OCI
+ * SDKs' endpoint template; the realm table is oci-common's `Realm`/`Region`, e.g. oc1 →
+ * oraclecloud.com, oc2/oc3 → oraclegovcloud.com, oc4 → oraclegovcloud.uk, oc19 → oraclecloud.eu).
 
 export const OCI_USAGE_POLICY = "Allow group <group> to read usage-report in tenancy";
 
@@ -49,7 +64,45 @@ const NOT_RUN = "Not checked because the authenticate check did not pass.";
 const MIN_RSA_BITS = 2048;
 const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 const DAY_MS = 86_400_000;
-const REGION = /^[a-z]{2,}-[a-z]+-\d+$/;
+const REGION = /^[a-z]{2,}(-[a-z]+)+-\d+$/;
+
+let regionRealms: Map<string, { realmId: string; domain: string }> | null = null;
+
+/** oci-common's built-in region table (no config file, env or IMDS lookups). */
+function knownRegions(): Map<string, { realmId: string; domain: string }> {
+  if (!regionRealms) {
+    regionRealms = new Map(Region.values().map((r) => [r.regionId, { realmId: r.realm.realmId, domain: r.realm.secondLevelDomain }]));
+  }
+  return regionRealms;
+}
+
+/**
+ * The realm's second-level domain for a region (`oraclecloud.com`, `oraclegovcloud.com`,
+ * `oraclecloud.eu`, …). A region oci-common does not list yet takes the realm of the tenancy OCID
+ * (`ocid1.tenancy.<realm>..…`); a region whose realm differs from the tenancy's is a format error
+ * naming the region (the key could never authenticate there).
+ */
+export function ociRealmDomain(region: string, tenancyOcid: string | undefined): string {
+  const tenancyRealm = /^ocid1\.tenancy\.(oc\d+)\./.exec(tenancyOcid ?? "")?.[1];
+  const known = knownRegions().get(region);
+  if (known) {
+    if (tenancyRealm && tenancyRealm !== known.realmId) {
+      const why = `is in realm ${known.realmId}, but the tenancy is in realm ${tenancyRealm}: use the tenancy's home region`;
+      throw formatError("credential.region", why);
+    }
+    return known.domain;
+  }
+  const realm = tenancyRealm ? Realm.values().find((r) => r.realmId === tenancyRealm) : undefined;
+  if (realm) return realm.secondLevelDomain;
+  throw formatError("credential.region", "is not an OCI region this server knows (such as us-ashburn-1)");
+}
+
+/** Placeholders the registry's OCI endpoint templates use besides the credential's own fields. */
+export function ociEndpointParams(credential: Record<string, unknown>): Record<string, string> {
+  const region = typeof credential.region === "string" ? credential.region.trim() : "";
+  if (!REGION.test(region)) return {};
+  return { realm_domain: ociRealmDomain(region, typeof credential.tenancy_ocid === "string" ? credential.tenancy_ocid : undefined) };
+}
 
 const FIELD = {
   privateKey: "credential.private_key",
@@ -139,7 +192,8 @@ function readCredential(ctx: ConnectionTestContext): OciCredentialInput {
     tenancy: str("tenancy_ocid"),
     user: str("user_ocid"),
     fingerprint: str("fingerprint").toLowerCase(),
-    privateKey: str("private_key").replace(/\\n/g, "\n"),
+    // As stored: PEM escapes were normalized once, at the format check (lib/integrations/schemas.ts).
+    privateKey: str("private_key"),
     passphrase,
     region: str("region"),
   };
@@ -153,7 +207,12 @@ function endpoint(ctx: ConnectionTestContext, name: "identity_endpoint" | "usage
       fields: { "credential.region": "must be an OCI region identifier such as us-ashburn-1" },
     });
   }
-  return `https://${name === "identity_endpoint" ? "identity" : "usageapi"}.${region}.oci.oraclecloud.com`;
+  return `https://${name === "identity_endpoint" ? "identity" : "usageapi"}.${region}.oci.${ociRealmDomain(region, credentialTenancy(ctx))}`;
+}
+
+function credentialTenancy(ctx: ConnectionTestContext): string | undefined {
+  const t = ctx.credential.tenancy_ocid;
+  return typeof t === "string" ? t : undefined;
 }
 
 /** Signs with OCI's signer and sends; every signature made is appended to `signatures`. */
@@ -247,12 +306,8 @@ async function authenticate(
     }
     if (reply.status === 401) return notAuthenticated(ctx, reply, err);
     if (reply.status === 404 && err.code === "NotAuthorizedOrNotFound") {
-      return {
-        outcome: "not_found",
-        message:
-          "OCI accepted the signature but found no such user in this tenancy (HTTP 404, NotAuthorizedOrNotFound). " +
-          "Check that user_ocid is the user the API key was added to and that tenancy_ocid is that user's tenancy.",
-      };
+      // Signed correctly (a bad signature is a 401 first): authenticated; the user may just not read itself.
+      return { outcome: "ok" };
     }
     if (reply.status === 403) {
       return {

@@ -61,6 +61,36 @@ function openAIError(reply: HttpReply): OpenAIError {
 
 const REGION_CODE = "unsupported_country_region_territory";
 
+/**
+ * A key that authenticated but lacks a permission. OpenAI answers HTTP 401 with
+ * `type: invalid_request_error` and the message "You have insufficient permissions for this
+ * operation. Missing scopes: api.usage.read. …"; bodies seen in the wild carry `"code": null`
+ * (continuedev/continue#10059, microsoft/PowerToys#32989, openai/codex#31506) and some client
+ * fixtures `"code": "missing_scope"`. Both are recognized, by the code or the "Missing scopes"
+ * message; a 403 with that message (seen for project keys on admin endpoints) is read the same way.
+ * Returns the scope names (only scope-shaped tokens, e.g. api.usage.read), or null when it is not
+ * a scope error.
+ */
+export function missingScopes(err: { code: string | null; text: string }): string[] | null {
+  const m = /Missing scopes?:\s*([^\n]*)/i.exec(err.text);
+  if (!m && err.code !== "missing_scope") return null;
+  const scopes = (m?.[1] ?? "")
+    .split(/[\s,]+/)
+    .map((t) => t.replace(/[.;]+$/, ""))
+    .filter((t) => /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/.test(t));
+  return [...new Set(scopes)];
+}
+
+function scopeDenied(scopes: string[], status: number): CheckBody {
+  const named = scopes.length > 0 ? scopes.join(", ") : "api.usage.read";
+  return {
+    outcome: "permission_denied",
+    message:
+      `This key lacks the permission ${named} (HTTP ${status}, missing scope). Give the admin key read access to Usage (${named}) at ` +
+      "platform.openai.com/settings/organization/admin-keys, or create a new admin key with that permission.",
+  };
+}
+
 function regionRefused(err: OpenAIError): CheckBody {
   return {
     outcome: "permission_denied",
@@ -151,17 +181,13 @@ async function testAdminKey(
       account: accountFrom(reply.json, organizationId),
     };
   }
-  if (reply.status === 401) return authFailed(unauthorized(err));
-  if (reply.status === 403) {
+  const scopes = reply.status === 401 || reply.status === 403 ? missingScopes(err) : null;
+  if (reply.status === 401 && !scopes) return authFailed(unauthorized(err));
+  if (reply.status === 401 || reply.status === 403) {
     if (err.code === REGION_CODE) return authFailed(regionRefused(err));
     // The key was recognized; it lacks the permission to read costs.
-    const body: CheckBody = /scope/i.test(err.text)
-      ? {
-          outcome: "permission_denied",
-          message:
-            "This admin key lacks the usage/cost read scope (api.usage.read). Give it read access to Usage at " +
-            "platform.openai.com/settings/organization/admin-keys, or create a new admin key with that permission.",
-        }
+    const body: CheckBody = scopes
+      ? scopeDenied(scopes, reply.status)
       : {
           outcome: "permission_denied",
           message:
@@ -190,10 +216,10 @@ async function testOtherKey(
     if (reply.status === 200) {
       return Array.isArray(getPath(reply.json, "data")) ? { outcome: "ok" } : unexpectedBody(ctx, url);
     }
-    if (reply.status === 401) return unauthorized(err);
-    if (reply.status === 403) {
+    if (reply.status === 401 && !missingScopes(err)) return unauthorized(err);
+    if (reply.status === 401 || reply.status === 403) {
       if (err.code === REGION_CODE) return regionRefused(err);
-      // A restricted key without the models permission still authenticated.
+      // A restricted key without the models permission (401/403 "Missing scopes") still authenticated.
       return { outcome: "ok" };
     }
     return classifyHttpStatus(ctx, reply, err.code ?? err.type) ?? unexpectedStatus(ctx, reply, url, err.code);
@@ -215,9 +241,11 @@ async function testOtherKey(
     }
     if (reply.status === 403 && err.code === REGION_CODE) return regionRefused(err);
     if (reply.status === 401 || reply.status === 403) {
+      const scopes = missingScopes(err);
+      const named = scopes && scopes.length > 0 ? `; OpenAI says it lacks ${scopes.join(", ")}` : "";
       return {
         outcome: "permission_denied",
-        message: `This key cannot read organization costs (HTTP ${reply.status}${err.code ? `, ${err.code}` : ""}). ${OPENAI_ADMIN_KEY_HINT}`,
+        message: `This key cannot read organization costs (HTTP ${reply.status}${err.code ? `, ${err.code}` : ""}${named}). ${OPENAI_ADMIN_KEY_HINT}`,
       };
     }
     return classifyHttpStatus(ctx, reply, err.code ?? err.type) ?? unexpectedStatus(ctx, reply, url, err.code);

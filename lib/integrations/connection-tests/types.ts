@@ -1,4 +1,5 @@
 import "server-only";
+import type { ResolvedProvider } from "../registry-schema";
 
 /** Outcomes of a connection test and of each of its checks (API.md "Connection test result"). */
 export const CONNECTION_OUTCOMES = [
@@ -35,6 +36,11 @@ export interface ConnectionTestResult {
   /** What kind of key it is ("admin", "project", "service_account", "standard", "auth"...), or null. */
   key_kind: string | null;
   retry_after_s?: number;
+  /**
+   * Non-blocking advice keyed like the setup response's `warnings` (e.g.
+   * "metadata.billing_export_table"): the credential passed, but something should be added.
+   */
+  warnings?: Record<string, string>;
 }
 
 export interface ConnectionTestContext {
@@ -59,6 +65,13 @@ export interface ConnectionTestContext {
    * value customers put in their role's trust policy, passed on every AssumeRole.
    */
   externalId: string;
+  /** The integration's metadata (e.g. gcp's billing_export_table, aws_keys' region); {} when none. */
+  metadata?: Readonly<Record<string, unknown>>;
+  /**
+   * The provider's registry entry (permissions, roles, checks). Absent only in unit tests that build
+   * a context by hand; `definitionOf(ctx)` then reads the same entry from the registry.
+   */
+  definition?: ResolvedProvider;
 }
 
 export type ConnectionTest = (ctx: ConnectionTestContext) => Promise<ConnectionTestResult>;
