@@ -29,6 +29,7 @@ export const ENDPOINT_ENV_VARS = [
   "GEMINI_API_BASE",
   "GOOGLE_OAUTH_TOKEN_URL",
   "GOOGLE_CRM_API_BASE",
+  "GOOGLE_BIGQUERY_API_BASE",
   "GOOGLE_VERTEX_API_BASE",
   "AWS_STS_ENDPOINT",
   "AWS_CE_ENDPOINT",
@@ -121,6 +122,8 @@ export const ProviderDefSchema = z
       })
       .strict(),
     cost_permissions: z.array(z.string()),
+    /** The predefined role that grants each permission, for messages that say what to grant. */
+    permission_roles: z.record(z.string(), z.string()).optional(),
     roles: z.array(z.string()).optional(),
     docs: z.array(z.object({ title: z.string(), url: z.string().url() }).strict()),
     rate_limits: z

@@ -93,6 +93,7 @@ export async function setupIntegration(
     provider: provider.id,
     credentialId,
     ciphertext: encrypted.ciphertext,
+      metadata: metadataInput ?? existing?.metadata ?? {},
     keyRef: encrypted.keyRef,
     keyVersion: encrypted.keyVersion,
     fingerprint,
@@ -110,5 +111,5 @@ export async function setupIntegration(
   deps.cache.invalidate(org, provider.id);
   args.onStep?.("stored");
 
-  return { created: !existing, integration: presentIntegration(deps, stored), connection_test: test, warnings };
+  return { created: !existing, integration: presentIntegration(deps, stored), connection_test: test, warnings: { ...warnings, ...test.warnings } };
 }

@@ -219,6 +219,8 @@ describe("OpenAI: setup, validate, list, metadata, delete", () => {
       expect(r.status, code).toBe(status);
       expect(r.body.error.code).toBe(code);
       expect(r.body.error.connection_test.outcome).toBe(outcome);
+      // OpenAI's 401 "Missing scopes: api.usage.read" is a missing permission, named, not a revoked key.
+      if (outcome === "permission_denied") expect(r.body.error.message).toContain("api.usage.read");
       if (status === 429) expect(Number(r.headers.get("retry-after"))).toBe(7);
       expect(r.text).not.toContain(key);
     }

@@ -55,6 +55,7 @@ export async function startStack(opts: { port: number; env?: Record<string, stri
     DATA_DIR: dataDir,
     GOOGLE_OAUTH_TOKEN_URL: `${local(ports.gcp)}/token`,
     GOOGLE_CRM_API_BASE: local(ports.gcp),
+    GOOGLE_BIGQUERY_API_BASE: local(ports.gcp),
     OCI_IDENTITY_ENDPOINT: local(ports.oci),
     OCI_USAGE_ENDPOINT: local(ports.oci),
     AZURE_AUTHORITY_HOST: `https://127.0.0.1:${ports.azureAuthority}`,
