@@ -5,6 +5,7 @@ import crypto from "node:crypto";
 import { DefaultRequestSigner, Realm, Region, SimpleAuthenticationDetailsProvider } from "oci-common";
 
 import { AppError } from "../../errors";
+import { openRsaPrivateKey, PrivateKeyError } from "../../kms/private-key";
 import {
   classifyHttpStatus,
   combineChecks,
@@ -52,16 +53,17 @@ import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTest
  *    failed or requested resource not found"): after a correctly signed request that proves the
  *    key authenticated. The user's name stays unknown and the usage check runs.
  * 2. read_costs: POST {usage}/20200107/usage (RequestSummarizedUsages) for yesterday, DAILY, COST.
- */
  *
  * Hosts are built from the region's realm: `identity.{region}.oci.{secondLevelDomain}` (the OCI
  * SDKs' endpoint template; the realm table is oci-common's `Realm`/`Region`, e.g. oc1 →
  * oraclecloud.com, oc2/oc3 → oraclegovcloud.com, oc4 → oraclegovcloud.uk, oc19 → oraclecloud.eu).
+ */
 
 export const OCI_USAGE_POLICY = "Allow group <group> to read usage-report in tenancy";
 
 const NOT_RUN = "Not checked because the authenticate check did not pass.";
 const MIN_RSA_BITS = 2048;
+const MAX_RSA_BITS = 4096;
 const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 const DAY_MS = 86_400_000;
 const REGION = /^[a-z]{2,}(-[a-z]+)+-\d+$/;
@@ -126,33 +128,20 @@ function formatError(field: string, why: string): AppError {
   });
 }
 
-function isEncryptedPem(pem: string): boolean {
-  return /-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(pem) || /Proc-Type:\s*4,ENCRYPTED/i.test(pem);
-}
-
 /**
  * Opens the PEM private key, or throws invalid_format naming the field at fault (private_key or
- * passphrase). Never includes node's error text (it may quote the input).
+ * passphrase). Never includes node's error text (it may quote the input). Bounded
+ * (lib/kms/private-key.ts): the PEM's own key-derivation parameters are capped before decrypting,
+ * and the RSA size must be 2048–4096 bits, so no upload can hold the event loop.
  */
 export function loadOciPrivateKey(pem: string, passphrase: string | undefined): crypto.KeyObject {
   if (/-----BEGIN OPENSSH PRIVATE KEY-----/.test(pem)) throw formatError(FIELD.privateKey, OCI_KEY_MESSAGES.openssh);
-  const encrypted = isEncryptedPem(pem);
-  if (encrypted && !passphrase) throw formatError(FIELD.passphrase, OCI_KEY_MESSAGES.passphraseMissing);
-  let key: crypto.KeyObject;
   try {
-    // node ignores a passphrase given for an unencrypted key.
-    key = crypto.createPrivateKey({ key: pem, format: "pem", ...(passphrase ? { passphrase } : {}) });
-  } catch (err) {
-    const code = (err as { code?: unknown } | null)?.code;
-    if (!passphrase && (code === "ERR_MISSING_PASSPHRASE" || code === "ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED")) {
-      throw formatError(FIELD.passphrase, OCI_KEY_MESSAGES.passphraseMissing);
-    }
-    if (passphrase && (encrypted || code === "ERR_OSSL_BAD_DECRYPT")) throw formatError(FIELD.passphrase, OCI_KEY_MESSAGES.passphraseWrong);
-    throw formatError(FIELD.privateKey, OCI_KEY_MESSAGES.unreadable);
+    return openRsaPrivateKey(pem, passphrase, { minBits: MIN_RSA_BITS, maxBits: MAX_RSA_BITS, sizeReason: OCI_KEY_MESSAGES.weakKey });
+  } catch (e) {
+    if (e instanceof PrivateKeyError) throw formatError(e.field === "passphrase" ? FIELD.passphrase : FIELD.privateKey, e.reason);
+    throw e;
   }
-  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-  if (key.asymmetricKeyType !== "rsa" || bits < MIN_RSA_BITS) throw formatError(FIELD.privateKey, OCI_KEY_MESSAGES.weakKey);
-  return key;
 }
 
 /** OCI's key fingerprint: MD5 of the DER SubjectPublicKeyInfo, colon-separated lowercase hex. */
