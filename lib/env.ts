@@ -38,6 +38,10 @@ const EnvSchema = z.object({
   ORG_RATE_LIMIT_PER_MINUTE: intFromEnv(60, 1, 100_000),
   /** Base64 pepper for credential fingerprints; default: generated once under DATA_DIR. */
   FINGERPRINT_PEPPER: z.string().optional(),
+  /** Audit events older than this many days are deleted (docs/security.md, "Audit trail"). */
+  AUDIT_RETENTION_DAYS: intFromEnv(400, 1, 36_500),
+  /** Base64 HMAC key of the audit hash chain (≥ 32 bytes); default: generated once under DATA_DIR. Shared by every instance. */
+  AUDIT_HMAC_KEY: z.string().optional(),
   PLATFORM_AWS_PRINCIPAL_ARN: z.string().optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.string().default("development"),

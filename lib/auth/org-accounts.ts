@@ -18,6 +18,24 @@ import {
   withAuthErrors,
 } from "./accounts";
 import { createOrganization } from "./organizations";
+import { recordAudit, recordAuditFailure, type AuditInput } from "../audit/record-audit";
+
+/** Runs a member/invitation change and records it (outcome ok, or the error's code); `note.target` says whom it concerned. */
+async function auditedChange<T>(
+  deps: CoreDeps,
+  base: Omit<AuditInput, "outcome" | "target">,
+  fn: (note: { target?: string; org?: string }) => Promise<T>,
+): Promise<T> {
+  const note: { target?: string; org?: string } = {};
+  try {
+    const r = await fn(note);
+    await recordAudit(deps, { ...base, org: note.org ?? base.org, target: note.target ?? null, outcome: "ok" });
+    return r;
+  } catch (e) {
+    if (note.org ?? base.org) await recordAuditFailure(deps, { ...base, org: note.org ?? base.org, target: note.target ?? null }, e);
+    throw e;
+  }
+}
 
 /**
  * Organizations as people use them in the web UI: create (the creator becomes the owner), members,
@@ -151,10 +169,21 @@ export const InviteInputSchema = z
   })
   .strict();
 
-/** Invite someone by email; returns the invitation id for the link /invite/<id> (no email is sent). */
+/** Invite someone by email; returns the invitation id for the link /invite/<id> (no email is sent). Audited (member.invite). */
 export async function inviteMember(
   args: { actor: Actor | null; org: string; input: unknown; reqHeaders: Headers },
   deps: CoreDeps = getDeps(),
+): Promise<InvitationView> {
+  return auditedChange(deps, { actor: args.actor, org: args.org, action: "member.invite" }, async (note) => {
+    const inv = await inviteMemberUnaudited(args, deps);
+    note.target = `${inv.email} (${inv.role})`;
+    return inv;
+  });
+}
+
+async function inviteMemberUnaudited(
+  args: { actor: Actor | null; org: string; input: unknown; reqHeaders: Headers },
+  deps: CoreDeps,
 ): Promise<InvitationView> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
   userOrThrow(args.actor);
@@ -185,9 +214,18 @@ export async function cancelInvitation(
 
 const RoleSchema = z.enum(ORG_ROLES, { message: "must be owner, admin or viewer" });
 
+/** Change a member's role. Audited (member.role_change: whom, and the new role). */
 export async function updateMemberRole(
   args: { actor: Actor | null; org: string; memberId: string; role: unknown; reqHeaders: Headers },
   deps: CoreDeps = getDeps(),
+): Promise<void> {
+  return auditedChange(deps, { actor: args.actor, org: args.org, action: "member.role_change" }, (note) => updateMemberRoleUnaudited(args, deps, note));
+}
+
+async function updateMemberRoleUnaudited(
+  args: { actor: Actor | null; org: string; memberId: string; role: unknown; reqHeaders: Headers },
+  deps: CoreDeps,
+  note: { target?: string },
 ): Promise<void> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
   const role = RoleSchema.safeParse(args.role);
@@ -195,6 +233,7 @@ export async function updateMemberRole(
   const organizationId = await authOrgIdOrThrow(deps, args.org);
   const member = (await listOrgMembersRaw(deps.env, organizationId)).find((m) => m.id === args.memberId);
   if (!member) throw new AppError("not_found", "That person is not a member of this organization.");
+  note.target = `${member.email} (${member.role} → ${role.data})`;
   const actor = userOrThrow(args.actor);
   if (member.userId === actor.userId) throw new AppError("forbidden", "You cannot change your own role; ask another owner or admin.");
   const myRole = await deps.memberships(actor.userId, args.org);
@@ -205,14 +244,24 @@ export async function updateMemberRole(
   await withAuthErrors(() => auth.api.updateMemberRole({ body: { memberId: member.id, role: role.data, organizationId }, headers: args.reqHeaders }));
 }
 
+/** Remove a member. Audited (member.remove). */
 export async function removeMember(
   args: { actor: Actor | null; org: string; memberId: string; reqHeaders: Headers },
   deps: CoreDeps = getDeps(),
+): Promise<void> {
+  return auditedChange(deps, { actor: args.actor, org: args.org, action: "member.remove" }, (note) => removeMemberUnaudited(args, deps, note));
+}
+
+async function removeMemberUnaudited(
+  args: { actor: Actor | null; org: string; memberId: string; reqHeaders: Headers },
+  deps: CoreDeps,
+  note: { target?: string },
 ): Promise<void> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
   const organizationId = await authOrgIdOrThrow(deps, args.org);
   const member = (await listOrgMembersRaw(deps.env, organizationId)).find((m) => m.id === args.memberId);
   if (!member) throw new AppError("not_found", "That person is not a member of this organization.");
+  note.target = `${member.email} (${member.role})`;
   const actor = userOrThrow(args.actor);
   if (member.userId === actor.userId) throw new AppError("forbidden", "You cannot remove yourself; ask another owner or admin.");
   if (member.role === "owner" && (await deps.memberships(actor.userId, args.org)) !== "owner") {
@@ -240,14 +289,24 @@ export async function getInvitationPreview(id: string, deps: CoreDeps = getDeps(
   return { id: inv.id, email: inv.email, role: inv.role, orgName: inv.org.name, orgSlug: inv.org.slug, state };
 }
 
-/** Accept an invitation addressed to the signed-in user's email; returns the org slug. */
+/** Accept an invitation addressed to the signed-in user's email; returns the org slug. Audited in that org (invitation.accept), refusals included. */
 export async function acceptInvitation(
   args: { actor: Actor | null; invitationId: string; reqHeaders: Headers },
   deps: CoreDeps = getDeps(),
 ): Promise<{ org: string }> {
+  return auditedChange(deps, { actor: args.actor, org: "", action: "invitation.accept" }, (note) => acceptInvitationUnaudited(args, deps, note));
+}
+
+async function acceptInvitationUnaudited(
+  args: { actor: Actor | null; invitationId: string; reqHeaders: Headers },
+  deps: CoreDeps,
+  note: { target?: string; org?: string },
+): Promise<{ org: string }> {
   const user = userOrThrow(args.actor);
   const preview = await getInvitationPreview(args.invitationId, deps);
   if (!preview) throw new AppError("not_found", "This invitation does not exist.");
+  note.org = preview.orgSlug;
+  note.target = `${preview.email} (${preview.role})`;
   if (preview.state !== "pending") throw new AppError("invalid_request", `This invitation is ${preview.state}; ask for a new one.`);
   if (preview.email.toLowerCase() !== user.email.toLowerCase()) {
     throw new AppError("forbidden", `This invitation is for ${preview.email}; sign in with that address to accept it.`);

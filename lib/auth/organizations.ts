@@ -4,6 +4,7 @@ import type { Actor } from "./actor";
 import { authorizeOrgOrThrow } from "./authorize";
 import type { ApiKeyRecord, ApiKeyRole, OrgRecord } from "./auth-store";
 import { getDeps, type CoreDeps } from "../integrations/deps";
+import { recordAudit, recordAuditFailure } from "../audit/record-audit";
 import { OrgSlugSchema } from "../integrations/schemas";
 
 /**
@@ -31,13 +32,29 @@ export async function createOrganization(
   if (!org) throw new AppError("conflict", `The organization '${slug.data}' already exists.`);
   if (args.initialApiKey === false) return { org, apiKey: null, keyId: null };
   const { record, apiKey } = await deps.auth.createApiKey(org.slug, "admin", "initial admin key", now);
+  await recordAudit(deps, { actor: args.actor, org: org.slug, action: "api_key.create", outcome: "ok", target: `${record.id} (admin)` });
   return { org, apiKey, keyId: record.id };
 }
 
-/** Create an org API key with a role; the key is returned once and stored only as a hash. */
+/** Create an org API key with a role; the key is returned once and stored only as a hash. Audited (api_key.create; the key id, never the key). */
 export async function createOrgApiKey(
   args: { actor: Actor | null; org: string; role: ApiKeyRole; label?: string },
   deps: CoreDeps = getDeps(),
+): Promise<{ apiKey: string; key: ApiKeyRecord }> {
+  const audit = { actor: args.actor, org: args.org, action: "api_key.create" as const };
+  try {
+    const r = await createOrgApiKeyUnaudited(args, deps);
+    await recordAudit(deps, { ...audit, outcome: "ok", target: `${r.key.id} (${r.key.role})` });
+    return r;
+  } catch (e) {
+    await recordAuditFailure(deps, { ...audit, target: `(${String(args.role).slice(0, 16)})` }, e);
+    throw e;
+  }
+}
+
+async function createOrgApiKeyUnaudited(
+  args: { actor: Actor | null; org: string; role: ApiKeyRole; label?: string },
+  deps: CoreDeps,
 ): Promise<{ apiKey: string; key: ApiKeyRecord }> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
   if (args.actor?.kind === "api_key" && args.actor.role !== "admin") throw new AppError("forbidden", "Only admins can create API keys.");
@@ -50,7 +67,19 @@ export async function listOrgApiKeys(args: { actor: Actor | null; org: string },
   return await deps.auth.listApiKeys(args.org);
 }
 
+/** Revoke an org API key. Audited (api_key.revoke). */
 export async function revokeOrgApiKey(args: { actor: Actor | null; org: string; keyId: string }, deps: CoreDeps = getDeps()): Promise<void> {
+  const audit = { actor: args.actor, org: args.org, action: "api_key.revoke" as const, target: /^[0-9a-f]{12}$/.test(args.keyId) ? args.keyId : "?" };
+  try {
+    await revokeOrgApiKeyUnaudited(args, deps);
+    await recordAudit(deps, { ...audit, outcome: "ok" });
+  } catch (e) {
+    await recordAuditFailure(deps, audit, e);
+    throw e;
+  }
+}
+
+async function revokeOrgApiKeyUnaudited(args: { actor: Actor | null; org: string; keyId: string }, deps: CoreDeps): Promise<void> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
   if (!(await deps.auth.revokeApiKey(args.org, args.keyId, new Date(deps.now())))) {
     throw new AppError("not_found", `No active API key '${/^[0-9a-f]{12}$/.test(args.keyId) ? args.keyId : "?"}' in this organization.`);

@@ -17,6 +17,8 @@ import type { CredentialStore } from "../storage/store";
 import { getRegistry, type Registry } from "./registry";
 import { CredentialCache } from "./runtime";
 import { WindowRateLimiter } from "./rate-limit";
+import { createAuditBackend } from "../audit/backend";
+import type { AuditBackend } from "../audit/record-audit";
 
 /** Everything the core needs, passed in explicitly so tests can swap any piece. */
 export interface CoreDeps {
@@ -34,6 +36,8 @@ export interface CoreDeps {
   rateLimiter: WindowRateLimiter;
   /** Keeps connection tests within each provider's documented rate (limits come from the registry). */
   providerLimiter: WindowRateLimiter;
+  /** The audit trail (table audit_events in the auth database) and its chain key. */
+  audit: AuditBackend;
 }
 
 export function createDeps(env: Env, overrides: Partial<CoreDeps> = {}): CoreDeps {
@@ -64,6 +68,7 @@ export function createDeps(env: Env, overrides: Partial<CoreDeps> = {}): CoreDep
     cache: overrides.cache ?? new CredentialCache({ ttlMs: env.CREDENTIAL_CACHE_TTL_MS, maxEntries: env.CREDENTIAL_CACHE_MAX_ENTRIES, now }),
     rateLimiter: overrides.rateLimiter ?? new WindowRateLimiter(env.ORG_RATE_LIMIT_PER_MINUTE),
     providerLimiter: overrides.providerLimiter ?? new WindowRateLimiter(60),
+    audit: overrides.audit ?? createAuditBackend(env),
   };
 }
 

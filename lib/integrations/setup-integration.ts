@@ -8,6 +8,8 @@ import type { CredentialRow } from "../storage/store";
 import { assertTestPassedOrThrow, runConnectionTest, statusForOutcome } from "./connection-tests";
 import type { ConnectionTestResult } from "./connection-tests/types";
 import { getDeps, type CoreDeps } from "./deps";
+import { recordAudit, recordAuditFailure } from "../audit/record-audit";
+import { resolveProvider } from "./registry";
 import {
   parseCredentialOrThrow,
   parseMetadataOrThrow,
@@ -33,11 +35,31 @@ export type SetupStep = (typeof SETUP_STEPS)[number];
 /**
  * Set up (or replace) an org's credential for a provider: format check → connection test →
  * encrypt → store. Nothing is stored unless every step passes, so a failure at any step leaves
- * the existing credential exactly as it was.
+ * the existing credential exactly as it was. Audited: integration.setup or .replace, with the
+ * fingerprints before and after, whatever the outcome (lib/audit).
  */
 export async function setupIntegration(
   args: { actor: Actor | null; org: string; provider: string; input: unknown; onStep?: (step: SetupStep) => void },
   deps: CoreDeps = getDeps(),
+): Promise<SetupResult> {
+  const note: { before?: string | null } = {};
+  const audit = { actor: args.actor, org: args.org, provider: resolveProvider(args.provider, deps.registry)?.id ?? null };
+  try {
+    const r = await setupUnaudited(args, deps, note);
+    const action = r.created ? "integration.setup" : "integration.replace";
+    await recordAudit(deps, { ...audit, action, fingerprint_before: note.before ?? null, fingerprint_after: r.integration.fingerprint, outcome: "ok" });
+    return r;
+  } catch (e) {
+    const action = note.before ? "integration.replace" : "integration.setup";
+    await recordAuditFailure(deps, { ...audit, action, fingerprint_before: note.before ?? null }, e);
+    throw e;
+  }
+}
+
+async function setupUnaudited(
+  args: { actor: Actor | null; org: string; provider: string; input: unknown; onStep?: (step: SetupStep) => void },
+  deps: CoreDeps,
+  note: { before?: string | null },
 ): Promise<SetupResult> {
   const { actor, org } = args;
   const orgRecord = await authorizeOrgOrThrow(deps, actor, org, "write");
@@ -57,6 +79,7 @@ export async function setupIntegration(
 
   takeRateLimitOrThrow(deps, org, actor);
   const existing = await withStore(() => deps.store.get(org, provider.id));
+  note.before = existing?.fingerprint ?? null;
 
   let test: ConnectionTestResult;
   try {

@@ -4,14 +4,28 @@ import { authorizeOrgOrThrow } from "../auth/authorize";
 import { AppError } from "../errors";
 import { StoreConflictError } from "../storage/store";
 import { getDeps, type CoreDeps } from "./deps";
+import { recordAudit, recordAuditFailure } from "../audit/record-audit";
+import { resolveProvider } from "./registry";
 import { getRowOrThrow, parseMetadataOrThrow, presentIntegration, resolveProviderOrThrow, withStore } from "./common";
 import { MetadataBodySchema, issuesToFields, type Integration } from "./schemas";
 
-/** Replace the integration's metadata (label, tags and the provider's own keys). */
+/** Replace the integration's metadata (label, tags and the provider's own keys). Audited (integration.metadata). */
 export async function updateIntegrationMetadata(
   args: { actor: Actor | null; org: string; provider: string; input: unknown },
   deps: CoreDeps = getDeps(),
 ): Promise<Integration> {
+  const audit = { actor: args.actor, org: args.org, provider: resolveProvider(args.provider, deps.registry)?.id ?? null, action: "integration.metadata" as const };
+  try {
+    const r = await updateMetadataUnaudited(args, deps);
+    await recordAudit(deps, { ...audit, fingerprint_before: r.fingerprint, fingerprint_after: r.fingerprint, outcome: "ok" });
+    return r;
+  } catch (e) {
+    await recordAuditFailure(deps, audit, e);
+    throw e;
+  }
+}
+
+async function updateMetadataUnaudited(args: { actor: Actor | null; org: string; provider: string; input: unknown }, deps: CoreDeps): Promise<Integration> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
   const provider = resolveProviderOrThrow(deps, args.provider);
   const body = MetadataBodySchema.safeParse(args.input);

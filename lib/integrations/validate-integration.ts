@@ -6,6 +6,8 @@ import type { CredentialPatch } from "../storage/store";
 import { assertTestPassedOrThrow, firstFailure, runConnectionTest, statusForOutcome } from "./connection-tests";
 import type { ConnectionTestResult } from "./connection-tests/types";
 import { getDeps, type CoreDeps } from "./deps";
+import { recordAudit, recordAuditFailure } from "../audit/record-audit";
+import { resolveProvider } from "./registry";
 import { getRowOrThrow, presentIntegration, resolveProviderOrThrow, takeRateLimitOrThrow, withCipher, withStore } from "./common";
 import { decryptRow } from "./decrypt-row";
 import type { Integration } from "./schemas";
@@ -18,11 +20,26 @@ export interface ValidateResult {
 /**
  * Re-test the stored credential and record the verdict: active, invalid or expired. When the
  * provider gives no verdict (throttled, down, timed out) nothing is changed and the error says so.
+ * Audited (integration.validate; the outcome is the connection test's, or the error's code).
  */
 export async function validateIntegration(
   args: { actor: Actor | null; org: string; provider: string },
   deps: CoreDeps = getDeps(),
 ): Promise<ValidateResult> {
+  const audit = { actor: args.actor, org: args.org, provider: resolveProvider(args.provider, deps.registry)?.id ?? null, action: "integration.validate" as const };
+  try {
+    const r = await validateUnaudited(args, deps);
+    const fp = r.integration.fingerprint;
+    await recordAudit(deps, { ...audit, fingerprint_before: fp, fingerprint_after: fp, outcome: r.connection_test.outcome });
+    return r;
+  } catch (e) {
+    const fp = e instanceof AppError ? (e.extra.fingerprint ?? null) : null;
+    await recordAuditFailure(deps, { ...audit, fingerprint_before: fp, fingerprint_after: fp }, e);
+    throw e;
+  }
+}
+
+async function validateUnaudited(args: { actor: Actor | null; org: string; provider: string }, deps: CoreDeps): Promise<ValidateResult> {
   const { actor, org } = args;
   const orgRecord = await authorizeOrgOrThrow(deps, actor, org, "write");
   const provider = resolveProviderOrThrow(deps, args.provider);

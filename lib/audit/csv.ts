@@ -1,0 +1,58 @@
+import type { AuditEvent } from "./events";
+
+export const AUDIT_CSV_COLUMNS = [
+  "id",
+  "at",
+  "org",
+  "actor_type",
+  "actor_id",
+  "actor_email",
+  "action",
+  "provider",
+  "fingerprint_before",
+  "fingerprint_after",
+  "outcome",
+  "request_id",
+  "client_ip",
+  "target",
+] as const;
+
+/**
+ * One CSV field (RFC 4180: quoted when it holds a comma, quote or line break; quotes doubled). A
+ * value a spreadsheet would run as a formula (leading = + - @, tab or CR) gets a leading apostrophe:
+ * an email or label chosen by another member must not execute in the reader's spreadsheet
+ * (https://owasp.org/www-community/attacks/CSV_Injection).
+ */
+export function csvField(v: string | null | undefined): string {
+  let s = v ?? "";
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** The events as CSV with a header row, CRLF line ends (RFC 4180). */
+export function auditEventsToCsv(events: readonly AuditEvent[]): string {
+  const lines = [AUDIT_CSV_COLUMNS.join(",")];
+  for (const e of events) {
+    lines.push(
+      [
+        e.id,
+        e.at,
+        e.org,
+        e.actor.type,
+        e.actor.id,
+        e.actor.email ?? "",
+        e.action,
+        e.provider,
+        e.fingerprint_before,
+        e.fingerprint_after,
+        e.outcome,
+        e.request_id,
+        e.client_ip,
+        e.target,
+      ]
+        .map(csvField)
+        .join(","),
+    );
+  }
+  return `${lines.join("\r\n")}\r\n`;
+}

@@ -1,0 +1,33 @@
+import "server-only";
+import type { CoreDeps } from "../integrations/deps";
+import { getReadyAuth, listUserOrganizations } from "../auth/accounts";
+import { recordAudit } from "./record-audit";
+
+/**
+ * sign_in.failed: a wrong password for an existing account is recorded in each organization the
+ * account belongs to, so its owners and admins see guessing against their members. An unknown
+ * address belongs to no org and is not recorded (the sign-in budget still counts it). The actor
+ * is the targeted account (type user), with the client address of the attempt.
+ */
+export async function recordFailedSignIn(args: { email: string; requestId?: string; clientIp?: string | null }, deps: CoreDeps): Promise<void> {
+  try {
+    const auth = await getReadyAuth(deps.env);
+    const adapter = (await auth.$context).adapter;
+    const user = await adapter.findOne<{ id: string; email: string }>({ model: "user", where: [{ field: "email", value: args.email.trim().toLowerCase() }] });
+    if (!user) return;
+    for (const o of await listUserOrganizations(deps.env, user.id)) {
+      if (!(await deps.auth.getOrg(o.slug))) continue;
+      await recordAudit(deps, {
+        actor: null,
+        auditActor: { type: "user", id: user.id, email: user.email },
+        org: o.slug,
+        action: "sign_in.failed",
+        outcome: "unauthenticated",
+        request_id: args.requestId,
+        client_ip: args.clientIp ?? null,
+      });
+    }
+  } catch (e) {
+    deps.log.error({ err_name: (e as Error)?.name ?? "Error" }, "could not record a failed sign-in");
+  }
+}
