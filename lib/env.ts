@@ -43,6 +43,11 @@ const EnvSchema = z.object({
   /** Base64 HMAC key of the audit hash chain (≥ 32 bytes); default: generated once under DATA_DIR. Shared by every instance. */
   AUDIT_HMAC_KEY: z.string().optional(),
   PLATFORM_AWS_PRINCIPAL_ARN: z.string().optional(),
+  /** `1` lets webhooks target http and loopback/private hosts (tests only; lib/webhooks/ssrf.ts). */
+  WEBHOOK_ALLOW_PRIVATE: z
+    .enum(["0", "1"], { message: "must be 1 (tests only) or 0" })
+    .default("0")
+    .transform((v) => v === "1"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.string().default("development"),
 });

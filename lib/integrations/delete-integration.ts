@@ -3,6 +3,7 @@ import type { Actor } from "../auth/actor";
 import { authorizeOrgOrThrow } from "../auth/authorize";
 import { AppError } from "../errors";
 import { getDeps, type CoreDeps } from "./deps";
+import { notifyIntegrationEvent } from "../webhooks/notify-integration-event";
 import { recordAudit, recordAuditFailure } from "../audit/record-audit";
 import { resolveProvider } from "./registry";
 import { resolveProviderOrThrow, withStore } from "./common";
@@ -30,5 +31,6 @@ async function deleteUnaudited(args: { actor: Actor | null; org: string; provide
   if (!row) throw new AppError("integration_not_found", `${provider.name} is not connected for this organization.`);
   await withStore(() => deps.store.delete(args.org, provider.id, row.version));
   deps.cache.invalidate(args.org, provider.id);
+  await notifyIntegrationEvent(deps, { type: "integration.deleted", org: args.org, provider: provider.id, fingerprint: row.fingerprint, version: row.version });
   return { fingerprint: row.fingerprint };
 }

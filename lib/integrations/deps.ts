@@ -17,6 +17,9 @@ import type { CredentialStore } from "../storage/store";
 import { getRegistry, type Registry } from "./registry";
 import { CredentialCache } from "./runtime";
 import { WindowRateLimiter } from "./rate-limit";
+import { createWebhookStore } from "../webhooks/create-webhook-store";
+import { orgAdminEmailsFor } from "../webhooks/admin-emails";
+import type { WebhookStore } from "../webhooks/webhook-store";
 import { createAuditBackend } from "../audit/backend";
 import type { AuditBackend } from "../audit/record-audit";
 
@@ -36,6 +39,10 @@ export interface CoreDeps {
   rateLimiter: WindowRateLimiter;
   /** Keeps connection tests within each provider's documented rate (limits come from the registry). */
   providerLimiter: WindowRateLimiter;
+  /** Webhook endpoints and their durable delivery queue (lib/webhooks), in the auth database. */
+  webhooks: WebhookStore;
+  /** Emails of an org's owners and admins, for notification mail. */
+  orgAdminEmails: (org: string) => Promise<string[]>;
   /** The audit trail (table audit_events in the auth database) and its chain key. */
   audit: AuditBackend;
 }
@@ -68,6 +75,8 @@ export function createDeps(env: Env, overrides: Partial<CoreDeps> = {}): CoreDep
     cache: overrides.cache ?? new CredentialCache({ ttlMs: env.CREDENTIAL_CACHE_TTL_MS, maxEntries: env.CREDENTIAL_CACHE_MAX_ENTRIES, now }),
     rateLimiter: overrides.rateLimiter ?? new WindowRateLimiter(env.ORG_RATE_LIMIT_PER_MINUTE),
     providerLimiter: overrides.providerLimiter ?? new WindowRateLimiter(60),
+    webhooks: overrides.webhooks ?? createWebhookStore(env),
+    orgAdminEmails: overrides.orgAdminEmails ?? orgAdminEmailsFor(env),
     audit: overrides.audit ?? createAuditBackend(env),
   };
 }

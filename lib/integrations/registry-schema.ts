@@ -154,6 +154,13 @@ export const ProviderDefSchema = z
   });
 export type ProviderDef = z.infer<typeof ProviderDefSchema>;
 
+/**
+ * Static route segments beside `/integrations/{org}/{provider}` (app/integrations/[org]/webhooks,
+ * …/audit): Next routes a static segment before a dynamic one, so a provider with one of these ids
+ * could never be reached. No registry id, and no template pattern, may take them.
+ */
+export const RESERVED_PROVIDER_IDS = ["webhooks", "audit"] as const;
+
 export const RegistrySchema = z
   .object({
     version: z.literal(1),
@@ -166,6 +173,11 @@ export const RegistrySchema = z
     r.providers.forEach((p, i) => {
       if (ids.has(p.id)) ctx.addIssue({ code: "custom", path: ["providers", i, "id"], message: `duplicate provider id ${p.id}` });
       ids.add(p.id);
+      for (const reserved of RESERVED_PROVIDER_IDS) {
+        if (p.id === reserved || (p.id_pattern && new RegExp(p.id_pattern).test(reserved))) {
+          ctx.addIssue({ code: "custom", path: ["providers", i, "id"], message: `provider ${p.id} would take the reserved route segment "${reserved}"` });
+        }
+      }
     });
   });
 export type Registry = z.infer<typeof RegistrySchema>;

@@ -8,6 +8,7 @@ import type { CredentialRow } from "../storage/store";
 import { assertTestPassedOrThrow, runConnectionTest, statusForOutcome } from "./connection-tests";
 import type { ConnectionTestResult } from "./connection-tests/types";
 import { getDeps, type CoreDeps } from "./deps";
+import { notifyIntegrationEvent } from "../webhooks/notify-integration-event";
 import { recordAudit, recordAuditFailure } from "../audit/record-audit";
 import { resolveProvider } from "./registry";
 import {
@@ -133,6 +134,7 @@ async function setupUnaudited(
   const stored = await withStore(() => deps.store.put(row, existing?.version ?? null));
   deps.cache.invalidate(org, provider.id);
   args.onStep?.("stored");
+  await notifyIntegrationEvent(deps, { type: existing ? "integration.replaced" : "integration.created", integration: presentIntegration(deps, stored), previousFingerprint: existing?.fingerprint ?? null });
 
   return { created: !existing, integration: presentIntegration(deps, stored), connection_test: test, warnings: { ...warnings, ...test.warnings } };
 }

@@ -6,6 +6,7 @@ import type { CredentialPatch } from "../storage/store";
 import { assertTestPassedOrThrow, firstFailure, runConnectionTest, statusForOutcome } from "./connection-tests";
 import type { ConnectionTestResult } from "./connection-tests/types";
 import { getDeps, type CoreDeps } from "./deps";
+import { notifyIntegrationEvent } from "../webhooks/notify-integration-event";
 import { recordAudit, recordAuditFailure } from "../audit/record-audit";
 import { resolveProvider } from "./registry";
 import { getRowOrThrow, presentIntegration, resolveProviderOrThrow, takeRateLimitOrThrow, withCipher, withStore } from "./common";
@@ -81,5 +82,6 @@ async function validateUnaudited(args: { actor: Actor | null; org: string; provi
   }
   const updated = await withStore(() => deps.store.update(org, provider.id, row.version, patch, { credentialId: row.credentialId }));
   deps.cache.invalidate(org, provider.id);
+  if (updated.status !== row.status) await notifyIntegrationEvent(deps, { type: "integration.status_changed", integration: presentIntegration(deps, updated), previousStatus: row.status, outcome: test.outcome, message: status === "active" ? "The connection test passed." : firstFailure(test) });
   return { integration: presentIntegration(deps, updated), connection_test: test };
 }

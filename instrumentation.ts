@@ -1,0 +1,12 @@
+/**
+ * Next calls register() once when a server process starts (https://nextjs.org/docs/app/api-reference/file-conventions/instrumentation).
+ * Background work of the server lives here, never in the CLI: the webhook delivery worker
+ * (lib/webhooks/worker.ts) delivers and retries queued webhook deliveries.
+ */
+export async function register(): Promise<void> {
+  // Set by Next itself (not configuration): the Edge runtime has no sockets or SQLite.
+  // eslint-disable-next-line no-restricted-syntax
+  if (process.env.NEXT_RUNTIME !== "nodejs") return;
+  const { startWebhookWorker } = await import("./lib/webhooks/start-worker");
+  startWebhookWorker();
+}

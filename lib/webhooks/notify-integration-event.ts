@@ -1,0 +1,9 @@
+import "server-only";
+import type { CoreDeps } from "../integrations/deps";
+import { sendMail } from "../mail";
+import { emitIntegrationEvent, type IntegrationEvent } from "./notify";
+
+/** The core's one call (setup, validate, delete): queue the org's webhooks and mail its admins; never throws. */
+export function notifyIntegrationEvent(deps: CoreDeps, event: IntegrationEvent): Promise<void> {
+  return emitIntegrationEvent({ env: deps.env, log: deps.log, now: deps.now, webhooks: deps.webhooks, orgAdminEmails: deps.orgAdminEmails, sendMail }, event);
+}
