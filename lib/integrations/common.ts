@@ -2,7 +2,7 @@ import "server-only";
 import { AppError } from "../errors";
 import type { Actor } from "../auth/actor";
 import { CipherError } from "../kms/cipher";
-import { StoreConflictError, StoreUnavailableError, type CredentialRow } from "../storage/store";
+import { StoreConflictError, StoreUnavailableError, type CredentialRow, type CredentialSummary } from "../storage/store";
 import type { CoreDeps } from "./deps";
 import { resolveProvider, type ResolvedProvider } from "./registry";
 import { buildCredentialSchema, buildMetadataSchema, issuesToFields, IntegrationSchema, type Integration } from "./schemas";
@@ -99,8 +99,16 @@ export async function withCipher<T>(fn: () => Promise<T>): Promise<T> {
 
 /** A stored row as the API shows it: parsed through the output schema, so nothing undeclared leaks. */
 export function presentIntegration(deps: CoreDeps, row: CredentialRow): Integration {
+  return IntegrationSchema.parse(integrationView(deps, row));
+}
+
+/**
+ * The API's integration object for a stored row, field by field (nothing else is copied), not yet
+ * parsed: a list parses its whole output once (lib/integrations/list-integrations.ts).
+ */
+export function integrationView(deps: CoreDeps, row: CredentialSummary): Integration {
   const provider = resolveProvider(row.provider, deps.registry);
-  return IntegrationSchema.parse({
+  return {
     org: row.org,
     provider: row.provider,
     name: provider?.name ?? row.provider,
@@ -116,7 +124,7 @@ export function presentIntegration(deps: CoreDeps, row: CredentialRow): Integrat
     updated_at: row.updatedAt,
     last_validated_at: row.lastValidatedAt,
     last_error: row.lastError,
-  });
+  };
 }
 
 export function getRowOrThrow(row: CredentialRow | null, provider: ResolvedProvider): CredentialRow {

@@ -491,7 +491,7 @@ describe("authorization", () => {
   function expectUntouched() {
     expect(fake.requests).toHaveLength(0);
     expect(core.cipher.calls).toEqual({ encrypt: 0, decrypt: 0 });
-    expect(core.store.calls).toEqual({ get: 0, listByOrg: 0, put: 0, update: 0, delete: 0 });
+    expect(core.store.calls).toEqual({ get: 0, listByOrg: 0, listSummaries: 0, put: 0, update: 0, delete: 0 });
   }
 
   it.each(names)("%s: no actor → 401 unauthenticated", async (name) => {

@@ -194,6 +194,7 @@ describe("BigQueryCredentialStore against the REST fake", () => {
     await store.put(row({ org, provider, fingerprint, credentialId, keyRef, ciphertext, metadata: { label } }), null);
     await store.get(org, provider);
     await store.listByOrg(org);
+    await store.listSummaries(org);
     await store.listPage({ after: { org, provider: "a" }, limit: 7 });
     await store.listPage({ limit: 3 });
     await store.update(org, provider, 1, {
@@ -227,6 +228,10 @@ describe("BigQueryCredentialStore against the REST fake", () => {
     const nulls = merge.queryParameters.filter((p) => p.parameterValue?.value === null || p.parameterValue?.value === undefined);
     expect(nulls.map((p) => p.name).sort()).toStrictEqual(["account", "expected_version", "key_kind", "last_error", "last_validated_at"]);
     for (const p of nulls) expect(p.parameterType?.type).toBeTruthy();
+    // The listing reads only the columns it returns: never the ciphertext.
+    const summaries = queries.filter((q) => /^SELECT org, provider, fingerprint\b/.test(q.query) && !/credential_id/.test(q.query));
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]!.query).not.toMatch(/ciphertext|key_ref|key_version/);
     // The write path is MERGE/UPDATE/DELETE only: no INSERT statement, no streaming.
     expect(queries.some((q) => /^\s*INSERT\b/i.test(q.query))).toBe(false);
   });

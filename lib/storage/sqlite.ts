@@ -7,14 +7,21 @@ import Database from "better-sqlite3";
 import {
   StoreConflictError,
   StoreUnavailableError,
-  type AccountIdentity,
   type CredentialPatch,
   type CredentialRow,
   type CredentialStore,
-  type IntegrationStatus,
-  type LastError,
+  type CredentialSummary,
   type UpdateGuard,
 } from "./store";
+import {
+  CREDENTIAL_COLUMNS,
+  RowDecoder,
+  SUMMARY_COLUMNS,
+  checkExpectedVersion,
+  checkPut,
+  patchColumns,
+  rowValues,
+} from "./row-codec";
 
 /**
  * Embedded credential store (the local default). One SQLite file in WAL mode, shared by the
@@ -63,48 +70,25 @@ const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
-const COLUMNS =
-  "org, provider, credential_id, ciphertext, key_ref, key_version, fingerprint, status, key_kind, " +
-  "metadata, account, version, created_at, updated_at, last_validated_at, last_error";
+const COLUMNS = CREDENTIAL_COLUMNS.join(", ");
 
-interface DbRow {
-  org: string;
-  provider: string;
-  credential_id: string;
-  ciphertext: Buffer;
-  key_ref: string;
-  key_version: string;
-  fingerprint: string;
-  status: string;
-  key_kind: string | null;
-  metadata: string;
-  account: string | null;
-  version: number;
-  created_at: string;
-  updated_at: string;
-  last_validated_at: string | null;
-  last_error: string | null;
-}
+/**
+ * A listing in one value: SQLite builds the JSON array of summaries itself (JSON columns embedded
+ * as JSON, not as text), so a list is one JSON.parse however many rows it has. Keys are the
+ * CredentialSummary field names.
+ */
+const SUMMARY_JSON = `json_object(${SUMMARY_COLUMNS.map((c) => {
+  const key = c.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase());
+  return c === "metadata" || c === "account" || c === "last_error" ? `'${key}', json(${c})` : `'${key}', ${c}`;
+}).join(", ")})`;
 
+type DbRow = Record<string, unknown>;
 type BindValue = string | number | Buffer | null;
-
-/** Patchable fields → column name and how the value is bound. Identifiers only ever come from here. */
-const PATCH_COLUMNS: { readonly [K in keyof Required<CredentialPatch>]: { column: string; json: boolean } } = {
-  ciphertext: { column: "ciphertext", json: false },
-  keyRef: { column: "key_ref", json: false },
-  keyVersion: { column: "key_version", json: false },
-  status: { column: "status", json: false },
-  keyKind: { column: "key_kind", json: false },
-  metadata: { column: "metadata", json: true },
-  account: { column: "account", json: true },
-  lastValidatedAt: { column: "last_validated_at", json: false },
-  lastError: { column: "last_error", json: true },
-  updatedAt: { column: "updated_at", json: false },
-};
 
 const OPEN_FAILED = "The SQLite credential store could not be opened.";
 const UNAVAILABLE = "The SQLite credential store is unavailable.";
 const MALFORMED_ROW = "The SQLite credential store returned a malformed row.";
+const decode = new RowDecoder(MALFORMED_ROW);
 
 /** SQLite result codes (including extended ones, e.g. SQLITE_IOERR_WRITE) that mean the store is unusable. */
 const UNAVAILABLE_CODE = /^SQLITE_(CANTOPEN|IOERR|CORRUPT|FULL|READONLY|BUSY|LOCKED|NOTADB|NOMEM|PERM|PROTOCOL)(_|$)/;
@@ -123,75 +107,10 @@ function toStoreError(err: unknown): unknown {
   return err;
 }
 
-function jsonOrNull(value: unknown): string | null {
-  return value === null || value === undefined ? null : JSON.stringify(value);
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    // JSON.parse messages quote the input: never pass them on.
-    throw new StoreUnavailableError(MALFORMED_ROW);
-  }
-}
-
-function parseObject(text: string): Record<string, unknown> {
-  const value = parseJson(text);
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new StoreUnavailableError(MALFORMED_ROW);
-  }
-  return value as Record<string, unknown>;
-}
-
-function fromDb(r: DbRow): CredentialRow {
-  if (!Buffer.isBuffer(r.ciphertext)) throw new StoreUnavailableError(MALFORMED_ROW);
-  return {
-    org: r.org,
-    provider: r.provider,
-    credentialId: r.credential_id,
-    ciphertext: r.ciphertext,
-    keyRef: r.key_ref,
-    keyVersion: r.key_version,
-    fingerprint: r.fingerprint,
-    status: r.status as IntegrationStatus,
-    keyKind: r.key_kind,
-    metadata: parseObject(r.metadata),
-    account: r.account === null ? null : (parseObject(r.account) as AccountIdentity),
-    version: r.version,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    lastValidatedAt: r.last_validated_at,
-    lastError: r.last_error === null ? null : (parseObject(r.last_error) as unknown as LastError),
-  };
-}
-
-/** Bind values for a whole row, in `COLUMNS` order. */
+/** Bind values for a whole row, in CREDENTIAL_COLUMNS order. */
 function toDb(row: CredentialRow): BindValue[] {
-  return [
-    row.org,
-    row.provider,
-    row.credentialId,
-    row.ciphertext,
-    row.keyRef,
-    row.keyVersion,
-    row.fingerprint,
-    row.status,
-    row.keyKind ?? null,
-    JSON.stringify(row.metadata ?? {}),
-    jsonOrNull(row.account),
-    row.version,
-    row.createdAt,
-    row.updatedAt,
-    row.lastValidatedAt ?? null,
-    jsonOrNull(row.lastError),
-  ];
-}
-
-function checkExpectedVersion(value: unknown): void {
-  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
-    throw new TypeError("expectedVersion must be an integer.");
-  }
+  const v = rowValues(row);
+  return CREDENTIAL_COLUMNS.map((c) => v[c]);
 }
 
 export class SqliteCredentialStore implements CredentialStore {
@@ -201,8 +120,9 @@ export class SqliteCredentialStore implements CredentialStore {
   private readonly db: Database.Database;
   private readonly stmt: {
     get: Database.Statement<[string, string], DbRow>;
-    getVersion: Database.Statement<[string, string], { version: number }>;
+    getVersion: Database.Statement<[string, string], { version: number; credential_id: string }>;
     listByOrg: Database.Statement<[string], DbRow>;
+    listSummaries: Database.Statement<[string], { list: string }>;
     pageFirst: Database.Statement<[number], DbRow>;
     pageAfter: Database.Statement<[string, string, number], DbRow>;
     insert: Database.Statement<BindValue[]>;
@@ -246,8 +166,12 @@ export class SqliteCredentialStore implements CredentialStore {
       this.db = db;
       this.stmt = {
         get: db.prepare(`SELECT ${COLUMNS} FROM ${TABLE} WHERE org = ? AND provider = ?`),
-        getVersion: db.prepare(`SELECT version FROM ${TABLE} WHERE org = ? AND provider = ?`),
+        getVersion: db.prepare(`SELECT version, credential_id FROM ${TABLE} WHERE org = ? AND provider = ?`),
         listByOrg: db.prepare(`SELECT ${COLUMNS} FROM ${TABLE} WHERE org = ? ORDER BY provider`),
+        // json_group_array keeps the order of its input rows (the ordered subquery).
+        listSummaries: db.prepare(
+          `SELECT json_group_array(json(s)) AS list FROM (SELECT ${SUMMARY_JSON} AS s FROM ${TABLE} WHERE org = ? ORDER BY provider)`,
+        ),
         pageFirst: db.prepare(`SELECT ${COLUMNS} FROM ${TABLE} ORDER BY org, provider LIMIT ?`),
         pageAfter: db.prepare(
           `SELECT ${COLUMNS} FROM ${TABLE} WHERE (org, provider) > (?, ?) ORDER BY org, provider LIMIT ?`,
@@ -288,21 +212,12 @@ export class SqliteCredentialStore implements CredentialStore {
     this.updateTx = this.db.transaction(
       (org: string, provider: string, expectedVersion: number, patch: CredentialPatch, credentialId: string | undefined): CredentialRow => {
         if (credentialId !== undefined) {
-          const current = this.stmt.get.get(org, provider);
-          if (!current || fromDb(current).credentialId !== credentialId) throw new StoreConflictError();
+          const current = this.stmt.getVersion.get(org, provider);
+          if (!current || current.credential_id !== credentialId) throw new StoreConflictError();
         }
-        const columns: string[] = [];
-        const values: BindValue[] = [];
-        for (const key of Object.keys(patch).sort()) {
-          const value = (patch as Record<string, unknown>)[key];
-          if (value === undefined) continue;
-          if (!Object.hasOwn(PATCH_COLUMNS, key)) {
-            throw new TypeError(`Field "${key}" cannot be patched; replace the credential with put().`);
-          }
-          const spec = PATCH_COLUMNS[key as keyof CredentialPatch];
-          columns.push(spec.column);
-          values.push(spec.json ? jsonOrNull(value) : (value as BindValue));
-        }
+        const set = patchColumns(patch);
+        const columns = set.map((c) => c.column);
+        const values = set.map((c) => c.bound);
         if (columns.length === 0) {
           const current = this.stmt.getVersion.get(org, provider);
           if (!current || current.version !== expectedVersion) throw new StoreConflictError();
@@ -324,21 +239,27 @@ export class SqliteCredentialStore implements CredentialStore {
   async get(org: string, provider: string): Promise<CredentialRow | null> {
     return this.run(() => {
       const r = this.stmt.get.get(org, provider);
-      return r ? fromDb(r) : null;
+      return r ? decode.row(r) : null;
     });
   }
 
   async listByOrg(org: string): Promise<CredentialRow[]> {
-    return this.run(() => this.stmt.listByOrg.all(org).map(fromDb));
+    return this.run(() => this.stmt.listByOrg.all(org).map((r) => decode.row(r)));
+  }
+
+  async listSummaries(org: string): Promise<CredentialSummary[]> {
+    return this.run(() => {
+      const text = this.stmt.listSummaries.get(org)?.list;
+      if (typeof text !== "string") throw new StoreUnavailableError(MALFORMED_ROW);
+      // Written through rowValues (checked, timestamps normalised; JSON columns json_valid by the
+      // table's CHECKs): the one parse of the listing. Its callers parse their output schema once.
+      return JSON.parse(text) as CredentialSummary[];
+    });
   }
 
   async put(row: CredentialRow, expectedVersion: number | null): Promise<CredentialRow> {
     return this.run(() => {
-      if (expectedVersion !== null) checkExpectedVersion(expectedVersion);
-      if (row.version !== (expectedVersion ?? 0) + 1) {
-        throw new RangeError("row.version must be expectedVersion + 1 (1 for a new row).");
-      }
-      if (!Buffer.isBuffer(row.ciphertext)) throw new TypeError("row.ciphertext must be a Buffer.");
+      checkPut(row, expectedVersion);
       return this.putTx(row, expectedVersion);
     });
   }
@@ -352,9 +273,6 @@ export class SqliteCredentialStore implements CredentialStore {
   ): Promise<CredentialRow> {
     return this.run(() => {
       checkExpectedVersion(expectedVersion);
-      if (patch.ciphertext !== undefined && !Buffer.isBuffer(patch.ciphertext)) {
-        throw new TypeError("patch.ciphertext must be a Buffer.");
-      }
       return this.updateTx(org, provider, expectedVersion, patch, guard?.credentialId);
     });
   }
@@ -375,7 +293,7 @@ export class SqliteCredentialStore implements CredentialStore {
       const rows = after
         ? this.stmt.pageAfter.all(after.org, after.provider, limit)
         : this.stmt.pageFirst.all(limit);
-      return rows.map(fromDb);
+      return rows.map((r) => decode.row(r));
     });
   }
 
@@ -401,7 +319,7 @@ export class SqliteCredentialStore implements CredentialStore {
   private readBack(org: string, provider: string): CredentialRow {
     const r = this.stmt.get.get(org, provider);
     if (!r) throw new StoreConflictError();
-    return fromDb(r);
+    return decode.row(r);
   }
 
   private patchStatement(columns: string[]): Database.Statement<BindValue[]> {

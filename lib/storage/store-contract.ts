@@ -296,6 +296,27 @@ export function describeCredentialStoreContract(
       expect(await store.listByOrg("org-c")).toStrictEqual([]);
     });
 
+    it("listSummaries returns only that org, ordered by provider, every listed field and no ciphertext or key columns", async () => {
+      const full = makeRow({ org: "org-a", provider: "gcp" });
+      const bare = makeRow({ org: "org-a", provider: "aws", keyKind: null, account: null, lastValidatedAt: null, lastError: null, metadata: {}, status: "pending" });
+      await store.put(full, null);
+      await store.put(bare, null);
+      await store.put(makeRow({ org: "org-b", provider: "azure" }), null);
+      const summary = ({ ciphertext, credentialId, keyRef, keyVersion, ...rest }: CredentialRow) => {
+        void [ciphertext, credentialId, keyRef, keyVersion];
+        return rest;
+      };
+      const list = await store.listSummaries("org-a");
+      expect(list).toStrictEqual([summary(bare), summary(full)]);
+      for (const r of list) for (const k of ["ciphertext", "credentialId", "keyRef", "keyVersion"]) expect(r).not.toHaveProperty(k);
+      expect(await store.listSummaries("org-c")).toStrictEqual([]);
+      expect(await store.listSummaries("%")).toStrictEqual([]);
+      // After a patch, the listing shows the patched columns.
+      await store.update("org-a", "gcp", 1, { status: "invalid", metadata: { label: "x" }, updatedAt: "2026-02-03T04:05:06Z" });
+      expect((await store.listSummaries("org-a"))[1]).toMatchObject({ status: "invalid", metadata: { label: "x" }, updatedAt: "2026-02-03T04:05:06.000Z" });
+      expect((await store.get("org-a", "gcp"))!.updatedAt).toBe("2026-02-03T04:05:06.000Z");
+    });
+
     it("listPage visits every row exactly once in (org, provider) order, in pages of 2", async () => {
       const keys: Array<[string, string]> = [
         ["org-b", "gcp"],

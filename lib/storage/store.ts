@@ -35,6 +35,9 @@ export interface CredentialRow {
   lastError: LastError | null;
 }
 
+/** What a listing shows: the row without its ciphertext and key columns (docs/architecture.md, "Listing"). */
+export type CredentialSummary = Omit<CredentialRow, "ciphertext" | "credentialId" | "keyRef" | "keyVersion">;
+
 /** Fields that may change without replacing the credential (validate, metadata, rotation). */
 export type CredentialPatch = Partial<
   Pick<
@@ -78,6 +81,11 @@ export interface CredentialStore {
   readonly backend: "sqlite" | "bigquery";
   get(org: string, provider: string): Promise<CredentialRow | null>;
   listByOrg(org: string): Promise<CredentialRow[]>;
+  /**
+   * The org's rows ordered by provider, as a listing shows them: reads only the columns it
+   * returns (never the ciphertext), so the list request does no more work than it answers with.
+   */
+  listSummaries(org: string): Promise<CredentialSummary[]>;
   /**
    * Insert or replace the whole row. `expectedVersion` null means "must not exist yet";
    * a number means "the stored row must have exactly this version". Otherwise StoreConflictError.

@@ -58,7 +58,7 @@ export function probeCipher(inner: Cipher): CipherProbe {
 
 export interface StoreProbe {
   store: CredentialStore;
-  calls: { get: number; listByOrg: number; put: number; update: number; delete: number };
+  calls: { get: number; listByOrg: number; listSummaries: number; put: number; update: number; delete: number };
   hooks: {
     beforeGet?: Hook<[string, string]>;
     afterGet?: Hook<[string, string, CredentialRow | null]>;
@@ -69,7 +69,7 @@ export interface StoreProbe {
 }
 
 export function probeStore(inner: CredentialStore): StoreProbe {
-  const calls = { get: 0, listByOrg: 0, put: 0, update: 0, delete: 0 };
+  const calls = { get: 0, listByOrg: 0, listSummaries: 0, put: 0, update: 0, delete: 0 };
   const hooks: StoreProbe["hooks"] = {};
   const store: CredentialStore = {
     backend: inner.backend,
@@ -83,6 +83,10 @@ export function probeStore(inner: CredentialStore): StoreProbe {
     async listByOrg(org) {
       calls.listByOrg++;
       return inner.listByOrg(org);
+    },
+    async listSummaries(org) {
+      calls.listSummaries++;
+      return inner.listSummaries(org);
     },
     async put(row, expectedVersion) {
       calls.put++;
