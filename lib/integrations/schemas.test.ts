@@ -683,7 +683,7 @@ describe("metadata", () => {
       billing_export_table: `${PROJECT}.billing_export.gcp_billing_export_v1_01A2B3_C4D5E6_F70819`,
     },
     aws_iam: { cur_bucket: "acme-cur-reports", cur_prefix: "cur2/daily/", cur_region: "us-east-1" },
-    aws_keys: { cur_bucket: "acme.cur.reports", cur_region: "eu-west-2" },
+    aws_keys: { cur_bucket: "acme.cur.reports", cur_region: "eu-west-2", region: "cn-north-1" },
     azure: { cost_scope: `/subscriptions/${GUID_SUB}` },
     oci: { compartment_ocid: "ocid1.compartment.oc1..aaaaaaaa" + chars("abcdefghijklmnopqrstuvwxyz0123456789", 52, 50) },
     openai: { project_ids: ["proj_AbCdEf012345", "proj_ZyXw98765432"] },

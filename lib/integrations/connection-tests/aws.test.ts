@@ -543,6 +543,30 @@ describe("helpers", () => {
     expect(stsTarget(regional, null)).toEqual({ endpoint: "https://sts.eu-west-1.amazonaws.com", region: "eu-west-1" });
   });
 
+  it("aws_keys: the key's partition comes from the region metadata key (SDK partition table); its STS is that partition's", async () => {
+    const { partitionOfRegion, accessKeyRegion } = await import("./aws");
+    expect(partitionOfRegion("us-east-1")).toBe("aws");
+    expect(partitionOfRegion("cn-north-1")).toBe("aws-cn");
+    expect(partitionOfRegion("us-gov-west-1")).toBe("aws-us-gov");
+    expect(partitionOfRegion("us-isob-east-1")).toBe("aws-iso-b");
+    expect(partitionOfRegion("eusc-de-east-1")).toBe("aws-eusc");
+    expect(partitionOfRegion("xx-nowhere-1")).toBeNull();
+    expect(accessKeyRegion({ metadata: { region: "cn-northwest-1" } })).toEqual({ region: "cn-northwest-1", partition: "aws-cn" });
+    expect(accessKeyRegion({ metadata: {} })).toEqual({ region: null, partition: null });
+    const defaults = { endpoints: { sts_endpoint: "https://sts.amazonaws.com" } };
+    expect(stsTarget(defaults, "aws-cn", "cn-north-1")).toEqual({ endpoint: "https://sts.cn-north-1.amazonaws.com.cn", region: "cn-north-1" });
+    expect(stsTarget(defaults, "aws-us-gov", "us-gov-east-1")).toEqual({ endpoint: "https://sts.us-gov-east-1.amazonaws.com", region: "us-gov-east-1" });
+    // A hint from another partition is ignored.
+    expect(stsTarget(defaults, "aws-cn", "eu-west-1")).toEqual({ endpoint: "https://sts.cn-northwest-1.amazonaws.com.cn", region: "cn-northwest-1" });
+
+    // End to end: an aws-cn key is sent to China's STS, never to the global endpoint (no network here,
+    // so the failure message names the host that was tried).
+    const ctx = { ...ctxFor("aws_keys", { access_key_id: "AKIAFAKECHINA0000001", secret_access_key: "x".repeat(40) }), endpoints: defaults.endpoints, timeoutMs: 500, metadata: { region: "cn-north-1" } };
+    const result = await testAwsAccessKeys(ctx);
+    expect(result.outcome === "network" || result.outcome === "timeout").toBe(true);
+    expect(result.checks[0]!.message).toContain("https://sts.cn-north-1.amazonaws.com.cn");
+  });
+
   it("classifies errors the fake does not produce", () => {
     const ctx = ctxFor("aws_keys", {});
     const serviceError = (name: string, status: number, message = "", headers: Record<string, string> = {}) =>

@@ -60,6 +60,37 @@ const PARTITIONS: Record<string, { dnsSuffix: string; region: string }> = {
   "aws-eusc": { dnsSuffix: "amazonaws.eu", region: "eusc-de-east-1" },
 };
 
+/**
+ * Which partition a region belongs to: the `regionRegex` of each partition in aws-sdk-js-v3
+ * `packages/util-endpoints/src/lib/aws/partitions.json` (the SDK's own table).
+ */
+const PARTITION_REGIONS: ReadonlyArray<readonly [string, RegExp]> = [
+  ["aws", /^(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+$/],
+  ["aws-cn", /^cn-\w+-\d+$/],
+  ["aws-us-gov", /^us-gov-\w+-\d+$/],
+  ["aws-iso", /^us-iso-\w+-\d+$/],
+  ["aws-iso-b", /^us-isob-\w+-\d+$/],
+  ["aws-iso-e", /^eu-isoe-\w+-\d+$/],
+  ["aws-iso-f", /^us-isof-\w+-\d+$/],
+  ["aws-eusc", /^eusc-(de)-\w+-\d+$/],
+];
+
+/** The partition of a region name, or null when it is none of the known ones. */
+export function partitionOfRegion(region: string | null | undefined): string | null {
+  if (!region) return null;
+  return PARTITION_REGIONS.find(([, re]) => re.test(region))?.[0] ?? null;
+}
+
+/**
+ * aws_keys: an access key belongs to one partition, and only that partition's STS knows it (a
+ * China or GovCloud key gets InvalidClientTokenId from sts.amazonaws.com). The registry's
+ * `region` metadata key says which; without it the key is taken for the `aws` partition.
+ */
+export function accessKeyRegion(ctx: Pick<ConnectionTestContext, "metadata">): { region: string | null; partition: string | null } {
+  const region = typeof ctx.metadata?.region === "string" && /^[a-z]{2,4}(-[a-z]+)+-\d+$/.test(ctx.metadata.region) ? ctx.metadata.region : null;
+  return { region, partition: partitionOfRegion(region) };
+}
+
 const NOT_RUN = "Not checked because the authenticate check did not pass.";
 
 /** How the platform names its sessions in the customer's CloudTrail. */
@@ -111,11 +142,17 @@ function isChinaHost(url: string): boolean {
  * partition; for a role in another partition that default is replaced with the partition's own STS
  * (an override variable is always used as given).
  */
-export function stsTarget(ctx: ConnectionTestContext, partition: string | null): { endpoint: string; region: string } {
+export function stsTarget(
+  ctx: Pick<ConnectionTestContext, "endpoints">,
+  partition: string | null,
+  regionHint: string | null = null,
+): { endpoint: string; region: string } {
   const configured = ctx.endpoints.sts_endpoint ?? DEFAULT_STS_ENDPOINT;
   const part = partition ? PARTITIONS[partition] : undefined;
   if (part && partition !== "aws" && configured.replace(/\/+$/, "") === DEFAULT_STS_ENDPOINT) {
-    return { endpoint: `https://sts.${part.region}.${part.dnsSuffix}`, region: part.region };
+    // The partition's regional STS (sts.<region>.<dnsSuffix>): the given region's, else the partition's default one.
+    const region = regionHint && partitionOfRegion(regionHint) === partition ? regionHint : part.region;
+    return { endpoint: `https://sts.${region}.${part.dnsSuffix}`, region };
   }
   const region = regionOfHost(configured) ?? (isChinaHost(configured) ? "cn-northwest-1" : (part?.region ?? "us-east-1"));
   return { endpoint: configured, region };
@@ -560,7 +597,8 @@ export const testAwsAccessKeys: ConnectionTest = async (ctx) => {
   const credentials: AwsCredentials = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
 
   let account: ConnectionTestResult["account"] = null;
-  const sts = stsTarget(ctx, null);
+  const keyRegion = accessKeyRegion(ctx);
+  const sts = stsTarget(ctx, keyRegion.partition, keyRegion.region);
   const authenticate = await timedCheck("authenticate", async () => {
     const client = new STSClient(clientConfig(ctx, sts.endpoint, sts.region, credentials));
     try {
@@ -579,7 +617,7 @@ export const testAwsAccessKeys: ConnectionTest = async (ctx) => {
   if (authenticate.outcome !== "ok") {
     return combineChecks([authenticate, skippedCheck("read_costs", NOT_RUN)], { key_kind: keyKind, secrets });
   }
-  const partition = (account as ConnectionTestResult["account"])?.name?.split(":")[1] ?? null;
+  const partition = (account as ConnectionTestResult["account"])?.name?.split(":")[1] ?? keyRegion.partition;
   const readCosts = await probeCosts(ctx, "keys_costs", credentials, partition);
   return combineChecks([authenticate, readCosts], { account, key_kind: keyKind, secrets });
 };

@@ -134,7 +134,9 @@ export interface AzureSpn {
   clientSecret: string;
 }
 
-type TokenOutcome = { ok: true; token: string; duration_ms: number } | { ok: false; check: CheckBody; aadCode: number | null; duration_ms: number };
+type TokenOutcome =
+  | { ok: true; token: string; expiresOnTimestamp: number | null; duration_ms: number }
+  | { ok: false; check: CheckBody; aadCode: number | null; duration_ms: number };
 
 function requestKind(url: string): Observation["kind"] {
   if (/\/\.well-known\/openid-configuration(\?|$)/.test(url)) return "discovery";
@@ -363,7 +365,7 @@ export async function acquireAzureToken(ctx: ConnectionTestContext, spn: AzureSp
   const controller = new AbortController();
   let timedOut = false;
 
-  const { value, duration_ms } = await timed(async (): Promise<{ token: string } | { check: CheckBody; aadCode: number | null }> => {
+  const { value, duration_ms } = await timed(async (): Promise<{ token: string; expiresOnTimestamp: number | null } | { check: CheckBody; aadCode: number | null }> => {
     if (!TENANT_ID.test(spn.tenantId)) {
       return {
         check: {
@@ -409,7 +411,7 @@ export async function acquireAzureToken(ctx: ConnectionTestContext, spn: AzureSp
       const result = await Promise.race([credential.getToken(scope, { abortSignal: controller.signal }), deadline]);
       if (result === "timeout") return classifyTokenFailure(ctx, spn, null, observations, true, authorityHost, scope);
       if (!result?.token) return classifyTokenFailure(ctx, spn, null, observations, false, authorityHost, scope);
-      return { token: result.token };
+      return { token: result.token, expiresOnTimestamp: typeof result.expiresOnTimestamp === "number" ? result.expiresOnTimestamp : null };
     } catch (err) {
       return classifyTokenFailure(ctx, spn, err, observations, timedOut, authorityHost, scope);
     } finally {
@@ -417,7 +419,7 @@ export async function acquireAzureToken(ctx: ConnectionTestContext, spn: AzureSp
       controller.abort(); // drops anything still in flight
     }
   });
-  if ("token" in value) return { ok: true, token: value.token, duration_ms };
+  if ("token" in value) return { ok: true, token: value.token, expiresOnTimestamp: value.expiresOnTimestamp, duration_ms };
   return { ok: false, check: value.check, aadCode: value.aadCode, duration_ms };
 }
 
@@ -486,7 +488,8 @@ function costManagementRetryAfter(headers: Headers): number | undefined {
   return best;
 }
 
-function armScopeFor(managementBase: string): string {
+/** The token scope for Azure Resource Manager at this management base (the connection test's and the pipeline's). */
+export function armScopeFor(managementBase: string): string {
   const origin = originOf(managementBase).toLowerCase();
   return `${ARM_AUDIENCES.has(origin) ? origin : DEFAULT_MANAGEMENT_BASE}/.default`;
 }
@@ -689,13 +692,22 @@ function aoaiModelsCheck(ctx: ConnectionTestContext, reply: HttpReply, url: stri
   return classifyHttpStatus(ctx, reply, code) ?? unexpectedStatus(ctx, reply, url, code);
 }
 
-export const testAzureOpenAI: ConnectionTest = async (ctx) => {
-  // The endpoint is checked before anything else: a refused host gets no request, not even the token one.
-  const { base, resourceHost } = azureOpenAIBase(ctx);
-  const { spn, missing } = spnFrom(ctx);
-  if (!spn) return missingFields(ctx, missing, "list_models");
-  const secrets: string[] = [spn.clientSecret];
+/** What proving access to an Azure OpenAI resource yields: the token it proved, with its scope. */
+export type AzureOpenAIAccess =
+  | { ok: true; token: string; scope: string; expiresOnTimestamp: number | null; authMs: number; listModels: CheckBody; listMs: number; tokens: string[] }
+  | { ok: false; check: CheckBody; authMs: number; tokens: string[] };
 
+/**
+ * The one way to get an Azure OpenAI token, for the connection test and the pipelines alike: ask
+ * for the v1 scope (https://ai.azure.com/.default); fall back to the Cognitive Services scope when
+ * the tenant has no resource principal for the v1 audience (AADSTS500011) or the resource refuses
+ * the v1 token with 401; each candidate is proven on GET {endpoint}/openai/v1/models (a free call).
+ * The scope returned is the one the resource accepted, so a pipeline never gets a token for a scope
+ * the test did not prove (openai/openai-node docs/azure.md: v1 API → ai.azure.com, dated
+ * api-version API → cognitiveservices.azure.com; both audiences are accepted by current resources).
+ */
+export async function azureOpenAIAccess(ctx: ConnectionTestContext, spn: AzureSpn, base: string): Promise<AzureOpenAIAccess> {
+  const tokens: string[] = [];
   let scope = AZURE_OPENAI_SCOPE;
   let token = await acquireAzureToken(ctx, spn, scope);
   let authMs = token.duration_ms;
@@ -705,29 +717,64 @@ export const testAzureOpenAI: ConnectionTest = async (ctx) => {
     token = await acquireAzureToken(ctx, spn, scope);
     authMs += token.duration_ms;
   }
-  if (!token.ok) {
-    return combineChecks([toCheck("authenticate", token.check, authMs), skippedCheck("list_models", NOT_RUN)], { key_kind: KEY_KIND, secrets });
-  }
-  secrets.push(token.token);
-  const account: ConnectionTestResult["account"] = { id: tenantClaim(token.token) ?? spn.tenantId, name: resourceHost };
+  if (!token.ok) return { ok: false, check: token.check, authMs, tokens };
+  tokens.push(token.token);
 
   const url = joinUrl(base, "/openai/v1/models");
   const listModels = async (bearer: string) => {
     const reply = await fetchWithTimeout(ctx, url, { headers: { Authorization: `Bearer ${bearer}`, Accept: "application/json" } });
     return reply.kind === "failure" ? reply.check : aoaiModelsCheck(ctx, reply, url, spn);
   };
-
-  const checks: CheckResult[] = [];
+  let proven: { token: string; expiresOnTimestamp: number | null } = token;
   const { value: listed, duration_ms } = await timed(async (): Promise<{ body: CheckBody; authMs: number }> => {
     const first = await listModels(token.token);
     if (first.outcome !== "auth_failed" || scope !== AZURE_OPENAI_SCOPE) return { body: first, authMs: 0 };
     // The resource refused the v1 audience: try once more with the Cognitive Services one.
     const retry = await acquireAzureToken(ctx, spn, AZURE_OPENAI_FALLBACK_SCOPE);
     if (!retry.ok) return { body: first, authMs: retry.duration_ms };
-    secrets.push(retry.token);
-    return { body: await listModels(retry.token), authMs: retry.duration_ms };
+    tokens.push(retry.token);
+    const second = await listModels(retry.token);
+    if (second.outcome !== "auth_failed") {
+      scope = AZURE_OPENAI_FALLBACK_SCOPE;
+      proven = retry;
+    }
+    return { body: second, authMs: retry.duration_ms };
   });
-  checks.push(toCheck("authenticate", { outcome: "ok" }, authMs + listed.authMs));
-  checks.push(toCheck("list_models", listed.body, Math.max(0, duration_ms - listed.authMs)));
+  return {
+    ok: true,
+    token: proven.token,
+    scope,
+    expiresOnTimestamp: proven.expiresOnTimestamp,
+    authMs: authMs + listed.authMs,
+    listModels: listed.body,
+    listMs: Math.max(0, duration_ms - listed.authMs),
+    tokens,
+  };
+}
+
+/** The service principal fields of a credential, or null when one is missing. */
+export function azureSpnOf(credential: Record<string, unknown>): AzureSpn | null {
+  const str = (k: string) => (typeof credential[k] === "string" ? (credential[k] as string).trim() : "");
+  const spn = { tenantId: str("tenant_id"), clientId: str("client_id"), clientSecret: str("client_secret") };
+  return spn.tenantId && spn.clientId && spn.clientSecret ? spn : null;
+}
+
+export const testAzureOpenAI: ConnectionTest = async (ctx) => {
+  // The endpoint is checked before anything else: a refused host gets no request, not even the token one.
+  const { base, resourceHost } = azureOpenAIBase(ctx);
+  const { spn, missing } = spnFrom(ctx);
+  if (!spn) return missingFields(ctx, missing, "list_models");
+  const secrets: string[] = [spn.clientSecret];
+
+  const access = await azureOpenAIAccess(ctx, spn, base);
+  secrets.push(...access.tokens);
+  if (!access.ok) {
+    return combineChecks([toCheck("authenticate", access.check, access.authMs), skippedCheck("list_models", NOT_RUN)], { key_kind: KEY_KIND, secrets });
+  }
+  const account: ConnectionTestResult["account"] = { id: tenantClaim(access.token) ?? spn.tenantId, name: resourceHost };
+  const checks: CheckResult[] = [
+    toCheck("authenticate", { outcome: "ok" }, access.authMs),
+    toCheck("list_models", access.listModels, access.listMs),
+  ];
   return combineChecks(checks, { account, key_kind: KEY_KIND, secrets });
 };
