@@ -8,7 +8,7 @@ import { resolveProviderOrThrow } from "./common";
 import { getCredential } from "./get-credential";
 import { resolveEndpoints } from "./connection-tests";
 import { GOOGLE_TOKEN_URL, pinnedTransporter } from "./connection-tests/gcp";
-import { AZURE_OPENAI_SCOPE, MICROSOFT_AUTHORITY_HOSTS } from "./connection-tests/azure";
+import { armScopeFor, azureOpenAIAccess, azureOpenAIBase, azureSpnOf, MICROSOFT_AUTHORITY_HOSTS } from "./connection-tests/azure";
 import { loadOciPrivateKey } from "./connection-tests/oci";
 import type { ConnectionTestContext } from "./connection-tests/types";
 import type { ConnectionTestKind, ResolvedProvider } from "./registry-schema";
@@ -61,6 +61,22 @@ const azureToken =
       expires_at: new Date(token.expiresOnTimestamp).toISOString(),
     };
   };
+
+/** The context the connection tests take, for a pipeline call: same endpoints, timeout and fetch. */
+function pipelineContext(provider: ResolvedProvider, credential: Record<string, unknown>, org: string, deps: CoreDeps): ConnectionTestContext {
+  return {
+    provider: provider.id,
+    providerName: provider.name,
+    credential,
+    endpoints: resolveEndpoints(provider, credential, deps.env.endpointOverrides),
+    timeoutMs: deps.env.CONNECTION_TEST_TIMEOUT_MS,
+    fetch: deps.fetch,
+    now: deps.now,
+    org,
+    externalId: "",
+    definition: provider,
+  };
+}
 
 /** One authenticator per protocol, exhaustive like the connection tests. */
 const AUTHENTICATORS: Record<ConnectionTestKind, Authenticator> = {
@@ -128,8 +144,26 @@ const AUTHENTICATORS: Record<ConnectionTestKind, Authenticator> = {
       expires_at: new Date(r.expiry_date ?? deps.now() + 3_300_000).toISOString(),
     };
   },
-  azure_service_principal: azureToken(() => "https://management.azure.com/.default"),
-  azure_openai: azureToken(() => AZURE_OPENAI_SCOPE),
+  // The scope the connection test proved: ARM's audience for the configured management base.
+  azure_service_principal: azureToken((endpoints) => armScopeFor(endpoints.management_base || "https://management.azure.com")),
+  // The same token logic as the connection test (v1 scope, Cognitive Services fallback, proven on
+  // /openai/v1/models), so the pipeline gets a token for the scope the resource accepted.
+  azure_openai: async ({ provider, credential, org, deps }) => {
+    const ctx = pipelineContext(provider, credential, org, deps);
+    const spn = azureSpnOf(credential);
+    if (!spn) throw new Error("incomplete service principal");
+    const { base } = azureOpenAIBase(ctx);
+    const access = await azureOpenAIAccess(ctx, spn, base);
+    if (!access.ok || access.listModels.outcome !== "ok") throw new Error("Azure OpenAI refused the token");
+    return {
+      kind: "azure_access_token",
+      provider: provider.id,
+      access_token: access.token,
+      scope: access.scope,
+      endpoint: base,
+      expires_at: new Date(access.expiresOnTimestamp ?? deps.now() + 3_300_000).toISOString(),
+    };
+  },
   oci_api_key: async ({ provider, credential }) => {
     const key = loadOciPrivateKey(str(credential, "private_key"), str(credential, "passphrase") || undefined);
     return {
