@@ -42,6 +42,11 @@ export function AppHeader({
             <li>
               <NavLink href={`/orgs/${current.slug}/settings/api-keys`}>API keys</NavLink>
             </li>
+            {current.role === "owner" || current.role === "admin" ? (
+              <li>
+                <NavLink href={`/orgs/${current.slug}/activity`}>Activity</NavLink>
+              </li>
+            ) : null}
           </ul>
         </nav>
       ) : (

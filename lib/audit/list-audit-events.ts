@@ -4,6 +4,7 @@ import { authorizeOrgOrThrow } from "../auth/authorize";
 import type { AuthStore } from "../auth/auth-store";
 import type { MembershipLookup } from "../auth/authorize";
 import { AppError } from "../errors";
+import { getDeps } from "../integrations/deps";
 import { issuesToFields } from "../integrations/schemas";
 import type { AuditBackend } from "./record-audit";
 import { AuditPageSchema, AuditQuerySchema, type AuditEvent, type AuditPage } from "./events";
@@ -45,7 +46,7 @@ export function presentAuditEvent(e: ChainedAuditEvent): AuditEvent {
  * An org's audit events, newest first, `limit` per page (default 50, at most 500), filtered by
  * provider and action; `next_cursor` fetches the next (older) page and is null on the last.
  */
-export async function listAuditEvents(args: { actor: Actor | null; org: string; query: unknown }, deps: ListDeps): Promise<AuditPage> {
+export async function listAuditEvents(args: { actor: Actor | null; org: string; query: unknown }, deps: ListDeps = getDeps()): Promise<AuditPage> {
   await authorizeAuditReadOrThrow(deps, args.actor, args.org);
   const parsed = AuditQuerySchema.safeParse(args.query);
   if (!parsed.success) {

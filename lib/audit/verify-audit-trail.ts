@@ -1,6 +1,7 @@
 import "server-only";
 import type { Actor } from "../auth/actor";
 import { AppError } from "../errors";
+import { getDeps } from "../integrations/deps";
 import type { AuthStore } from "../auth/auth-store";
 import type { MembershipLookup } from "../auth/authorize";
 import { authorizeAuditReadOrThrow } from "./list-audit-events";
@@ -15,7 +16,7 @@ export interface AuditVerifyReport {
 /** `audit verify`: every org's chain (the operator), or one org's (its owners and admins too). */
 export async function verifyAuditTrail(
   args: { actor: Actor | null; org?: string },
-  deps: { auth: AuthStore; memberships: MembershipLookup; audit: AuditBackend },
+  deps: { auth: AuthStore; memberships: MembershipLookup; audit: AuditBackend } = getDeps(),
 ): Promise<AuditVerifyReport> {
   // The operator may verify any chain, including one of an org that has since been deleted.
   if (args.actor?.kind !== "system") {

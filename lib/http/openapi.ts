@@ -11,6 +11,7 @@ import {
   ValidateResponseSchema,
 } from "../integrations/schemas";
 import { ERROR_STATUS } from "../errors";
+import { AUDIT_ACTIONS, AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, AuditPageSchema } from "../audit/events";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -29,6 +30,7 @@ export function buildOpenApiDocument() {
     SetupResponse: toJson(SetupResponseSchema, "output"),
     ValidateResponse: toJson(ValidateResponseSchema, "output"),
     Error: toJson(ErrorBodySchema, "output"),
+    AuditPage: toJson(AuditPageSchema, "output"),
   };
   const setupVariants: JsonSchema[] = [];
   const metadataVariants: JsonSchema[] = [];
@@ -130,6 +132,21 @@ export function buildOpenApiDocument() {
             ...ok("200", "Integration", "Updated"),
             ...err([...authErrors, "invalid_request", "invalid_metadata", "unknown_provider", "integration_not_found", "payload_too_large", "storage_unavailable"]),
           },
+        },
+      },
+      "/integrations/{org}/audit": {
+        get: {
+          summary: "Audit events (owner and admin keys only), newest first, cursor pagination",
+          description:
+            "Every change and credential access, one event each, whichever way it came in (REST, web UI, CLI, pipeline access, scheduled runs). Secrets never appear: only fingerprints. Viewer and pipeline keys get 403.",
+          parameters: [
+            ...params(false),
+            { name: "limit", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: AUDIT_MAX_LIMIT, default: AUDIT_DEFAULT_LIMIT } },
+            { name: "cursor", in: "query", required: false, description: "next_cursor of the previous page", schema: { type: "string" } },
+            { name: "provider", in: "query", required: false, schema: { type: "string" } },
+            { name: "action", in: "query", required: false, schema: { type: "string", enum: [...AUDIT_ACTIONS] } },
+          ],
+          responses: { ...ok("200", "AuditPage", "A page of events"), ...err([...authErrors, "invalid_request", "storage_unavailable"]) },
         },
       },
       "/providers": { get: { summary: "The public provider registry", security: [], responses: { "200": { description: "Providers" } } } },
