@@ -21,9 +21,7 @@ export async function run<T>(fn: () => Promise<T>, revalidate?: string): Promise
   }
 }
 
-/** Only same-site relative paths: never an open redirect. */
-export function safeNext(next: unknown, fallback = "/"): string {
-  return typeof next === "string" && /^\/(?!\/)[A-Za-z0-9/_\-.?=&%]*$/.test(next) && !next.includes("\\") ? next : fallback;
-}
+/** Only same-site relative paths: never an open redirect (the one rule: lib/http/safe-next.ts). */
+export { safeNext } from "@/lib/http/safe-next";
 
 export const orgPath = (org: string) => `/orgs/${org}`;

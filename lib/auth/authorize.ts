@@ -1,6 +1,7 @@
 import "server-only";
 import { AppError } from "../errors";
 import type { Actor, OrgAction, OrgRole } from "./actor";
+import { ORG_SLUG_RE } from "./org-slug";
 import type { AuthStore, OrgRecord } from "./auth-store";
 
 /** Looks up a user's role in an org. The accounts issue (web UI) provides the real one. */
@@ -8,7 +9,7 @@ export type MembershipLookup = (userId: string, org: string) => Promise<OrgRole 
 
 export const noMemberships: MembershipLookup = async () => null;
 
-const SLUG_RE = /^[a-z0-9][a-z0-9_-]{1,62}$/;
+const SLUG_RE = ORG_SLUG_RE;
 
 function roleAllows(role: OrgRole | "admin" | "viewer", action: OrgAction): boolean {
   return action === "read" || role === "owner" || role === "admin";

@@ -11,6 +11,7 @@ import {
   ValidateResponseSchema,
 } from "../integrations/schemas";
 import { ERROR_STATUS } from "../errors";
+import { ORG_SLUG_RE } from "../auth/org-slug";
 import { AUDIT_ACTIONS, AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, AuditPageSchema } from "../audit/events";
 
 type JsonSchema = Record<string, unknown>;
@@ -68,7 +69,7 @@ export function buildOpenApiDocument() {
       ]),
     );
   const params = (withProvider: boolean) => [
-    { name: "org", in: "path", required: true, schema: { type: "string", pattern: "^[a-z0-9][a-z0-9_-]{1,62}$" } },
+    { name: "org", in: "path", required: true, schema: { type: "string", pattern: ORG_SLUG_RE.source } },
     ...(withProvider
       ? [{ name: "provider", in: "path", required: true, description: "A registry id, or saas_<vendor>", schema: { type: "string" } }]
       : []),

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { FieldDef, MetadataKeyDef, ProviderDef } from "./registry-schema";
 import { CONNECTION_OUTCOMES_LIST } from "./outcomes";
+import { ORG_SLUG_RE, ORG_SLUG_RULE } from "../auth/org-slug";
 
 /**
  * Client-safe zod schemas generated from the provider registry. The forms (zodResolver), the
@@ -207,7 +208,7 @@ function compileMetadataSchema(provider: Pick<ProviderDef, "metadata">) {
 
 // ------------------------------------------------------------------ request bodies
 
-export const OrgSlugSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{1,62}$/, { message: "must be 2–63 lowercase letters, digits, _ or -" });
+export const OrgSlugSchema = z.string().regex(ORG_SLUG_RE, { message: ORG_SLUG_RULE });
 
 export const SetupBodySchema = z
   .object({

@@ -1,16 +1,13 @@
 import { redirect } from "next/navigation";
 import { getSessionActor } from "@/lib/auth/session";
+import { safeNext } from "@/lib/http/safe-next";
 import { AuthForm } from "../../_components/auth/auth-form";
 
 export const metadata = { title: "Sign in" };
 
-function safeNext(v: unknown): string | undefined {
-  return typeof v === "string" && /^\/(?!\/)/.test(v) && !v.includes("\\") ? v : undefined;
-}
-
 export default async function Page({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const sp = await searchParams;
-  const next = safeNext(sp.next);
+  const next = safeNext(sp.next, undefined);
   if (await getSessionActor()) redirect(next ?? "/");
   const email = typeof sp.email === "string" ? sp.email.slice(0, 254) : undefined;
   return <AuthForm mode="sign-in" next={next} email={email} />;

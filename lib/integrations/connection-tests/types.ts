@@ -1,19 +1,9 @@
 import "server-only";
 import type { ResolvedProvider } from "../registry-schema";
+import { CONNECTION_OUTCOMES_LIST } from "../outcomes";
 
-/** Outcomes of a connection test and of each of its checks (API.md "Connection test result"). */
-export const CONNECTION_OUTCOMES = [
-  "ok",
-  "auth_failed",
-  "permission_denied",
-  "expired",
-  "not_found",
-  "rate_limited",
-  "timeout",
-  "network",
-  "provider_error",
-  "skipped",
-] as const;
+/** Outcomes of a connection test and of each of its checks: the one list, in lib/integrations/outcomes.ts. */
+export const CONNECTION_OUTCOMES = CONNECTION_OUTCOMES_LIST;
 export type ConnectionOutcome = (typeof CONNECTION_OUTCOMES)[number];
 
 export interface CheckResult {
