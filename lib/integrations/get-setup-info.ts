@@ -6,6 +6,13 @@ import { resolveProviderOrThrow } from "./common";
 import { getPlatformAwsPrincipal } from "./platform-identity";
 import type { ResolvedProvider } from "./registry";
 
+/** What the operator must configure before customers can connect an AWS role (setup-info's `aws.note`). */
+export const PLATFORM_AWS_IDENTITY_MISSING =
+  "Operator action needed: this server has no AWS identity, so there is no principal for a customer's role to trust. " +
+  "Give the server AWS credentials that may call sts:AssumeRole (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, " +
+  "or an instance or task role), and set PLATFORM_AWS_PRINCIPAL_ARN to the ARN customers should trust (or let the server read it " +
+  "from STS GetCallerIdentity). Restart the server; this page then shows the trust policy.";
+
 /** Read permissions the AWS role needs, per provider (mirrors cost_permissions in providers.yml). */
 function awsActions(provider: ResolvedProvider): string[] {
   return provider.cost_permissions.filter((p) => /^[a-z0-9-]+:[A-Za-z*]+$/.test(p));
@@ -66,9 +73,12 @@ export interface SetupInfo {
   aws?: {
     external_id: string;
     platform_principal: string | null;
+    /** null when the platform has no AWS identity: there is nothing a customer could trust yet. */
     trust_policy: unknown;
+    /** null likewise (it embeds the trust policy). */
     cloudformation_template: unknown;
     iam_policy: unknown;
+    /** For the operator, when the platform has no AWS identity: what to configure. */
     note?: string;
   };
   commands?: string[];
@@ -102,23 +112,29 @@ export async function getSetupInfo(
     case "aws_iam":
     case "aws_bedrock": {
       const principal = await getPlatformAwsPrincipal(deps.env, deps.now());
-      const shownPrincipal = principal ?? "<PLATFORM_PRINCIPAL_ARN>";
       base.aws = {
         external_id: org.externalId,
         platform_principal: principal,
-        trust_policy: trustPolicy(shownPrincipal, org.externalId),
-        cloudformation_template: cloudFormation(provider, shownPrincipal, org.externalId),
+        // Without the platform's own AWS identity no trust policy can name a principal: none is offered
+        // (a placeholder policy would be copied and fail), only the operator's to-do below.
+        trust_policy: principal ? trustPolicy(principal, org.externalId) : null,
+        cloudformation_template: principal ? cloudFormation(provider, principal, org.externalId) : null,
         iam_policy: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: awsActions(provider), Resource: "*" }] },
-        ...(principal ? {} : { note: "The platform has no AWS identity configured; the operator must set PLATFORM_AWS_PRINCIPAL_ARN or AWS credentials." }),
+        ...(principal ? {} : { note: PLATFORM_AWS_IDENTITY_MISSING }),
       };
-      base.steps = [
-        "Create an IAM role in the account that holds your costs (for AWS Organizations: the management/payer account), using the CloudFormation template or the trust policy below.",
-        `The trust policy must name the platform principal and require the external ID ${org.externalId}: it is unique to your organization and protects against the confused-deputy problem.`,
-        `Attach a policy allowing only: ${awsActions(provider).join(", ")}.`,
-        provider.id === "aws_bedrock"
-          ? "Paste the role ARN and the Bedrock region into the form."
-          : "Paste the role ARN into the form. The connection test makes one Cost Explorer call (AWS bills $0.01 per call).",
-      ];
+      base.steps = principal
+        ? [
+            "Create an IAM role in the account that holds your costs (for AWS Organizations: the management/payer account), using the CloudFormation template or the trust policy below.",
+            `The trust policy must name the platform principal and require the external ID ${org.externalId}: it is unique to your organization and protects against the confused-deputy problem.`,
+            `Attach a policy allowing only: ${awsActions(provider).join(", ")}.`,
+            provider.id === "aws_bedrock"
+              ? "Paste the role ARN and the Bedrock region into the form."
+              : "Paste the role ARN into the form. The connection test makes one Cost Explorer call (AWS bills $0.01 per call).",
+          ]
+        : [
+            "This server has no AWS identity yet, so a role cannot be connected: ask the operator to configure one (see the note).",
+            `Once it has one, this page shows the trust policy to create, with your organization's external ID ${org.externalId}.`,
+          ];
       break;
     }
     case "aws_keys":

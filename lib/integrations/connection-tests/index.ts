@@ -3,7 +3,7 @@ import type { ConnectionTestKind, ResolvedProvider } from "../registry-schema";
 import type { EndpointEnvVar } from "../registry-schema";
 import { AppError } from "../../errors";
 import type { ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
-import type { WindowRateLimiter } from "../rate-limit";
+import type { RateLimiter } from "../rate-limiter";
 import { testOpenAI } from "./openai";
 import { testAnthropic } from "./anthropic";
 import { testGemini } from "./gemini";
@@ -90,16 +90,16 @@ export function assertAllowedHost(provider: ResolvedProvider, url: string): void
  * exceed it is answered `rate_limited` with the time to wait, without reaching the provider.
  * The budget is per provider-side scope (e.g. an Azure subscription) or per credential.
  */
-function throttleOrNull(
+async function throttleOrNull(
   provider: ResolvedProvider,
   credential: Record<string, unknown>,
-  opts: { limiter?: WindowRateLimiter; now: () => number; fingerprint?: string },
-): ConnectionTestResult | null {
+  opts: { limiter?: RateLimiter; now: () => number; fingerprint?: string },
+): Promise<ConnectionTestResult | null> {
   if (!opts.limiter) return null;
   const rl = provider.rate_limits;
   const scopeValue = rl.scope_field ? credential[rl.scope_field] : undefined;
   const scope = typeof scopeValue === "string" ? scopeValue : (opts.fingerprint ?? "-");
-  const wait = opts.limiter.take(`${provider.id}\u0000${scope}`, opts.now(), rl.requests_per_minute);
+  const wait = await opts.limiter.take(`${provider.id}\u0000${scope}`, opts.now(), rl.requests_per_minute);
   if (wait === 0) return null;
   const first = provider.connection_test.checks[0]?.name ?? "authenticate";
   return {
@@ -131,13 +131,13 @@ export async function runConnectionTest(
     now: () => number;
     org: string;
     externalId: string;
-    limiter?: WindowRateLimiter;
+    limiter?: RateLimiter;
     fingerprint?: string;
     /** The integration's metadata (some tests read it: gcp's billing_export_table, aws_keys' region). */
     metadata?: Readonly<Record<string, unknown>>;
   },
 ): Promise<ConnectionTestResult> {
-  const throttled = throttleOrNull(provider, credential, opts);
+  const throttled = await throttleOrNull(provider, credential, opts);
   if (throttled) return throttled;
   const ctx: ConnectionTestContext = {
     provider: provider.id,
@@ -178,9 +178,20 @@ export function firstFailure(result: ConnectionTestResult): string {
   return c?.message ?? `The connection test ended with outcome ${result.outcome}.`;
 }
 
+/**
+ * The error message for a test that did not pass: the first failing check's own message, which is
+ * written for a person and already says what happened and what to do. It is prefixed with the
+ * provider's name only when it does not name the provider itself, so nothing is said twice
+ * ("OpenAI could not be reached: Could not reach OpenAI at …").
+ */
+export function failureMessage(result: ConnectionTestResult, providerName: string): string {
+  const why = firstFailure(result);
+  return why.includes(providerName) ? why : `${providerName}: ${why}`;
+}
+
 /** Throws the API error for a test that did not pass (422, 429, 502 or 504). */
 export function assertTestPassedOrThrow(result: ConnectionTestResult, providerName: string): void {
-  const why = firstFailure(result);
+  const message = failureMessage(result, providerName);
   switch (result.outcome) {
     case "ok":
     case "skipped":
@@ -189,16 +200,16 @@ export function assertTestPassedOrThrow(result: ConnectionTestResult, providerNa
     case "permission_denied":
     case "expired":
     case "not_found":
-      throw new AppError("connection_test_failed", `${providerName} did not accept the credential: ${why}`, { connection_test: result });
+      throw new AppError("connection_test_failed", message, { connection_test: result });
     case "rate_limited":
-      throw new AppError("rate_limited", `${providerName} is throttling requests: ${why}`, {
+      throw new AppError("rate_limited", message, {
         connection_test: result,
         retryAfterS: result.retry_after_s ?? 60,
       });
     case "timeout":
-      throw new AppError("provider_timeout", `${providerName} did not answer in time: ${why}`, { connection_test: result });
+      throw new AppError("provider_timeout", message, { connection_test: result });
     case "network":
     case "provider_error":
-      throw new AppError("provider_unreachable", `${providerName} could not be reached: ${why}`, { connection_test: result });
+      throw new AppError("provider_unreachable", message, { connection_test: result });
   }
 }

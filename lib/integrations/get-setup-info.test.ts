@@ -1,0 +1,57 @@
+import net from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeCore, SYSTEM_ACTOR, type TestCore } from "@/tests/support/core-deps";
+import { getSetupInfo, PLATFORM_AWS_IDENTITY_MISSING } from "./get-setup-info";
+
+/** setup-info for AWS roles: a usable trust policy only when the platform has an AWS identity. */
+async function closedPortUrl(): Promise<string> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
+
+const saved = { ...process.env };
+let bare: TestCore;
+let configured: TestCore;
+
+beforeAll(async () => {
+  // The default start: no AWS credentials anywhere the SDK looks, STS unreachable.
+  for (const k of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"]) delete process.env[k];
+  Object.assign(process.env, { AWS_EC2_METADATA_DISABLED: "true", AWS_CONFIG_FILE: "/nonexistent", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent" });
+  const sts = await closedPortUrl();
+  bare = await makeCore({ env: { AWS_STS_ENDPOINT: sts, PLATFORM_AWS_PRINCIPAL_ARN: undefined } });
+  configured = await makeCore({ env: { AWS_STS_ENDPOINT: sts, PLATFORM_AWS_PRINCIPAL_ARN: "arn:aws:iam::210987654321:role/FinOpsPlatform" } });
+  await bare.addOrg("acme");
+  await configured.addOrg("acme");
+});
+afterAll(async () => {
+  await bare.close();
+  await configured.close();
+  process.env = saved;
+});
+
+describe("AWS setup-info", () => {
+  for (const provider of ["aws_iam", "aws_bedrock"]) {
+    it(`${provider}: with no platform AWS identity, no policy to copy and a plain note for the operator`, async () => {
+      const info = await getSetupInfo({ actor: SYSTEM_ACTOR, org: "acme", provider }, bare.deps);
+      expect(info.aws).toMatchObject({ platform_principal: null, trust_policy: null, cloudformation_template: null, note: PLATFORM_AWS_IDENTITY_MISSING });
+      expect(JSON.stringify(info)).not.toContain("<PLATFORM_PRINCIPAL_ARN>");
+      expect(info.aws!.note).toMatch(/PLATFORM_AWS_PRINCIPAL_ARN/);
+      expect(info.aws!.note).toMatch(/sts:AssumeRole/);
+      expect(info.steps.join(" ")).toMatch(/ask the operator/);
+      // The org's external ID is still shown: it does not depend on the platform.
+      expect(info.aws!.external_id).toMatch(/\S{8,}/);
+    });
+
+    it(`${provider}: with the platform principal configured, a trust policy naming it and the org's external ID`, async () => {
+      const info = await getSetupInfo({ actor: SYSTEM_ACTOR, org: "acme", provider }, configured.deps);
+      const policy = info.aws!.trust_policy as { Statement: Array<{ Principal: { AWS: string }; Condition: { StringEquals: Record<string, string> } }> };
+      expect(policy.Statement[0]!.Principal.AWS).toBe("arn:aws:iam::210987654321:role/FinOpsPlatform");
+      expect(policy.Statement[0]!.Condition.StringEquals["sts:ExternalId"]).toBe(info.aws!.external_id);
+      expect(info.aws!.cloudformation_template).not.toBeNull();
+      expect(info.aws!.note).toBeUndefined();
+    });
+  }
+});
