@@ -85,6 +85,9 @@ npx vitest run --project unit --reporter=default --reporter=json --outputFile.js
 step "build"
 npx next build
 
+step "route budget: first-load client JS per route (gzip)"
+node tests/support/route-budget.mjs
+
 step "integration tests: embedded defaults (SQLite + local key ring), built server + provider fakes"
 npx vitest run --project integration --reporter=default --reporter=json --outputFile.json=test-results/vitest-integration.json
 

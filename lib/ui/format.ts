@@ -55,8 +55,60 @@ export function describeOutcome(code: string): string {
     case "provider_error":
       return "the provider returned an error";
     case "skipped":
-      return "nothing to test (manual entry)";
+      return "not run";
     default:
       return code.replace(/_/g, " ");
+  }
+}
+
+/** What a whole connection test's outcome says, in words (a manual entry is never tested). */
+export function describeTestOutcome(outcome: string): string {
+  return outcome === "skipped" ? "not run: a manual entry has nothing to test" : describeOutcome(outcome);
+}
+
+type IntegrationLike = {
+  provider: string;
+  category?: string;
+  status: "active" | "invalid" | "expired" | "pending";
+  last_validated_at: string | null;
+  last_error: { code: string; message: string; at: string } | null;
+};
+
+/** Manual SaaS entries (saas_<vendor>) have no connection test. */
+export const isManualEntry = (i: { provider: string }) => i.provider.startsWith("saas_");
+
+/**
+ * "Last validated", the same everywhere: when the credential was last tested against the
+ * provider (setup or Validate), whatever the result; the status and last error say how it went.
+ * A manual entry is never tested.
+ */
+export function formatLastValidated(i: IntegrationLike): string {
+  if (isManualEntry(i)) return "not tested (manual entry)";
+  return formatDateTime(i.last_validated_at);
+}
+
+/** An integration needs attention when it is not active or its last check failed. */
+export function needsAttention(i: IntegrationLike): boolean {
+  return i.status !== "active" || i.last_error !== null;
+}
+
+/** The one thing to do about an integration that needs attention, in words. */
+export function attentionAction(i: IntegrationLike): string {
+  const code = i.last_error?.code ?? (i.status === "expired" ? "expired" : i.status === "invalid" ? "auth_failed" : "pending");
+  switch (code) {
+    case "auth_failed":
+    case "expired":
+      return "Replace the credential with a new one";
+    case "permission_denied":
+      return "Grant the missing permission, then validate again";
+    case "not_found":
+      return "Check the account or project, then replace the credential";
+    case "rate_limited":
+    case "timeout":
+    case "network":
+    case "provider_error":
+      return "A provider problem: validate again in a few minutes";
+    default:
+      return "Validate it again";
   }
 }

@@ -10,11 +10,14 @@ test("onboarding: sign up, create an org, connect OpenAI, validate, label, API k
   const slug = uniqueSlug("acme");
   await createOrgInUi(page, "Acme Analytics", slug);
 
-  // The overview: every provider by category, nothing connected yet.
+  // The overview: a summary line, and a picker of every provider by category; nothing connected yet.
   await expect(page.getByRole("heading", { name: "Integrations", level: 1 })).toBeVisible();
+  await expect(page.getByTestId("overview-summary")).toHaveText("0 active · 0 need attention · 11 not connected");
   await expect(page.getByText("No provider is connected for Acme Analytics yet")).toBeVisible();
-  for (const c of ["Cloud", "GenAI", "SaaS"]) await expect(page.getByRole("heading", { name: c, level: 2 })).toBeVisible();
-  await expect(page.getByTestId("provider-card-openai").getByText("Not connected")).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Connect a provider", level: 2 })).toBeVisible();
+  for (const c of ["Cloud", "GenAI", "SaaS"]) await expect(page.getByRole("heading", { name: c, level: 3 })).toBeVisible();
+  await expect(page.getByTestId("picker-genai").getByRole("link", { name: "Connect OpenAI" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Connected" })).toHaveCount(0);
 
   // AWS shows the org's external ID and a trust policy before anything is entered.
   await page.goto(`/orgs/${slug}/integrations/aws_iam`);
@@ -49,9 +52,16 @@ test("onboarding: sign up, create an org, connect OpenAI, validate, label, API k
   expect(await snapshotDom(page, "after-connect")).not.toContain(FAKE_OPENAI_ADMIN_KEY);
   await shot(page, "setup-result");
 
-  // Validate now.
+  // Validate now: "Last validated" moves to the new test's time.
+  const lastValidated = page.getByTestId("summary-last-validated");
+  const before = (await lastValidated.getAttribute("data-at"))!;
+  expect(before).not.toBe("");
+  await page.waitForTimeout(20); // a later millisecond
   await page.getByRole("button", { name: "Validate now" }).click();
   await expect(page.getByTestId("validate-status")).toContainText("Validated: active.");
+  await expect(lastValidated).not.toHaveAttribute("data-at", before);
+  expect(Date.parse((await lastValidated.getAttribute("data-at"))!)).toBeGreaterThan(Date.parse(before));
+  await expect(lastValidated).toHaveText(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/);
 
   // Edit the label (metadata is validated with the provider's schema first).
   await page.getByLabel("Label").fill("prod org");
@@ -65,15 +75,29 @@ test("onboarding: sign up, create an org, connect OpenAI, validate, label, API k
   await page.getByRole("button", { name: "Save metadata" }).click();
   await expect(page.getByText("Metadata saved.")).toBeVisible();
 
-  // The overview shows it: status, fingerprint, label (TanStack Query refetched after the change).
+  // The overview shows it first, in the connected list: status, account, fingerprint, last validated, label.
   await page.getByRole("link", { name: "← All integrations" }).click();
+  await expect(page.getByTestId("overview-summary")).toHaveText("1 active · 0 need attention · 10 not connected");
   const card = page.getByTestId("provider-card-openai");
   await expect(card.getByText("Active")).toBeVisible();
   await expect(card.getByTestId("fingerprint")).toHaveText(fingerprint);
+  await expect(card.getByTestId("last-validated")).toHaveText(/ UTC$/);
   await expect(card.getByText("prod org")).toBeVisible();
+  await expect(card).toHaveAttribute("data-attention", "false");
+  await expect(page.getByTestId("picker-genai").getByRole("link", { name: "Connect OpenAI" })).toHaveCount(0);
   await page.getByRole("button", { name: "Validate all" }).click();
   await expect(page.getByTestId("validate-all").locator('[data-provider="openai"]')).toHaveAttribute("data-state", "ok");
   await shot(page, "overview");
+
+  // On a phone (390 px wide) the overview fits the width and stays short.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.reload();
+  await expect(card.getByTestId("fingerprint")).toBeVisible();
+  const size = await page.evaluate(() => ({ width: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight }));
+  expect(size.width).toBeLessThanOrEqual(390);
+  expect(size.height).toBeLessThan(2000);
+  await shot(page, "overview-phone");
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   // A viewer API key from settings, read once from the page, works against the REST API.
   await page.getByRole("link", { name: "API keys", exact: true }).click();
@@ -98,6 +122,18 @@ test("onboarding: sign up, create an org, connect OpenAI, validate, label, API k
   await expect(page.locator("tr", { hasText: "e2e reader" })).toContainText("Revoked");
   expect((await request.get(`/integrations/${slug}`, { headers: { "x-api-key": apiKey } })).status()).toBe(401);
 
+  // A pipeline key from the same page fetches the credential through …/access, and nothing else.
+  await page.getByLabel("Role", { exact: true }).selectOption("pipeline");
+  await page.getByLabel("Label").fill("e2e pipeline");
+  await page.getByRole("button", { name: "Create key" }).click();
+  await expect(page.getByTestId("new-api-key")).toContainText("A pipeline key");
+  const pipelineKey = await page.getByTestId("new-api-key-value").inputValue();
+  await expect(page.locator("tr", { hasText: "e2e pipeline" })).toContainText("pipeline");
+  const access = await request.post(`/integrations/${slug}/openai/access`, { headers: { "x-api-key": pipelineKey } });
+  expect(access.status()).toBe(200);
+  expect(await access.json()).toMatchObject({ org: slug, provider: "openai", fingerprint, kind: "api_key", expires_at: null });
+  expect((await request.get(`/integrations/${slug}`, { headers: { "x-api-key": pipelineKey } })).status()).toBe(403);
+
   // Delete the integration: the confirmation names what stops working.
   await page.goto(`/orgs/${slug}/integrations/openai`);
   await page.getByRole("button", { name: "Delete integration" }).click();
@@ -105,7 +141,8 @@ test("onboarding: sign up, create an org, connect OpenAI, validate, label, API k
   await expect(dialog).toContainText("The cost pipelines will stop pulling OpenAI costs for Acme Analytics");
   await dialog.getByRole("button", { name: "Delete OpenAI" }).click();
   await expect(page).toHaveURL(new RegExp(`/orgs/${slug}/integrations$`));
-  await expect(page.getByTestId("provider-card-openai").getByText("Not connected")).toBeVisible();
+  await expect(page.getByTestId("overview-summary")).toHaveText("0 active · 0 need attention · 11 not connected");
+  await expect(page.getByTestId("picker-genai").getByRole("link", { name: "Connect OpenAI" })).toBeVisible();
 });
 
 test("a rejected credential is reported step by step, stores nothing and never comes back to the page", async ({ page }) => {
@@ -129,6 +166,10 @@ test("a rejected credential is reported step by step, stores nothing and never c
   const result = page.getByTestId("setup-result");
   await expect(result).toHaveAttribute("data-ok", "false");
   await expect(result).toContainText("Not connected: nothing was stored");
+  // Each message once: the failing check carries it; the summary line above does not repeat it.
+  const checkMessage = (await page.locator('[data-check="authenticate"] p').textContent())!.trim();
+  expect(checkMessage.length).toBeGreaterThan(0);
+  expect((await result.textContent())!.split(checkMessage).length - 1).toBe(1);
   await expect(page.locator('[data-step="format"]')).toHaveAttribute("data-state", "done");
   await expect(page.locator('[data-step="connection_test"]')).toHaveAttribute("data-state", "failed");
   await expect(page.locator('[data-step="stored"]')).toHaveAttribute("data-state", "skipped");
@@ -145,12 +186,28 @@ test("manual SaaS vendors are added by name and listed under SaaS; Azure JSON fi
   const slug = uniqueSlug("saas");
   await createOrgInUi(page, "Vendor Co", slug);
   await page.getByRole("link", { name: "+ Add a SaaS vendor" }).click();
-  await page.getByLabel("Vendor", { exact: true }).fill("Datadog Inc.");
+  // The vendor is asked once; no label says "(optional)" twice; nothing promises a provider test.
+  const form = page.getByTestId("connect-form");
+  await expect(form.getByLabel(/Vendor/)).toHaveCount(1);
+  await expect(page.getByText("(optional) (optional)")).toHaveCount(0);
+  await expect(form.getByText("(optional)")).toHaveCount(1);
+  await expect(page.getByRole("button", { name: /Test/ })).toHaveCount(0);
+  await expect(page.getByText(/provider accepts|connection test →/)).toHaveCount(0);
+  await page.getByLabel("Vendor name").fill("Datadog Inc.");
   await expect(page.getByText("Integration id: saas_datadog-inc")).toBeVisible();
-  await page.getByRole("button", { name: "Test and connect" }).click();
+  await page.getByRole("button", { name: "Save vendor" }).click();
   await expect(page).toHaveURL(new RegExp(`/orgs/${slug}/integrations/saas_datadog-inc$`));
+  await expect(page.getByRole("heading", { name: "Datadog Inc.", level: 1 })).toBeVisible();
+  // "Last validated" means a test with the provider: a manual entry has none, and no Validate button.
+  await expect(page.getByTestId("summary-last-validated")).toHaveText("not tested (manual entry)");
+  await expect(page.getByRole("button", { name: "Validate now" })).toHaveCount(0);
   await page.getByRole("link", { name: "← All integrations" }).click();
-  await expect(page.getByTestId("provider-card-saas_datadog-inc")).toBeVisible();
+  const row = page.getByTestId("provider-card-saas_datadog-inc");
+  await expect(row).toBeVisible();
+  await expect(row.getByTestId("last-validated")).toHaveText("not tested (manual entry)");
+  await expect(page.getByTestId("overview-summary")).toHaveText("1 active · 0 need attention · 10 not connected");
+  // Nothing to validate: "Validate all" only appears for tested integrations.
+  await expect(page.getByRole("button", { name: "Validate all" })).toHaveCount(0);
 
   // `az ad sp create-for-rbac` output fills tenant, client id and secret; the paste box is emptied.
   await page.goto(`/orgs/${slug}/integrations/azure`);

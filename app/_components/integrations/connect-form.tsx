@@ -1,12 +1,11 @@
 "use client";
 
-import { zodResolver } from "@hookform/resolvers/zod";
-import { useEffect, useMemo, useState, type DragEvent } from "react";
-import { useForm, type UseFormSetValue } from "react-hook-form";
+import { useRef, useState, type DragEvent, type FormEvent } from "react";
 import { setupIntegrationAction } from "@/actions/integrations";
 import type { FieldDef } from "@/lib/integrations/registry-schema";
-import { buildCredentialSchema, credentialWarnings, type Integration } from "@/lib/integrations/schemas";
+import type { Integration } from "@/lib/integrations/schemas";
 import type { ActionError } from "@/lib/ui/action-result";
+import { describeTestOutcome, slugifyVendor } from "@/lib/ui/format";
 import type { ClientProvider } from "@/lib/ui/provider-view";
 import { Alert } from "../ui/alert";
 import { Button } from "../ui/button";
@@ -14,72 +13,89 @@ import { Field } from "../ui/field";
 import { Input, Textarea } from "../ui/input";
 import { SecretInput, SecretTextarea } from "../ui/secret-input";
 import { ConnectionTestView, type PublicConnectionTest } from "./connection-test-view";
+import { loadSchemas } from "./load-schemas";
 import { SetupProgress, stepsFor, type StepState } from "./setup-progress";
-
-type Values = Record<string, unknown>;
 
 export type SetupOutcome =
   | { ok: true; created: boolean; integration: Integration; connection_test: PublicConnectionTest; warnings: Record<string, string> }
   | { ok: false; error: ActionError };
 
+/** The registry's labels may say "(optional)" themselves; the form adds it from `required`. */
+const fieldLabel = (f: FieldDef) => f.label.replace(/\s*\(optional\)\s*$/i, "");
+
 /**
- * Connect (or replace) a provider's credential. The form is generated from the registry entry and
- * validated with the same zod schema the server uses. Secrets are sent once, to the setup action,
- * and cleared from the form as soon as it answers; nothing the server returns contains them.
+ * Connect (or replace) a provider's credential: a plain form generated from the registry entry,
+ * checked in the browser with the same zod schema the server uses (loaded on first use). Secrets are sent once, to the
+ * setup action, and cleared from the form as soon as it answers; nothing the server returns
+ * contains them. When adding a SaaS vendor (`adding`), the integration id comes from the
+ * vendor name field (saas_<vendor>): the vendor is asked once.
  */
 export function ConnectForm({
   org,
   provider,
-  providerId,
+  adding = false,
   replacing,
   onFinished,
-  beforeSubmit,
-  syncValues,
 }: {
   org: string;
   provider: ClientProvider;
-  /** The concrete id to set up (saas_<vendor> for the SaaS template); null while it is not valid yet. */
-  providerId: string | null;
+  /** The SaaS template itself: the integration id is saas_<vendor name>. */
+  adding?: boolean;
   replacing: boolean;
   onFinished?: (r: SetupOutcome) => void;
-  /** Extra validation outside the credential (the SaaS vendor name); returns false to stop. */
-  beforeSubmit?: () => boolean;
-  /** Values typed elsewhere that fill a field until the person edits it (the SaaS vendor's name). */
-  syncValues?: Record<string, string>;
 }) {
-  const schema = useMemo(() => buildCredentialSchema(provider), [provider]);
-  const defaults = useMemo(() => Object.fromEntries(provider.fields.map((f) => [f.name, ""])), [provider]);
-  const form = useForm<Values, unknown, Values>({ resolver: zodResolver(schema), defaultValues: defaults });
-  const { register, handleSubmit, formState, setError, resetField, setValue, watch, reset } = form;
+  const formRef = useRef<HTMLFormElement>(null);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [warnings, setWarnings] = useState<Record<string, string>>({});
   const [steps, setSteps] = useState<Record<string, StepState> | null>(null);
   const [result, setResult] = useState<SetupOutcome | null>(null);
   const [pending, setPending] = useState(false);
-  const values = watch();
-  const warnings = credentialWarnings(provider, values);
-  const secretNames = provider.fields.filter((f) => f.secret).map((f) => f.name);
+  const [vendor, setVendor] = useState("");
+  const manual = provider.credential_type === "manual";
+  const template = adding;
+  const vendorSlug = slugifyVendor(vendor);
+  const templateId = `saas_${vendorSlug}`;
+  const templateIdValid = template && provider.id_pattern ? new RegExp(provider.id_pattern).test(templateId) : false;
   const sp = provider.fields.some((f) => f.name === "tenant_id") && provider.fields.some((f) => f.name === "client_secret");
 
-  const syncKey = JSON.stringify(syncValues ?? {});
-  useEffect(() => {
-    for (const [k, v] of Object.entries(JSON.parse(syncKey) as Record<string, string>)) {
-      if (!form.getFieldState(k).isDirty) setValue(k, v);
-    }
-  }, [syncKey, form, setValue]);
-
+  const control = (name: string) => formRef.current?.elements.namedItem(name) as HTMLInputElement | HTMLTextAreaElement | null;
+  const readValues = () => Object.fromEntries(provider.fields.map((f) => [f.name, control(f.name)?.value ?? ""]));
+  const refreshWarnings = async () => {
+    const { credentialWarnings } = await loadSchemas();
+    setWarnings(credentialWarnings(provider, readValues()));
+  };
+  const setValue = (name: string, value: string) => {
+    const el = control(name);
+    if (el) el.value = value;
+    setErrors((e) => omit(e, name));
+    void refreshWarnings();
+  };
   const clearSecrets = () => {
-    for (const n of secretNames) resetField(n, { defaultValue: "" });
+    for (const f of provider.fields) if (f.secret) setValue(f.name, "");
   };
 
-  const onValid = async (credential: Values) => {
-    if (beforeSubmit && !beforeSubmit()) return;
-    if (!providerId) return;
+  const onSubmit = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
     setResult(null);
+    const { buildCredentialSchema, issuesToFields } = await loadSchemas();
+    const parsed = buildCredentialSchema(provider).safeParse(readValues());
+    const fieldErrors = parsed.success ? {} : issuesToFields(parsed.error);
+    if (template && !templateIdValid && !fieldErrors.display_name) {
+      fieldErrors.display_name = "must contain letters or digits: it names the integration saas_<vendor>";
+    }
+    if (!parsed.success || Object.keys(fieldErrors).length > 0) {
+      setErrors(fieldErrors);
+      setSteps({ format: "failed", connection_test: "skipped", encryption: "skipped", stored: "skipped" });
+      return;
+    }
+    const providerId = template ? templateId : provider.id;
+    setErrors({});
     // Step 1 ran in this browser with the server's own schema; 2–4 run on the server in one call.
-    setSteps({ format: "done", connection_test: "running", encryption: "waiting", stored: "waiting" });
+    setSteps({ format: "done", connection_test: manual ? "skipped" : "running", encryption: "waiting", stored: "waiting" });
     setPending(true);
     let r: SetupOutcome;
     try {
-      const res = await setupIntegrationAction(org, providerId, { credential });
+      const res = await setupIntegrationAction(org, providerId, { credential: readValues() });
       r = res.ok ? { ok: true, ...res.data } : res;
     } catch {
       r = { ok: false, error: { code: "network", message: "The server could not be reached; nothing was stored. Check your connection and try again." } };
@@ -87,57 +103,90 @@ export function ConnectForm({
     // Success or failure, the secret leaves the form now.
     clearSecrets();
     setPending(false);
-    setSteps(stepsFor(r.ok ? null : r.error.code));
+    const s = stepsFor(r.ok ? null : r.error.code);
+    if (manual && s.connection_test === "done") s.connection_test = "skipped";
+    setSteps(s);
     setResult(r);
-    if (r.ok) reset(defaults);
-    else if (r.error.fields) {
+    if (r.ok) {
+      formRef.current?.reset();
+      setVendor("");
+      setWarnings({});
+    } else if (r.error.fields) {
+      const mine: Record<string, string> = {};
       for (const [k, msg] of Object.entries(r.error.fields)) {
         const name = k.replace(/^credential\./, "");
-        if (provider.fields.some((f) => f.name === name)) setError(name, { type: "server", message: msg });
+        if (provider.fields.some((f) => f.name === name)) mine[name] = msg;
       }
+      setErrors(mine);
     }
     onFinished?.(r);
   };
 
-  const onInvalid = () => {
-    setResult(null);
-    setSteps({ format: "failed", connection_test: "skipped", encryption: "skipped", stored: "skipped" });
-  };
-
   return (
-    <form onSubmit={handleSubmit(onValid, onInvalid)} noValidate className="space-y-5" aria-busy={pending} data-testid="connect-form">
+    <form
+      ref={formRef}
+      onSubmit={onSubmit}
+      onInput={(e) => {
+        const t = e.target as HTMLInputElement;
+        if (!provider.fields.some((f) => f.name === t.name)) return;
+        if (t.name === "display_name" && template) setVendor(t.value);
+        setErrors((x) => omit(x, t.name));
+        void refreshWarnings();
+      }}
+      onFocus={() => void loadSchemas()}
+      noValidate
+      className="space-y-5"
+      aria-busy={pending}
+      data-testid="connect-form"
+    >
       {sp ? <ServicePrincipalPaste setValue={setValue} /> : null}
       {provider.fields.map((f) => (
         <CredentialField
           key={f.name}
           f={f}
-          error={formState.errors[f.name]?.message as string | undefined}
+          error={errors[f.name]}
           warning={warnings[f.name]}
-          register={register}
-          setValue={setValue}
+          help={
+            template && f.name === "display_name"
+              ? vendorSlug
+                ? `Integration id: ${templateId}`
+                : "Any vendor, by name: Datadog, Snowflake, GitHub… It becomes the integration id saas_<vendor>."
+              : undefined
+          }
+          onFile={(text) => setValue(f.name, text)}
         />
       ))}
       <div className="flex flex-wrap items-center gap-3">
-        <Button type="submit" disabled={pending || !providerId}>
-          {pending ? "Testing…" : replacing ? "Test and replace" : "Test and connect"}
+        <Button type="submit" disabled={pending}>
+          {pending ? (manual ? "Saving…" : "Testing…") : manual ? (replacing ? "Save changes" : "Save vendor") : replacing ? "Test and replace" : "Test and connect"}
         </Button>
-        <p className="text-xs text-slate-600">Nothing is stored unless the provider accepts the credential.</p>
+        <p className="text-xs text-slate-600">
+          {manual ? "Encrypted and stored; a manual entry is not tested with the vendor." : "Nothing is stored unless the provider accepts the credential."}
+        </p>
       </div>
       <div aria-live="polite" className="space-y-4" data-testid="setup-status">
         {steps ? <SetupProgress steps={steps} /> : null}
-        {result ? <SetupResultView result={result} providerName={provider.name} /> : null}
+        {result ? <SetupResultView result={result} providerName={provider.name} manual={manual} /> : null}
       </div>
     </form>
   );
 }
 
-function SetupResultView({ result, providerName }: { result: SetupOutcome; providerName: string }) {
+function omit(o: Record<string, string>, k: string): Record<string, string> {
+  if (!(k in o)) return o;
+  const { [k]: _drop, ...rest } = o;
+  void _drop;
+  return rest;
+}
+
+function SetupResultView({ result, providerName, manual }: { result: SetupOutcome; providerName: string; manual: boolean }) {
   if (result.ok) {
     const i = result.integration;
     const warn = Object.entries(result.warnings ?? {});
+    const name = manual ? String(i.metadata.label || i.name) : providerName;
     return (
       <div className="space-y-3" data-testid="setup-result" data-ok="true">
-        <Alert tone="success" title={`${providerName} is ${result.created ? "connected" : "replaced"}: ${i.status}`}>
+        <Alert tone="success" title={manual ? `${name} is ${result.created ? "saved" : "updated"}` : `${name} is ${result.created ? "connected" : "replaced"}: ${i.status}`}>
           <p>
             Fingerprint <code className="font-mono">{i.fingerprint}</code> · version {i.version}
             {i.account ? ` · account ${i.account.name || i.account.id}` : ""}
@@ -155,15 +204,16 @@ function SetupResultView({ result, providerName }: { result: SetupOutcome; provi
             </ul>
           </Alert>
         ) : null}
-        <ConnectionTestView test={result.connection_test} />
+        {manual ? null : <ConnectionTestView test={result.connection_test} />}
       </div>
     );
   }
   const ct = result.error.connection_test as PublicConnectionTest | undefined;
+  // With a connection test, each check carries its own message: say it once, there.
   return (
     <div className="space-y-3" data-testid="setup-result" data-ok="false">
       <Alert tone="error" title="Not connected: nothing was stored">
-        <p data-testid="setup-error-message">{result.error.message}</p>
+        <p data-testid="setup-error-message">{ct ? `The connection test failed: ${describeTestOutcome(ct.outcome)}. What to fix is below.` : result.error.message}</p>
       </Alert>
       {ct ? <ConnectionTestView test={ct} /> : null}
     </div>
@@ -174,33 +224,33 @@ function CredentialField({
   f,
   error,
   warning,
-  register,
-  setValue,
+  help: helpOverride,
+  onFile,
 }: {
   f: FieldDef;
   error?: string;
   warning?: string;
-  register: ReturnType<typeof useForm<Values, unknown, Values>>["register"];
-  setValue: UseFormSetValue<Values>;
+  help?: string;
+  onFile: (text: string) => void;
 }) {
   const id = `field-${f.name}`;
-  const help = f.help ?? (f.example && !f.secret ? `Example: ${f.example}` : undefined);
+  const help = helpOverride ?? f.help ?? (f.example && !f.secret ? `Example: ${f.example}` : undefined);
   const isFile = f.type === "json-file" || f.format === "pem_private_key";
   return (
-    <Field id={id} label={f.label} required={f.required} error={error} warning={warning} help={help}>
+    <Field id={id} label={fieldLabel(f)} required={f.required} error={error} warning={warning} help={help}>
       {(a) => (
         <div className="space-y-2">
-          {isFile ? <FileDrop field={f} onText={(text) => setValue(f.name, text, { shouldValidate: true, shouldDirty: true })} /> : null}
+          {isFile ? <FileDrop field={f} onText={onFile} /> : null}
           {f.type === "json-file" || f.type === "textarea" ? (
             f.secret ? (
-              <SecretTextarea {...a} {...register(f.name)} rows={f.type === "json-file" ? 6 : 5} placeholder={isFile ? "…or paste it here" : undefined} />
+              <SecretTextarea {...a} name={f.name} rows={f.type === "json-file" ? 6 : 5} placeholder={isFile ? "…or paste it here" : undefined} />
             ) : (
-              <Textarea {...a} {...register(f.name)} rows={4} className="font-sans text-sm" />
+              <Textarea {...a} name={f.name} rows={4} className="font-sans text-sm" />
             )
           ) : f.secret ? (
-            <SecretInput {...a} {...register(f.name)} placeholder={f.example} />
+            <SecretInput {...a} name={f.name} placeholder={f.example} />
           ) : (
-            <Input {...a} {...register(f.name)} autoComplete="off" spellCheck={false} placeholder={f.example} />
+            <Input {...a} name={f.name} autoComplete="off" spellCheck={false} placeholder={f.example} />
           )}
         </div>
       )}
@@ -250,7 +300,7 @@ function FileDrop({ field, onText }: { field: FieldDef; onText: (text: string) =
     >
       <p className="text-slate-700">
         Drop the {json ? "JSON key file" : ".pem file"} here, or{" "}
-        {/* The input stays in the tab order; its label shows the focus ring (peer). */}
+        {/* The input stays in the tab order; its label shows the focus ring (peer). No name: not part of the form's values. */}
         <input id={inputId} type="file" accept={accept} className="peer sr-only" onChange={(e) => void read(e.target.files?.[0] ?? undefined)} />
         <label
           htmlFor={inputId}
@@ -267,7 +317,7 @@ function FileDrop({ field, onText }: { field: FieldDef; onText: (text: string) =
 }
 
 /** Paste the JSON `az ad sp create-for-rbac` prints; appId, password and tenant fill the fields. */
-function ServicePrincipalPaste({ setValue }: { setValue: UseFormSetValue<Values> }) {
+function ServicePrincipalPaste({ setValue }: { setValue: (name: string, value: string) => void }) {
   const [msg, setMsg] = useState<string | null>(null);
   // Uncontrolled on purpose: React would mirror a controlled value into the DOM's text content.
   const apply = (el: HTMLTextAreaElement) => {
@@ -281,7 +331,6 @@ function ServicePrincipalPaste({ setValue }: { setValue: UseFormSetValue<Values>
     }
     const sp = o as { appId?: unknown; password?: unknown; tenant?: unknown };
     const filled: string[] = [];
-    const opts = { shouldValidate: true, shouldDirty: true } as const;
     const map = [
       ["appId", "client_id", "Client ID"],
       ["tenant", "tenant_id", "Tenant ID"],
@@ -290,7 +339,7 @@ function ServicePrincipalPaste({ setValue }: { setValue: UseFormSetValue<Values>
     for (const [from, to, label] of map) {
       const v = sp[from];
       if (typeof v !== "string") continue;
-      setValue(to, v, opts);
+      setValue(to, v);
       filled.push(label);
     }
     // The pasted text holds the secret: do not keep it around once it is in the form.

@@ -1,4 +1,4 @@
-import { describeOutcome } from "@/lib/ui/format";
+import { describeOutcome, describeTestOutcome } from "@/lib/ui/format";
 
 export type PublicConnectionTest = {
   outcome: string;
@@ -6,12 +6,12 @@ export type PublicConnectionTest = {
   checks: Array<{ name: string; outcome: string; duration_ms: number; message?: string }>;
 };
 
-/** The connection test's checks, each with its outcome and, when not ok, what to do. */
+/** The connection test's checks, each with its outcome and, when not ok, what to do (or, when skipped, why). */
 export function ConnectionTestView({ test }: { test: PublicConnectionTest }) {
   return (
     <div className="rounded-md border border-slate-200 bg-white" data-testid="connection-test">
       <p className="border-b border-slate-100 px-3 py-2 text-sm font-medium">
-        Connection test: {describeOutcome(test.outcome)} <span className="font-normal text-slate-500">({test.duration_ms} ms)</span>
+        Connection test: {describeTestOutcome(test.outcome)} <span className="font-normal text-slate-500">({test.duration_ms} ms)</span>
       </p>
       <ul className="divide-y divide-slate-100">
         {test.checks.map((c) => (

@@ -5,50 +5,47 @@ import { useRouter } from "next/navigation";
 import { useState, type ReactNode } from "react";
 import { deleteIntegrationAction, validateIntegrationAction } from "@/actions/integrations";
 import type { Integration } from "@/lib/integrations/schemas";
-import { describeOutcome, formatDateTime, slugifyVendor } from "@/lib/ui/format";
+import { describeOutcome, describeTestOutcome, formatDateTime, formatLastValidated, isManualEntry } from "@/lib/ui/format";
 import type { ClientProvider } from "@/lib/ui/provider-view";
 import { Alert } from "../ui/alert";
 import { Button } from "../ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../ui/card";
 import { ConfirmDialog } from "../ui/dialog";
-import { Field } from "../ui/field";
-import { Input } from "../ui/input";
 import { ConnectForm } from "./connect-form";
 import { ConnectionTestView, type PublicConnectionTest } from "./connection-test-view";
 import { MetadataEditor } from "./metadata-editor";
 import { StatusBadge } from "./status-badge";
-import { useIntegrations, useInvalidateIntegrations, type IntegrationList } from "./use-integrations";
 
-/** One provider of one org: status, validate, delete, the connect/replace form, metadata, setup info. */
+/**
+ * One provider of one org: status, validate, delete, the connect/replace form, metadata, setup
+ * info. The data comes from the server component page; after a change the page is refreshed
+ * (router.refresh), so every view shows what the server now has.
+ */
 export function ProviderManager({
   org,
   orgName,
   provider,
-  providerId,
-  initial,
+  adding,
+  integration,
+  tagsMax,
   canWrite,
   setupInfo,
 }: {
   org: string;
   orgName: string;
   provider: ClientProvider;
-  /** null: "add a SaaS vendor" (the id comes from the vendor name). */
-  providerId: string | null;
-  initial: IntegrationList;
+  /** The "add a SaaS vendor" page: the template itself, the id comes from the vendor name. */
+  adding: boolean;
+  /** The stored integration, if any. */
+  integration?: Integration;
+  tagsMax: number;
   canWrite: boolean;
   setupInfo: ReactNode;
 }) {
   const router = useRouter();
-  const { data } = useIntegrations(org, initial);
-  const invalidate = useInvalidateIntegrations(org);
-  const [vendor, setVendor] = useState("");
-  const [vendorError, setVendorError] = useState<string | undefined>();
-  const vendorSlug = slugifyVendor(vendor);
-  const newSaasId = `saas_${vendorSlug}`;
-  const vendorValid = provider.id_pattern ? new RegExp(provider.id_pattern).test(newSaasId) : false;
-  const effectiveId = providerId ?? (vendorValid ? newSaasId : null);
-  const integration = effectiveId ? data.integrations.find((i) => i.provider === effectiveId) : undefined;
-  const title = providerId === null ? "Add a SaaS vendor" : integration && provider.template ? String(integration.metadata.label || integration.name) : provider.name;
+  const refresh = () => router.refresh();
+  const manual = provider.credential_type === "manual";
+  const title = adding ? "Add a SaaS vendor" : integration && manual ? String(integration.metadata.label || integration.name) : provider.name;
 
   return (
     <div className="space-y-6">
@@ -58,15 +55,25 @@ export function ProviderManager({
         </Link>
         <div className="mt-2 flex flex-wrap items-center gap-3">
           <h1 className="text-2xl font-semibold">{title}</h1>
-          {providerId !== null ? <StatusBadge status={integration?.status ?? "not_connected"} /> : null}
+          {adding ? null : <StatusBadge status={integration?.status ?? "not_connected"} />}
         </div>
         <p className="mt-1 text-slate-700">
           {provider.credential_type_label} · {provider.description}
         </p>
       </div>
 
-      {integration && providerId !== null ? (
-        <IntegrationSummary org={org} orgName={orgName} integration={integration} canWrite={canWrite} onChanged={invalidate} onDeleted={() => router.push(`/orgs/${org}/integrations`)} />
+      {integration && !adding ? (
+        <IntegrationSummary
+          org={org}
+          orgName={orgName}
+          integration={integration}
+          canWrite={canWrite}
+          onChanged={refresh}
+          onDeleted={() => {
+            router.push(`/orgs/${org}/integrations`);
+            router.refresh();
+          }}
+        />
       ) : null}
 
       <div className="grid gap-6 lg:grid-cols-5">
@@ -74,61 +81,31 @@ export function ProviderManager({
           <Card>
             <CardHeader>
               <CardTitle>
-                {!canWrite ? "Credential" : integration ? "Replace the credential" : providerId === null ? "Vendor and credential" : `Connect ${provider.name}`}
+                {!canWrite ? "Credential" : integration ? (manual ? "Replace the entry" : "Replace the credential") : adding ? "Vendor" : `Connect ${provider.name}`}
               </CardTitle>
               <CardDescription>
                 {!canWrite
                   ? "Only owners and admins connect or replace credentials."
-                  : integration
-                    ? "The new credential is tested first; the current one keeps working unless the new one passes."
-                    : "Format check → connection test → encryption → stored. The secret is never shown again after this."}
+                  : manual
+                    ? "A manual entry is not tested with the vendor: it is format-checked, encrypted and stored. Add the billing currency, monthly amount and renewal date as metadata after saving."
+                    : integration
+                      ? "The new credential is tested first; the current one keeps working unless the new one passes."
+                      : "Format check → connection test → encryption → stored. The secret is never shown again after this."}
               </CardDescription>
             </CardHeader>
             <CardContent>
               {canWrite ? (
-                <div className="space-y-5">
-                  {providerId === null ? (
-                    <Field
-                      id="vendor-name"
-                      label="Vendor"
-                      required
-                      error={vendorError}
-                      help={vendorSlug ? `Integration id: ${newSaasId}` : "Any vendor, by name: Datadog, Snowflake, GitHub…"}
-                    >
-                      {(a) => (
-                        <Input
-                          {...a}
-                          value={vendor}
-                          onChange={(e) => {
-                            setVendor(e.target.value);
-                            setVendorError(undefined);
-                          }}
-                          autoComplete="off"
-                        />
-                      )}
-                    </Field>
-                  ) : null}
-                  <ConnectForm
-                    org={org}
-                    provider={provider}
-                    providerId={effectiveId}
-                    replacing={Boolean(integration)}
-                    syncValues={providerId === null ? { display_name: vendor } : undefined}
-                    beforeSubmit={() => {
-                      if (providerId !== null) return true;
-                      if (!vendorValid) {
-                        setVendorError("must give an id of 2–40 lowercase letters, digits or hyphens (saas_<vendor>)");
-                        return false;
-                      }
-                      return true;
-                    }}
-                    onFinished={(r) => {
-                      if (!r.ok) return;
-                      void invalidate();
-                      if (providerId === null) router.push(`/orgs/${org}/integrations/${r.integration.provider}`);
-                    }}
-                  />
-                </div>
+                <ConnectForm
+                  org={org}
+                  provider={provider}
+                  adding={adding}
+                  replacing={Boolean(integration)}
+                  onFinished={(r) => {
+                    if (!r.ok) return;
+                    if (adding) router.push(`/orgs/${org}/integrations/${r.integration.provider}`);
+                    else refresh();
+                  }}
+                />
               ) : (
                 <Alert tone="info" title="You have the viewer role">
                   You can see this integration&apos;s status but not connect, replace or delete it. Ask an owner or admin of {orgName}.
@@ -137,7 +114,7 @@ export function ProviderManager({
             </CardContent>
           </Card>
 
-          {integration && providerId !== null ? (
+          {integration && !adding ? (
             <Card>
               <CardHeader>
                 <CardTitle>Metadata</CardTitle>
@@ -145,7 +122,7 @@ export function ProviderManager({
               </CardHeader>
               <CardContent>
                 {canWrite ? (
-                  <MetadataEditor key={integration.version} org={org} provider={provider} integration={integration} onSaved={invalidate} />
+                  <MetadataEditor key={`${integration.version}-${integration.updated_at}`} org={org} provider={provider} integration={integration} tagsMax={tagsMax} onSaved={refresh} />
                 ) : (
                   <MetadataView metadata={integration.metadata} />
                 )}
@@ -202,14 +179,16 @@ function IntegrationSummary({
     const r = await validateIntegrationAction(org, integration.provider);
     setValidating(false);
     if (r.ok) {
-      const ok = r.data.integration.status === "active" || r.data.connection_test.outcome === "skipped";
+      const ok = r.data.integration.status === "active";
+      // The checks below carry the messages: the line above them only says how it went.
       setResult({
         ok,
-        message: ok ? `Validated: ${r.data.integration.status}.` : `Validation failed: ${r.data.integration.last_error?.message ?? describeOutcome(r.data.connection_test.outcome)}`,
+        message: ok ? `Validated: ${r.data.integration.status}.` : `Validation failed: ${describeTestOutcome(r.data.connection_test.outcome)}.`,
         test: r.data.connection_test,
       });
     } else {
-      setResult({ ok: false, message: r.error.message, test: r.error.connection_test as PublicConnectionTest | undefined });
+      const test = r.error.connection_test as PublicConnectionTest | undefined;
+      setResult({ ok: false, message: test ? `Validation failed: ${describeTestOutcome(test.outcome)}.` : r.error.message, test });
     }
     onChanged();
   };
@@ -240,21 +219,27 @@ function IntegrationSummary({
           </Item>
           <Item label="Account">{account}</Item>
           <Item label="Key kind">{integration.key_kind ?? "—"}</Item>
-          <Item label="Last validated">{formatDateTime(integration.last_validated_at)}</Item>
+          <Item label="Last validated">
+            <span data-testid="summary-last-validated" data-at={integration.last_validated_at ?? ""}>
+              {formatLastValidated(integration)}
+            </span>
+          </Item>
           <Item label="Version">
             {integration.version} · {formatDateTime(integration.updated_at)}
           </Item>
         </dl>
-        {integration.last_error ? (
-          <Alert tone="error" title={`Last check: ${describeOutcome(integration.last_error.code)}`}>
+        {integration.last_error && !result?.test ? (
+          <Alert tone="error" title={`Last error: ${describeOutcome(integration.last_error.code)}`}>
             {integration.last_error.message}
           </Alert>
         ) : null}
         {canWrite ? (
           <div className="flex flex-wrap gap-2">
-            <Button variant="outline" onClick={validate} disabled={validating}>
-              {validating ? "Validating…" : "Validate now"}
-            </Button>
+            {isManualEntry(integration) ? null : (
+              <Button variant="outline" onClick={validate} disabled={validating}>
+                {validating ? "Validating…" : "Validate now"}
+              </Button>
+            )}
             <Button variant="danger" onClick={() => setConfirm(true)}>
               Delete integration
             </Button>

@@ -1,5 +1,6 @@
 import type { ReactNode } from "react";
 import type { SetupInfo } from "@/lib/integrations/get-setup-info";
+import { Alert } from "../ui/alert";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../ui/card";
 import { CopyBlock, CopyButton } from "../ui/copy-button";
 import { Tabs } from "../ui/tabs";
@@ -8,6 +9,7 @@ const json = (v: unknown) => JSON.stringify(v, null, 2);
 
 /** What to prepare on the provider's side before connecting (from getSetupInfo): never a secret. */
 export function SetupInfoPanel({ info }: { info: SetupInfo }) {
+  const awsPolicyUsable = Boolean(info.aws?.platform_principal && info.aws.trust_policy);
   const tabs: Array<{ id: string; label: string; content: ReactNode }> = [];
   tabs.push({
     id: "steps",
@@ -25,8 +27,15 @@ export function SetupInfoPanel({ info }: { info: SetupInfo }) {
               </code>
               <CopyButton value={info.aws.external_id} label="Copy external ID" describedBy="external-id-label" />
             </div>
-            {info.aws.note ? <p className="mt-2 text-xs text-amber-900">{info.aws.note}</p> : null}
           </div>
+        ) : null}
+        {info.aws && !awsPolicyUsable ? (
+          <Alert tone="warning" title="The platform's AWS identity is not configured" data-testid="aws-operator-note">
+            <p>{info.aws.note ?? "The operator of this platform must configure its AWS identity before a role can trust it."}</p>
+            <p>Until then there is no trust policy to copy: it would have to name that identity.</p>
+          </Alert>
+        ) : info.aws?.note ? (
+          <p className="text-xs text-amber-900">{info.aws.note}</p>
         ) : null}
         <ol className="list-decimal space-y-2 pl-5 text-sm text-slate-800">
           {info.steps.map((s) => (
@@ -59,13 +68,19 @@ export function SetupInfoPanel({ info }: { info: SetupInfo }) {
     ),
   });
   if (info.aws) {
-    tabs.push({ id: "trust", label: "Trust policy", content: <CopyBlock label="Trust policy JSON" value={json(info.aws.trust_policy)} /> });
+    // The trust policy and the template name the platform's principal: without one (the operator
+    // has not configured it) they are not offered, rather than offered with a placeholder.
+    if (awsPolicyUsable) {
+      tabs.push({ id: "trust", label: "Trust policy", content: <CopyBlock label="Trust policy JSON" value={json(info.aws.trust_policy)} /> });
+    }
     tabs.push({ id: "policy", label: "Permissions policy", content: <CopyBlock label="IAM permissions policy JSON" value={json(info.aws.iam_policy)} /> });
-    tabs.push({
-      id: "cfn",
-      label: "CloudFormation",
-      content: <CopyBlock label="CloudFormation template JSON" value={json(info.aws.cloudformation_template)} />,
-    });
+    if (awsPolicyUsable && info.aws.cloudformation_template) {
+      tabs.push({
+        id: "cfn",
+        label: "CloudFormation",
+        content: <CopyBlock label="CloudFormation template JSON" value={json(info.aws.cloudformation_template)} />,
+      });
+    }
   }
   if (info.commands?.length) {
     tabs.push({

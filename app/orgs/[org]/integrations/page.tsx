@@ -17,7 +17,7 @@ export default async function IntegrationsPage({ params }: { params: Promise<{ o
     <IntegrationsOverview
       org={org}
       orgName={ctx.org.name}
-      initial={list}
+      integrations={list.integrations}
       providers={registry.providers.filter((p) => !p.template).map(toProviderCard)}
       categories={categories}
       canWrite={ctx.canWrite}

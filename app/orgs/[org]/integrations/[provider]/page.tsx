@@ -2,6 +2,7 @@ import { notFound } from "next/navigation";
 import { handlePageError, requireOrgPage } from "@/lib/auth/page-guard";
 import { getSetupInfo, listIntegrations } from "@/lib/integrations";
 import { getRegistry, resolveProvider } from "@/lib/integrations/registry";
+import { TAGS_MAX } from "@/lib/integrations/schemas";
 import { toClientProvider } from "@/lib/ui/provider-view";
 import { ProviderManager } from "../../../../_components/integrations/provider-manager";
 import { SetupInfoPanel } from "../../../../_components/integrations/setup-info-panel";
@@ -21,17 +22,19 @@ export default async function ProviderPage({ params }: { params: Promise<{ org: 
   const template = provider === "saas" ? getRegistry().providers.find((p) => p.template) : null;
   const def = template ?? resolveProvider(provider);
   if (!def) notFound();
+  const manual = def.credential_type === "manual";
   const [list, info] = await Promise.all([
-    listIntegrations({ actor: ctx.actor, org }),
-    template ? Promise.resolve(null) : getSetupInfo({ actor: ctx.actor, org, provider }),
+    template ? Promise.resolve(null) : listIntegrations({ actor: ctx.actor, org }),
+    template || manual ? Promise.resolve(null) : getSetupInfo({ actor: ctx.actor, org, provider }),
   ]).catch((e) => handlePageError(e, here));
   return (
     <ProviderManager
       org={org}
       orgName={ctx.org.name}
       provider={toClientProvider(def)}
-      providerId={template ? null : def.id}
-      initial={list}
+      adding={Boolean(template)}
+      integration={list?.integrations.find((i) => i.provider === def.id)}
+      tagsMax={TAGS_MAX}
       canWrite={ctx.canWrite}
       setupInfo={
         info ? (
@@ -43,8 +46,8 @@ export default async function ProviderPage({ params }: { params: Promise<{ org: 
               <CardDescription>For vendors without a cost API we can test.</CardDescription>
             </CardHeader>
             <CardContent className="space-y-2 text-sm text-slate-700">
-              <p>Give the vendor&apos;s name; it becomes the integration id saas_&lt;vendor&gt; (one per vendor).</p>
-              <p>An API key is optional and stored encrypted like any other credential; nothing is tested remotely.</p>
+              <p>The vendor&apos;s name becomes the integration id saas_&lt;vendor&gt; (one per vendor).</p>
+              <p>An API key is optional and stored encrypted like any other credential. Nothing is tested with the vendor.</p>
               <p>After saving, add the billing currency, monthly amount and renewal date as metadata.</p>
             </CardContent>
           </Card>
