@@ -1,0 +1,101 @@
+import "server-only";
+import { ERROR_STATUS, type ErrorCode } from "../errors";
+import { getRegistry } from "../integrations/registry";
+import type { Registry } from "../integrations/registry-schema";
+import { buildOpenApiDocument } from "./openapi";
+
+/**
+ * The generated parts of docs/api.md: the route table from the OpenAPI document (GET /openapi.json),
+ * the error table from lib/errors.ts, and the credential fields from the provider registry. Each
+ * sits between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`; `npm run docs:api`
+ * rewrites them and lib/http/api-doc.test.ts fails when docs/api.md is out of date.
+ */
+
+/** When each error code is answered. Typed by ErrorCode: a new code does not compile until it is documented. */
+const ERROR_WHEN: Record<ErrorCode, string> = {
+  invalid_request: "the body is not JSON, has the wrong shape or unknown fields; a bad query parameter",
+  invalid_format: "a credential field breaks the provider's rules; `fields` names each one and why",
+  invalid_metadata: "the metadata breaks the provider's metadata schema; `fields` likewise",
+  unauthenticated: "no API key (or session), or one that is unknown, malformed or revoked",
+  forbidden: "the key's role may not do this (a viewer changing something; a pipeline key outside `…/access`)",
+  org_not_found: "the org does not exist, or the key belongs to another org (the two are not told apart)",
+  unknown_provider: "the provider id is not in the registry (and is not `saas_<vendor>`)",
+  integration_not_found: "the org has no credential for this provider (or, for `…/access`, none that is active)",
+  not_found: "the named thing (an API key, a webhook endpoint) does not exist in this org",
+  conflict: "a concurrent change to the same integration won; nothing was changed; retry",
+  payload_too_large: "the body is over 64 KiB",
+  connection_test_failed: "the provider rejected the credential or a permission the cost pipeline needs; the body has `connection_test`",
+  rate_limited: "this org's setup/validate budget is spent, or the provider throttled the test; `Retry-After` says when to retry",
+  provider_unreachable: "the provider could not be reached, or answered 5xx, during the test",
+  encryption_unavailable: "the key service is down, or a stored credential no longer decrypts; nothing was changed",
+  storage_unavailable: "the credential store is down; nothing was changed",
+  provider_timeout: "the provider did not answer within `CONNECTION_TEST_TIMEOUT_MS`",
+  internal: "an unexpected failure; the log has the request id, the body says nothing more",
+};
+
+type Op = {
+  summary?: string;
+  parameters?: Array<{ name: string; in: string }>;
+  responses?: Record<string, { description?: string }>;
+  security?: unknown[];
+};
+
+const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+
+export function renderRoutes(doc: { paths: Record<string, Record<string, Op>> } = buildOpenApiDocument() as never): string {
+  const rows = ["| Method | Path | What it does | Success | Errors (codes) |", "|---|---|---|---|---|"];
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const responses = Object.entries(op.responses ?? {});
+      const ok = responses.filter(([s]) => s.startsWith("2")).map(([s]) => s);
+      const errors = responses
+        .filter(([s]) => !s.startsWith("2"))
+        .flatMap(([s, r]) => (Object.hasOwn(ERROR_STATUS, (r.description ?? "").split(", ")[0]!) ? (r.description ?? "").split(", ").map((c) => `\`${c}\``) : [`${s}`]));
+      const query = (op.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name);
+      const shownPath = query.length ? `${path}?${query.map((q) => `${q}=`).join("&")}` : path;
+      const auth = Array.isArray(op.security) && op.security.length === 0 ? " (no key)" : "";
+      rows.push(`| ${method.toUpperCase()} | \`${cell(shownPath)}\` | ${cell(op.summary ?? "")}${auth} | ${ok.join(", ")} | ${errors.join(", ") || "—"} |`);
+    }
+  }
+  return rows.join("\n");
+}
+
+export function renderErrors(): string {
+  const rows = ["| Status | `code` | When |", "|---|---|---|"];
+  const codes = (Object.keys(ERROR_STATUS) as ErrorCode[]).sort((a, b) => ERROR_STATUS[a] - ERROR_STATUS[b]);
+  for (const code of codes) rows.push(`| ${ERROR_STATUS[code]} | \`${code}\` | ${cell(ERROR_WHEN[code])} |`);
+  return rows.join("\n");
+}
+
+export function renderProviders(registry: Registry = getRegistry()): string {
+  const rows = ["| Provider | Credential type | Fields (**secret**, `?` optional) | Connection test checks |", "|---|---|---|---|"];
+  for (const p of registry.providers) {
+    const id = p.template ? `${p.id}_<vendor>` : p.id;
+    const fields = p.fields.map((f) => {
+      const name = `\`${f.name}\`${f.required ? "" : "?"}`;
+      return f.secret ? `**${name}**` : name;
+    });
+    rows.push(`| \`${id}\` | ${cell(p.credential_type_label)} | ${fields.join(", ")} | ${p.connection_test.checks.map((c) => `\`${c.name}\``).join(", ")} |`);
+  }
+  return rows.join("\n");
+}
+
+export const API_DOC_SECTIONS: Record<string, () => string> = {
+  routes: () => renderRoutes(),
+  errors: renderErrors,
+  providers: () => renderProviders(),
+};
+
+/** The document with every generated section replaced by what the code says today. */
+export function regenerateApiDoc(text: string): string {
+  let out = text;
+  for (const [name, render] of Object.entries(API_DOC_SECTIONS)) {
+    const open = `<!-- generated:${name} -->`;
+    const close = `<!-- /generated:${name} -->`;
+    const start = out.indexOf(open);
+    const end = out.indexOf(close);
+    if (start < 0 || end < start) throw new Error(`docs/api.md has no ${open} … ${close} section`);
+    out = `${out.slice(0, start + open.length)}\n${render()}\n${out.slice(end)}`;
+  }
+  return out;
+}
