@@ -1,7 +1,8 @@
 /**
  * Next calls register() once when a server process starts (https://nextjs.org/docs/app/api-reference/file-conventions/instrumentation).
  * Background work of the server lives here, never in the CLI: the webhook delivery worker
- * (lib/webhooks/worker.ts) delivers and retries queued webhook deliveries.
+ * (lib/webhooks/worker.ts) delivers and retries queued webhook deliveries; lib/integrations/scheduler-start.ts
+ * listens for other instances' cache invalidations and runs scheduled re-validation.
  */
 export async function register(): Promise<void> {
   // Set by Next itself (not configuration): the Edge runtime has no sockets or SQLite.
@@ -9,4 +10,7 @@ export async function register(): Promise<void> {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   const { startWebhookWorker } = await import("./lib/webhooks/start-worker");
   startWebhookWorker();
+  // Cache invalidations from the other instances (AUTH_DATABASE_URL) and scheduled re-validation (VALIDATE_EVERY).
+  const { startServerJobs } = await import("./lib/integrations/scheduler-start");
+  startServerJobs();
 }

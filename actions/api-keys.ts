@@ -11,7 +11,7 @@ import { orgPath, run } from "./run";
 
 const CreateKeySchema = z
   .object({
-    role: z.enum(["admin", "viewer"], { message: "must be admin or viewer" }),
+    role: z.enum(["admin", "viewer", "pipeline"], { message: "must be admin, viewer or pipeline" }),
     label: z.string().trim().max(100, { message: "must be at most 100 characters" }).optional(),
   })
   .strict();
@@ -20,7 +20,7 @@ export async function createApiKeyAction(org: string, input: unknown) {
   const actor = await getSessionActor();
   return run(async () => {
     const parsed = CreateKeySchema.safeParse(input);
-    if (!parsed.success) throw new AppError("invalid_request", "The key needs a role (admin or viewer) and a label of at most 100 characters.", { fields: issuesToFields(parsed.error) });
+    if (!parsed.success) throw new AppError("invalid_request", "The key needs a role (admin, viewer or pipeline) and a label of at most 100 characters.", { fields: issuesToFields(parsed.error) });
     const { apiKey, key } = await createOrgApiKey({ actor, org, role: parsed.data.role, label: parsed.data.label || undefined });
     return { apiKey, key };
   }, `${orgPath(org)}/settings`);

@@ -36,6 +36,18 @@ const EnvSchema = z.object({
   CREDENTIAL_CACHE_MAX_ENTRIES: intFromEnv(1000, 1, 1_000_000),
   /** Setup + validate calls allowed per org per minute (API.md 429 rate_limited). */
   ORG_RATE_LIMIT_PER_MINUTE: intFromEnv(60, 1, 100_000),
+  /** `POST …/access` calls allowed per pipeline key per minute (results are cached, so a pipeline rarely needs many). */
+  ACCESS_RATE_LIMIT_PER_MINUTE: intFromEnv(120, 1, 100_000),
+  /** Scheduled re-validation of every active credential: `30s`, `15m`, `6h`, `1d`; unset = off. */
+  VALIDATE_EVERY: z
+    .string()
+    .regex(/^\d+(s|m|h|d)$/, "must be a number with a unit: 30s, 15m, 6h or 1d")
+    .transform((v, ctx) => {
+      const ms = Number(v.slice(0, -1)) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[v.slice(-1) as "s" | "m" | "h" | "d"];
+      if (ms < 10_000 || ms > 30 * 86_400_000) ctx.addIssue({ code: "custom", message: "must be between 10s and 30d" });
+      return ms;
+    })
+    .optional(),
   /** Base64 pepper for credential fingerprints; default: generated once under DATA_DIR. */
   FINGERPRINT_PEPPER: z.string().optional(),
   /** Audit events older than this many days are deleted (docs/security.md, "Audit trail"). */

@@ -25,7 +25,7 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS org_api_keys (
     id TEXT PRIMARY KEY,
     org TEXT NOT NULL REFERENCES orgs(slug) ON DELETE CASCADE,
-    role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+    role TEXT NOT NULL CHECK (role IN ('admin', 'viewer', 'pipeline')),
     label TEXT,
     secret_hash BYTEA NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,
@@ -33,6 +33,9 @@ const SCHEMA = `
     revoked_at TIMESTAMPTZ
   );
   CREATE INDEX IF NOT EXISTS org_api_keys_org ON org_api_keys(org);
+  -- Tables made before the pipeline role: widen the role check (idempotent; small table).
+  ALTER TABLE org_api_keys DROP CONSTRAINT IF EXISTS org_api_keys_role_check;
+  ALTER TABLE org_api_keys ADD CONSTRAINT org_api_keys_role_check CHECK (role IN ('admin', 'viewer', 'pipeline'));
 `;
 
 // ORDER BY … COLLATE "C": byte order, as SQLite sorts. The database's default collation (often

@@ -51,7 +51,7 @@ export class SqliteAuthStore implements AuthStore {
       CREATE TABLE IF NOT EXISTS org_api_keys (
         id TEXT PRIMARY KEY,
         org TEXT NOT NULL REFERENCES orgs(slug) ON DELETE CASCADE,
-        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer', 'pipeline')),
         label TEXT,
         secret_hash BLOB NOT NULL,
         created_at TEXT NOT NULL,
@@ -60,6 +60,7 @@ export class SqliteAuthStore implements AuthStore {
       );
       CREATE INDEX IF NOT EXISTS org_api_keys_org ON org_api_keys(org);
     `);
+    widenRoleCheck(this.db);
   }
 
   async getOrg(slug: string): Promise<OrgRecord | null> {
@@ -165,4 +166,35 @@ function toKeyRecord(r: KeyRow): ApiKeyRecord {
     lastUsedAt: r.last_used_at,
     revokedAt: r.revoked_at,
   };
+}
+
+/**
+ * A file made before the pipeline role has `CHECK (role IN ('admin', 'viewer'))`; SQLite cannot
+ * alter a CHECK, so the table is rebuilt once, in one transaction (https://www.sqlite.org/lang_altertable.html#otheralter).
+ */
+function widenRoleCheck(db: Database.Database): void {
+  const row = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'org_api_keys'").get() as { sql: string } | undefined;
+  if (!row || row.sql.includes("'pipeline'")) return;
+  // Columns added later by ALTER TABLE (created_by) are carried over when the file has them.
+  const cols = ["id", "org", "role", "label", "secret_hash", "created_at", "last_used_at", "revoked_at"];
+  const later = (db.prepare("PRAGMA table_info(org_api_keys)").all() as Array<{ name: string }>).some((c) => c.name === "created_by") ? ["created_by"] : [];
+  const list = [...cols, ...later].join(", ");
+  db.transaction(() => {
+    db.exec(`
+      CREATE TABLE org_api_keys_new (
+        id TEXT PRIMARY KEY,
+        org TEXT NOT NULL REFERENCES orgs(slug) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer', 'pipeline')),
+        label TEXT,
+        secret_hash BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT,
+        revoked_at TEXT${later.map((c) => `,\n        ${c} TEXT`).join("")}
+      );
+      INSERT INTO org_api_keys_new (${list}) SELECT ${list} FROM org_api_keys;
+      DROP TABLE org_api_keys;
+      ALTER TABLE org_api_keys_new RENAME TO org_api_keys;
+      CREATE INDEX IF NOT EXISTS org_api_keys_org ON org_api_keys(org);
+    `);
+  })();
 }

@@ -1,7 +1,12 @@
 import "server-only";
 import crypto from "node:crypto";
 
-export type ApiKeyRole = "admin" | "viewer";
+/**
+ * `pipeline` keys may call `POST /integrations/{org}/{provider}/access` and nothing else
+ * (docs/security.md, "Pipeline access").
+ */
+export const API_KEY_ROLES = ["admin", "viewer", "pipeline"] as const;
+export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
 
 export interface OrgRecord {
   slug: string;

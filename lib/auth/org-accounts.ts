@@ -117,7 +117,8 @@ export async function getMyOrgRole(args: { actor: Actor | null; org: string }, d
   const org = await authorizeOrgOrThrow(deps, args.actor, args.org, "read");
   const actor = args.actor!;
   if (actor.kind === "user") return { org, role: (await deps.memberships(actor.userId, args.org)) ?? "viewer" };
-  if (actor.kind === "api_key") return { org, role: actor.role };
+  // (a pipeline key never gets here: authorizeOrgOrThrow refuses it)
+  if (actor.kind === "api_key") return { org, role: actor.role === "admin" ? "admin" : "viewer" };
   return { org, role: "owner" };
 }
 

@@ -11,6 +11,7 @@ import {
   ValidateResponseSchema,
 } from "../integrations/schemas";
 import { ERROR_STATUS } from "../errors";
+import { AccessResponseSchema } from "../integrations/access-schema";
 import { ORG_SLUG_RE } from "../auth/org-slug";
 import { AUDIT_ACTIONS, AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, AuditPageSchema } from "../audit/events";
 
@@ -31,6 +32,7 @@ export function buildOpenApiDocument() {
     SetupResponse: toJson(SetupResponseSchema, "output"),
     ValidateResponse: toJson(ValidateResponseSchema, "output"),
     Error: toJson(ErrorBodySchema, "output"),
+    AccessResponse: toJson(AccessResponseSchema, "output"),
     AuditPage: toJson(AuditPageSchema, "output"),
   };
   const setupVariants: JsonSchema[] = [];
@@ -148,6 +150,65 @@ export function buildOpenApiDocument() {
             { name: "action", in: "query", required: false, schema: { type: "string", enum: [...AUDIT_ACTIONS] } },
           ],
           responses: { ...ok("200", "AuditPage", "A page of events"), ...err([...authErrors, "invalid_request", "storage_unavailable"]) },
+        },
+      },
+      "/integrations/{org}/{provider}/access": {
+        post: {
+          summary: "For a pipeline key only: short-lived credentials (AWS STS, Google and Azure access tokens) with expires_at, else the stored key; audited",
+          description: "Only an org API key with the pipeline role; admin and viewer keys get 403, and a pipeline key gets 403 on every other route. No body.",
+          parameters: params(true),
+          responses: {
+            ...ok("200", "AccessResponse", "What the pipeline calls the provider with"),
+            ...err([...authErrors, "unknown_provider", "integration_not_found", "rate_limited", "provider_unreachable", "encryption_unavailable", "storage_unavailable"]),
+          },
+        },
+      },
+      "/integrations/{org}/audit": {
+        get: {
+          summary: "Audit events (owner and admin keys only), newest first, cursor pagination",
+          description:
+            "Every change and credential access, one event each, whichever way it came in (REST, web UI, CLI, pipeline access, scheduled runs). Secrets never appear: only fingerprints. Viewer and pipeline keys get 403.",
+          parameters: [
+            ...params(false),
+            { name: "limit", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: AUDIT_MAX_LIMIT, default: AUDIT_DEFAULT_LIMIT } },
+            { name: "cursor", in: "query", required: false, description: "next_cursor of the previous page", schema: { type: "string" } },
+            { name: "provider", in: "query", required: false, schema: { type: "string" } },
+            { name: "action", in: "query", required: false, schema: { type: "string", enum: [...AUDIT_ACTIONS] } },
+          ],
+          responses: { ...ok("200", "AuditPage", "A page of events"), ...err([...authErrors, "invalid_request", "storage_unavailable"]) },
+        },
+      },
+      "/integrations/{org}/webhooks": {
+        get: {
+          summary: "The org's webhook endpoints (owner and admin keys; secrets never included)",
+          parameters: params(false),
+          responses: { ...ok("200", "WebhookList", "The endpoints"), ...err([...authErrors, "storage_unavailable"]) },
+        },
+        post: {
+          summary: "Add a webhook endpoint: https, a public host; the Standard Webhooks signing secret (whsec_…) is in this answer only",
+          description:
+            "Events: integration.created, integration.replaced, integration.deleted, integration.status_changed. Deliveries carry webhook-id, webhook-timestamp and webhook-signature (v1, HMAC-SHA256), and are retried with exponential backoff for 24 hours.",
+          parameters: params(false),
+          requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/CreateWebhook" } } } },
+          responses: { ...ok("201", "WebhookCreated", "Created; copy the secret now"), ...err([...authErrors, "invalid_request", "payload_too_large"]) },
+        },
+      },
+      "/integrations/{org}/webhooks/{id}": {
+        delete: {
+          summary: "Remove a webhook endpoint and its delivery log",
+          parameters: [...params(false), { name: "id", in: "path", required: true, schema: { type: "string", pattern: "^wh_[0-9a-f]{16}$" } }],
+          responses: { "204": { description: "Deleted" }, ...err([...authErrors, "not_found"]) },
+        },
+      },
+      "/integrations/{org}/webhooks/{id}/deliveries": {
+        get: {
+          summary: "The endpoint's delivery log, newest first: status, attempts, last response code, next attempt",
+          parameters: [
+            ...params(false),
+            { name: "id", in: "path", required: true, schema: { type: "string", pattern: "^wh_[0-9a-f]{16}$" } },
+            { name: "limit", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 200, default: 50 } },
+          ],
+          responses: { ...ok("200", "WebhookDeliveryList", "The deliveries"), ...err([...authErrors, "not_found"]) },
         },
       },
       "/providers": { get: { summary: "The public provider registry", security: [], responses: { "200": { description: "Providers" } } } },

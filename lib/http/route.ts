@@ -3,11 +3,14 @@ import crypto from "node:crypto";
 import type { Logger } from "pino";
 import { AppError } from "../errors";
 import type { Actor } from "../auth/actor";
+import type { ApiKeyRole } from "../auth/auth-store";
 import { getDeps } from "../integrations/deps";
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
 type Params = Record<string, string>;
+
+const DEFAULT_KEY_ROLES: readonly ApiKeyRole[] = ["admin", "viewer"];
 
 export interface RouteContext {
   req: Request;
@@ -69,7 +72,8 @@ function apiKeyFrom(req: Request): string | null {
  * message text (which could carry input).
  */
 export function apiRoute(
-  opts: { auth: "api_key" | "none" },
+  /** `keyRoles`: the API-key roles this route answers (default admin and viewer; a `pipeline` key may call …/access only). */
+  opts: { auth: "api_key" | "none"; keyRoles?: readonly ApiKeyRole[] },
   handler: (ctx: RouteContext) => Promise<Response>,
 ) {
   return async (req: Request, segment: { params: Promise<Params> }): Promise<Response> => {
@@ -94,6 +98,12 @@ export function apiRoute(
         if (!v) throw new AppError("unauthenticated", "The API key is not valid (unknown, malformed or revoked).");
         actor = { kind: "api_key", ...v };
         logFields.key_id = v.keyId;
+        if (!(opts.keyRoles ?? DEFAULT_KEY_ROLES).includes(v.role)) {
+          throw new AppError(
+            "forbidden",
+            v.role === "pipeline" ? "A pipeline key may only call POST /integrations/{org}/{provider}/access." : `A ${v.role} key may not call this route.`,
+          );
+        }
       }
       res = await handler({
         req,

@@ -1,5 +1,5 @@
 import "server-only";
-import { STSClient, AssumeRoleCommand } from "@aws-sdk/client-sts";
+import { STSClient, AssumeRoleCommand, GetSessionTokenCommand } from "@aws-sdk/client-sts";
 import { ClientSecretCredential } from "@azure/identity";
 import { JWT } from "google-auth-library";
 import { AppError } from "../errors";
@@ -84,17 +84,40 @@ const AUTHENTICATORS: Record<ConnectionTestKind, Authenticator> = {
   anthropic: apiKey((key) => ({ "x-api-key": key, "anthropic-version": "2023-06-01" })),
   gemini: apiKey((key) => ({ "x-goog-api-key": key })),
   manual: async ({ provider, credential }) => ({ kind: "manual", provider: provider.id, fields: { ...credential }, expires_at: null }),
-  aws_access_keys: async ({ provider, credential }) => ({
-    kind: "aws",
-    provider: provider.id,
-    credentials: {
+  aws_access_keys: async ({ provider, credential, deps }) => {
+    const stored = {
       accessKeyId: str(credential, "access_key_id"),
       secretAccessKey: str(credential, "secret_access_key"),
       ...(credential.session_token ? { sessionToken: str(credential, "session_token") } : {}),
-    },
-    region: "us-east-1",
-    expires_at: null,
-  }),
+    };
+    // GetSessionToken must be called with long-term IAM user keys; stored temporary keys (with a
+    // session token) are handed out as they are (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html).
+    if (stored.sessionToken) return { kind: "aws", provider: provider.id, credentials: stored, region: "us-east-1", expires_at: null };
+    const endpoints = resolveEndpoints(provider, credential, deps.env.endpointOverrides);
+    const sts = new STSClient({
+      region: "us-east-1",
+      maxAttempts: 2,
+      credentials: { accessKeyId: stored.accessKeyId, secretAccessKey: stored.secretAccessKey },
+      ...(endpoints.sts_endpoint ? { endpoint: endpoints.sts_endpoint } : {}),
+    });
+    try {
+      // One hour: the pipeline never holds the long-term key (900 s is the minimum, 43,200 s the default).
+      const out = await sts.send(new GetSessionTokenCommand({ DurationSeconds: 3600 }), {
+        abortSignal: AbortSignal.timeout(deps.env.CONNECTION_TEST_TIMEOUT_MS),
+      });
+      const c = out.Credentials;
+      if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error("GetSessionToken returned no credentials");
+      return {
+        kind: "aws",
+        provider: provider.id,
+        credentials: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken },
+        region: "us-east-1",
+        expires_at: c.Expiration.toISOString(),
+      };
+    } finally {
+      sts.destroy();
+    }
+  },
   aws_assume_role: async ({ provider, credential, org, deps }) => {
     const endpoints = resolveEndpoints(provider, credential, deps.env.endpointOverrides);
     const orgRecord = await deps.auth.getOrg(org);

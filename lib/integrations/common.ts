@@ -61,9 +61,9 @@ function dropUndefined(o: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** The per-org budget for setup and validate; operator jobs (the CLI) are paced by the provider limits instead. */
-export function takeRateLimitOrThrow(deps: CoreDeps, org: string, actor?: Actor | null): void {
+export async function takeRateLimitOrThrow(deps: CoreDeps, org: string, actor?: Actor | null): Promise<void> {
   if (actor?.kind === "system") return;
-  const wait = deps.rateLimiter.take(org, deps.now());
+  const wait = await deps.rateLimiter.take(org, deps.now());
   if (wait > 0) {
     throw new AppError("rate_limited", `Too many setup and validate calls for this organization; try again in ${wait} s.`, { retryAfterS: wait });
   }

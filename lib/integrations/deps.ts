@@ -16,12 +16,14 @@ import { createCredentialStore } from "../storage";
 import type { CredentialStore } from "../storage/store";
 import { getRegistry, type Registry } from "./registry";
 import { CredentialCache } from "./runtime";
-import { WindowRateLimiter } from "./rate-limit";
 import { createWebhookStore } from "../webhooks/create-webhook-store";
 import { orgAdminEmailsFor } from "../webhooks/admin-emails";
 import type { WebhookStore } from "../webhooks/webhook-store";
 import { createAuditBackend } from "../audit/backend";
 import type { AuditBackend } from "../audit/record-audit";
+import type { RateLimiter } from "./rate-limiter";
+import { cacheSyncFor, sharedLimiter } from "./cluster";
+import type { PostgresCacheInvalidation } from "./cache-invalidation-postgres";
 
 /** Everything the core needs, passed in explicitly so tests can swap any piece. */
 export interface CoreDeps {
@@ -36,19 +38,25 @@ export interface CoreDeps {
   now: () => number;
   fetch: typeof fetch;
   cache: CredentialCache;
-  rateLimiter: WindowRateLimiter;
+  rateLimiter: RateLimiter;
   /** Keeps connection tests within each provider's documented rate (limits come from the registry). */
-  providerLimiter: WindowRateLimiter;
+  providerLimiter: RateLimiter;
   /** Webhook endpoints and their durable delivery queue (lib/webhooks), in the auth database. */
   webhooks: WebhookStore;
   /** Emails of an org's owners and admins, for notification mail. */
   orgAdminEmails: (org: string) => Promise<string[]>;
   /** The audit trail (table audit_events in the auth database) and its chain key. */
   audit: AuditBackend;
+  /** Per pipeline key: `POST …/access` calls (ACCESS_RATE_LIMIT_PER_MINUTE). */
+  accessLimiter: RateLimiter;
+  /** With AUTH_DATABASE_URL: tells the other instances about this one's cache invalidations (lib/integrations/cluster.ts). */
+  cacheSync: PostgresCacheInvalidation | null;
 }
 
 export function createDeps(env: Env, overrides: Partial<CoreDeps> = {}): CoreDeps {
   const now = overrides.now ?? Date.now;
+  const log = overrides.log ?? getLogger();
+  const cache = overrides.cache ?? new CredentialCache({ ttlMs: env.CREDENTIAL_CACHE_TTL_MS, maxEntries: env.CREDENTIAL_CACHE_MAX_ENTRIES, now });
   return {
     env,
     registry: overrides.registry ?? getRegistry(),
@@ -69,15 +77,17 @@ export function createDeps(env: Env, overrides: Partial<CoreDeps> = {}): CoreDep
       (env.AUTH_DATABASE_URL ? new PostgresAuthStore(sharedAuthPool(env.AUTH_DATABASE_URL)) : new SqliteAuthStore(path.join(env.dataDir, "auth.sqlite"))),
     memberships: overrides.memberships ?? accountMemberships(env),
     pepper: overrides.pepper ?? loadOrCreatePepper(env.dataDir, env.FINGERPRINT_PEPPER),
-    log: overrides.log ?? getLogger(),
+    log,
     now,
     fetch: overrides.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args)),
-    cache: overrides.cache ?? new CredentialCache({ ttlMs: env.CREDENTIAL_CACHE_TTL_MS, maxEntries: env.CREDENTIAL_CACHE_MAX_ENTRIES, now }),
-    rateLimiter: overrides.rateLimiter ?? new WindowRateLimiter(env.ORG_RATE_LIMIT_PER_MINUTE),
-    providerLimiter: overrides.providerLimiter ?? new WindowRateLimiter(60),
+    cache,
+    cacheSync: overrides.cacheSync !== undefined ? overrides.cacheSync : cacheSyncFor(env, cache, log),
+    rateLimiter: overrides.rateLimiter ?? sharedLimiter(env, "org", env.ORG_RATE_LIMIT_PER_MINUTE),
+    providerLimiter: overrides.providerLimiter ?? sharedLimiter(env, "provider", 60),
     webhooks: overrides.webhooks ?? createWebhookStore(env),
     orgAdminEmails: overrides.orgAdminEmails ?? orgAdminEmailsFor(env),
     audit: overrides.audit ?? createAuditBackend(env),
+    accessLimiter: overrides.accessLimiter ?? sharedLimiter(env, "access", env.ACCESS_RATE_LIMIT_PER_MINUTE),
   };
 }
 

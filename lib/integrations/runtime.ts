@@ -20,13 +20,15 @@ interface Entry {
  * The pipelines' decrypt cache: in-process only (plaintext never goes to a shared cache), TTL
  * (5 minutes by default), bounded (least recently used goes first), single-flight (N concurrent
  * misses make one store read and one decrypt), failures never cached. Setup, delete and rotation
- * in this process invalidate; other processes see a change within the TTL.
+ * in this process invalidate; other processes are told at once with AUTH_DATABASE_URL (LISTEN/NOTIFY),
+ * and otherwise, or if a notification is lost, see a change within the TTL.
  */
 export class CredentialCache {
   private entries = new Map<string, Entry>();
   private inflight = new Map<string, { generation: number; promise: Promise<RuntimeCredential> }>();
   /** Bumped per key on invalidation, so a load that started before it is not cached after it. */
   private generations = new Map<string, number>();
+  private listeners = new Set<(org: string, provider: string) => void>();
 
   constructor(
     private readonly opts: { ttlMs: number; maxEntries: number; now: () => number },
@@ -74,7 +76,17 @@ export class CredentialCache {
     return flight.promise;
   }
 
-  invalidate(org: string, provider: string): void {
+  /**
+   * Called on every invalidation made in this process (setup, delete, rotation), so other instances
+   * can be told (lib/integrations/cache-invalidation-postgres.ts); not for invalidations received from them.
+   */
+  onInvalidate(listener: (org: string, provider: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  invalidate(org: string, provider: string, opts: { fromPeer?: boolean } = {}): void {
+    if (!opts.fromPeer) for (const l of this.listeners) l(org, provider);
     const key = CredentialCache.key(org, provider);
     this.entries.delete(key);
     this.generations.set(key, (this.generations.get(key) ?? 0) + 1);

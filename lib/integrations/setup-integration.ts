@@ -78,7 +78,7 @@ async function setupUnaudited(
   const warnings = credentialWarnings(provider, credential);
   args.onStep?.("format");
 
-  takeRateLimitOrThrow(deps, org, actor);
+  await takeRateLimitOrThrow(deps, org, actor);
   const existing = await withStore(() => deps.store.get(org, provider.id));
   note.before = existing?.fingerprint ?? null;
 

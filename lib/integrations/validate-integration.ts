@@ -45,7 +45,7 @@ async function validateUnaudited(args: { actor: Actor | null; org: string; provi
   const orgRecord = await authorizeOrgOrThrow(deps, actor, org, "write");
   const provider = resolveProviderOrThrow(deps, args.provider);
   const row = getRowOrThrow(await withStore(() => deps.store.get(org, provider.id)), provider);
-  takeRateLimitOrThrow(deps, org, actor);
+  await takeRateLimitOrThrow(deps, org, actor);
 
   const credential = await withCipher(() => decryptRow(deps, row));
   const test = await runConnectionTest(provider, credential, {

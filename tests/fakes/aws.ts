@@ -105,8 +105,10 @@ export interface AwsFake {
   ): void;
   /** Every AssumeRole call, accepted or not. */
   assumeRoleCalls: AwsAssumeRoleCall[];
-  /** Credentials AssumeRole issued (their secrets and tokens), newest last. */
+  /** Credentials AssumeRole and GetSessionToken issued (their secrets and tokens), newest last. */
   issued: FakeAwsIdentity[];
+  /** Every GetSessionToken call, accepted or not. */
+  sessionTokenCalls: Array<{ callerAccessKeyId: string }>;
 }
 
 const STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -356,6 +358,7 @@ export async function startAwsFake(opts: FakeServerOptions = {}): Promise<AwsFak
   const modes = new Map<AwsService | "*", { mode: AwsFakeMode; retryAfterS: number | null }>();
   const assumeRoleCalls: AwsAssumeRoleCall[] = [];
   const issued: FakeAwsIdentity[] = [];
+  const sessionTokenCalls: Array<{ callerAccessKeyId: string }> = [];
 
   function trustRole(
     roleArn: string,
@@ -480,6 +483,52 @@ export async function startAwsFake(opts: FakeServerOptions = {}): Promise<AwsFak
     );
   }
 
+  /**
+   * GetSessionToken (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html):
+   * only long-term IAM user keys may call it (temporary ones get AccessDenied); DurationSeconds
+   * 900–129,600 (default 43,200); fresh ASIA credentials with the caller's identity and permissions.
+   */
+  function getSessionToken(caller: FakeAwsIdentity, params: URLSearchParams, verdict: AwsRequestVerdict): FakeReply {
+    sessionTokenCalls.push({ callerAccessKeyId: caller.accessKeyId });
+    if (caller.sessionToken) {
+      verdict.result = "AccessDenied";
+      return stsError(403, "AccessDenied", "Cannot call GetSessionToken with session credentials");
+    }
+    const durationRaw = params.get("DurationSeconds");
+    const duration = durationRaw === null ? 43200 : Number(durationRaw);
+    if (!Number.isInteger(duration) || duration < 900 || duration > 129600) {
+      verdict.result = "ValidationError";
+      return stsError(400, "ValidationError", "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 129600");
+    }
+    const identity: FakeAwsIdentity = {
+      ...caller,
+      accessKeyId: `ASIAFAKE${randomBytes(12).toString("hex").toUpperCase().slice(0, 12)}`,
+      secretAccessKey: `fake_${randomBytes(27).toString("base64url").slice(0, 35)}`,
+      sessionToken: `FakeSessionToken_${randomBytes(90).toString("base64url")}`,
+      permissions: { ...caller.permissions },
+      expiresAt: Date.now() + duration * 1000,
+    };
+    identities.set(identity.accessKeyId, identity);
+    issued.push(identity);
+    return stsReply(
+      200,
+      `<GetSessionTokenResponse xmlns="${STS_NS}">
+  <GetSessionTokenResult>
+    <Credentials>
+      <SessionToken>${xmlEscape(identity.sessionToken!)}</SessionToken>
+      <SecretAccessKey>${xmlEscape(identity.secretAccessKey)}</SecretAccessKey>
+      <Expiration>${new Date(identity.expiresAt!).toISOString().replace(/\.\d{3}Z$/, "Z")}</Expiration>
+      <AccessKeyId>${identity.accessKeyId}</AccessKeyId>
+    </Credentials>
+  </GetSessionTokenResult>
+  <ResponseMetadata>
+    <RequestId>{REQUEST_ID}</RequestId>
+  </ResponseMetadata>
+</GetSessionTokenResponse>
+`,
+    );
+  }
+
   function sts(req: RecordedRequest, caller: FakeAwsIdentity, verdict: AwsRequestVerdict): FakeReply {
     const params = parseForm(req);
     const action = params.get("Action");
@@ -490,6 +539,7 @@ export async function startAwsFake(opts: FakeServerOptions = {}): Promise<AwsFak
     }
     if (action === "GetCallerIdentity") return getCallerIdentity(caller);
     if (action === "AssumeRole") return assumeRole(caller, params, verdict);
+    if (action === "GetSessionToken") return getSessionToken(caller, params, verdict);
     verdict.result = "InvalidAction";
     return stsError(400, "InvalidAction", `Could not find operation ${action ?? ""} for version 2011-06-15`);
   }
@@ -690,5 +740,6 @@ export async function startAwsFake(opts: FakeServerOptions = {}): Promise<AwsFak
     trustRole,
     assumeRoleCalls,
     issued,
+    sessionTokenCalls,
   };
 }

@@ -73,6 +73,7 @@ export async function startStack(opts: { port: number; env?: Record<string, stri
     GEMINI_API_BASE: fakes.gemini.url,
     CONNECTION_TEST_TIMEOUT_MS: "1500",
     ORG_RATE_LIMIT_PER_MINUTE: "40",
+    ACCESS_RATE_LIMIT_PER_MINUTE: "30",
     LOG_LEVEL: "info",
     ...(gcpBackends?.env ?? {}),
     ...opts.env,
@@ -164,7 +165,7 @@ export function createOrg(dataDir: string, slug: string): string {
   return (JSON.parse(r.stdout) as { api_key: string }).api_key;
 }
 
-export function createKey(dataDir: string, org: string, role: "admin" | "viewer"): { api_key: string; key_id: string } {
+export function createKey(dataDir: string, org: string, role: "admin" | "viewer" | "pipeline"): { api_key: string; key_id: string } {
   const r = runCli(dataDir, ["keys", "create", org, "--role", role, "--json"]);
   if (r.status !== 0) throw new Error(`keys create failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as { api_key: string; key_id: string };

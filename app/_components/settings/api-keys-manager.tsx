@@ -22,7 +22,7 @@ export function ApiKeysManager({ org, orgName, initial }: { org: string; orgName
   const qc = useQueryClient();
   const key = ["api-keys", org];
   const { data: keys } = useQuery({ queryKey: key, queryFn: async () => unwrap(await listApiKeysAction(org)), initialData: initial });
-  const form = useForm<{ role: "admin" | "viewer"; label: string }>({ defaultValues: { role: "viewer", label: "" } });
+  const form = useForm<{ role: "admin" | "viewer" | "pipeline"; label: string }>({ defaultValues: { role: "viewer", label: "" } });
   const [created, setCreated] = useState<{ apiKey: string; role: string; label: string | null } | null>(null);
   const [status, setStatus] = useState<{ tone: "success" | "error"; text: string } | null>(null);
   const [revoking, setRevoking] = useState<ApiKeyRecord | null>(null);
@@ -56,7 +56,8 @@ export function ApiKeysManager({ org, orgName, initial }: { org: string; orgName
         <h1 className="text-2xl font-semibold">API keys</h1>
         <p className="mt-1 text-slate-700">
           Keys let scripts and pipelines call the REST API for {orgName} (<code className="text-sm">X-API-Key: …</code>). A viewer key
-          reads; an admin key also connects, validates and deletes. Keys are shown once and stored only as a hash.
+          reads; an admin key also connects, validates and deletes; a pipeline key can only fetch credentials for a cost pipeline
+          (<code className="text-sm">POST /integrations/{org}/&lt;provider&gt;/access</code>) and nothing else. Keys are shown once and stored only as a hash.
         </p>
       </div>
 
@@ -66,12 +67,13 @@ export function ApiKeysManager({ org, orgName, initial }: { org: string; orgName
         </CardHeader>
         <CardContent>
           <form onSubmit={onCreate} className="flex flex-wrap items-end gap-4" noValidate>
-            <div className="w-40">
+            <div className="w-52">
               <Field id="key-role" label="Role" required>
                 {(a) => (
                   <Select {...a} {...form.register("role")}>
                     <option value="viewer">viewer (read)</option>
                     <option value="admin">admin (read + change)</option>
+                    <option value="pipeline">pipeline (…/access only)</option>
                   </Select>
                 )}
               </Field>
