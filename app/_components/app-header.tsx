@@ -42,6 +42,9 @@ export function AppHeader({
             <li>
               <NavLink href={`/orgs/${current.slug}/settings/api-keys`}>API keys</NavLink>
             </li>
+            <li>
+              <NavLink href={`/orgs/${current.slug}/settings/webhooks`}>Webhooks</NavLink>
+            </li>
             {current.role === "owner" || current.role === "admin" ? (
               <li>
                 <NavLink href={`/orgs/${current.slug}/activity`}>Activity</NavLink>

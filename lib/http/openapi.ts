@@ -11,6 +11,7 @@ import {
   ValidateResponseSchema,
 } from "../integrations/schemas";
 import { ERROR_STATUS } from "../errors";
+import { CreateWebhookBodySchema, WebhookCreatedSchema, WebhookDeliveryListSchema, WebhookListSchema } from "../webhooks/schemas";
 import { AccessResponseSchema } from "../integrations/access-schema";
 import { ORG_SLUG_RE } from "../auth/org-slug";
 import { AUDIT_ACTIONS, AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, AuditPageSchema } from "../audit/events";
@@ -32,6 +33,10 @@ export function buildOpenApiDocument() {
     SetupResponse: toJson(SetupResponseSchema, "output"),
     ValidateResponse: toJson(ValidateResponseSchema, "output"),
     Error: toJson(ErrorBodySchema, "output"),
+    CreateWebhook: toJson(CreateWebhookBodySchema, "input"),
+    WebhookCreated: toJson(WebhookCreatedSchema, "output"),
+    WebhookList: toJson(WebhookListSchema, "output"),
+    WebhookDeliveryList: toJson(WebhookDeliveryListSchema, "output"),
     AccessResponse: toJson(AccessResponseSchema, "output"),
     AuditPage: toJson(AuditPageSchema, "output"),
   };

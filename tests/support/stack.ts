@@ -75,6 +75,8 @@ export async function startStack(opts: { port: number; env?: Record<string, stri
     ORG_RATE_LIMIT_PER_MINUTE: "40",
     ACCESS_RATE_LIMIT_PER_MINUTE: "30",
     LOG_LEVEL: "info",
+    // Webhook receivers in the tests listen on loopback over http (lib/webhooks/ssrf.ts; tests only).
+    WEBHOOK_ALLOW_PRIVATE: "1",
     ...(gcpBackends?.env ?? {}),
     ...opts.env,
   };

@@ -1,0 +1,24 @@
+import { handlePageError, requireOrgPage } from "@/lib/auth/page-guard";
+import { listWebhooks } from "@/lib/webhooks/list-webhooks";
+import { Alert } from "../../../../_components/ui/alert";
+import { WebhooksManager } from "./webhooks-manager";
+
+export const metadata = { title: "Webhooks" };
+
+export default async function WebhooksPage({ params }: { params: Promise<{ org: string }> }) {
+  const { org } = await params;
+  const here = `/orgs/${org}/settings/webhooks`;
+  const ctx = await requireOrgPage(org, here);
+  if (!ctx.canWrite) {
+    return (
+      <div className="space-y-4">
+        <h1 className="text-2xl font-semibold">Webhooks</h1>
+        <Alert tone="info" title="Only owners and admins manage webhooks">
+          Your role in {ctx.org.name} is viewer. Ask an owner or admin to add an endpoint if you need to hear about credential changes.
+        </Alert>
+      </div>
+    );
+  }
+  const { webhooks } = await listWebhooks({ actor: ctx.actor, org }).catch((e) => handlePageError(e, here));
+  return <WebhooksManager org={org} orgName={ctx.org.name} initial={webhooks} />;
+}

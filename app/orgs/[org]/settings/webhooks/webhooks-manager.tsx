@@ -1,0 +1,262 @@
+"use client";
+
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { unwrap } from "@/lib/ui/action-result";
+import { formatDateTime } from "@/lib/ui/format";
+import { WEBHOOK_EVENT_LABELS, WEBHOOK_EVENTS, type WebhookDeliveryView, type WebhookEventType, type WebhookView } from "@/lib/webhooks/schemas";
+import { Alert } from "../../../../_components/ui/alert";
+import { Badge, type BadgeTone } from "../../../../_components/ui/badge";
+import { Button } from "../../../../_components/ui/button";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../../../../_components/ui/card";
+import { CopyButton } from "../../../../_components/ui/copy-button";
+import { ConfirmDialog } from "../../../../_components/ui/dialog";
+import { EmptyState } from "../../../../_components/ui/empty-state";
+import { Field } from "../../../../_components/ui/field";
+import { Input } from "../../../../_components/ui/input";
+import { createWebhookAction, deleteWebhookAction, listWebhookDeliveriesAction, listWebhooksAction } from "./actions";
+
+const STATUS_TONE: Record<WebhookDeliveryView["status"], BadgeTone> = { delivered: "success", pending: "warning", failed: "danger" };
+
+/** Webhook endpoints: add (the signing secret shown once), remove, and each endpoint's delivery log. */
+export function WebhooksManager({ org, orgName, initial }: { org: string; orgName: string; initial: WebhookView[] }) {
+  const qc = useQueryClient();
+  const key = ["webhooks", org];
+  const { data: hooks } = useQuery({ queryKey: key, queryFn: async () => unwrap(await listWebhooksAction(org)), initialData: initial });
+  const [url, setUrl] = useState("");
+  const [events, setEvents] = useState<WebhookEventType[]>([...WEBHOOK_EVENTS]);
+  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
+  const [created, setCreated] = useState<{ url: string; secret: string } | null>(null);
+  const [status, setStatus] = useState<{ tone: "success" | "error"; text: string } | null>(null);
+  const [removing, setRemoving] = useState<WebhookView | null>(null);
+  const [openLog, setOpenLog] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const onCreate = async (e: React.FormEvent) => {
+    e.preventDefault();
+    setStatus(null);
+    setFieldErrors({});
+    setBusy(true);
+    const r = await createWebhookAction(org, { url: url.trim(), events });
+    setBusy(false);
+    if (r.ok) {
+      setCreated({ url: r.data.url, secret: r.data.secret });
+      setUrl("");
+      setEvents([...WEBHOOK_EVENTS]);
+      await qc.invalidateQueries({ queryKey: key });
+    } else {
+      setFieldErrors(r.error.fields ?? {});
+      setStatus({ tone: "error", text: r.error.message });
+    }
+  };
+
+  const onRemove = async () => {
+    if (!removing) return;
+    setBusy(true);
+    const r = await deleteWebhookAction(org, removing.id);
+    setBusy(false);
+    setStatus(r.ok ? { tone: "success", text: `Endpoint ${removing.url} removed; it gets no more events.` } : { tone: "error", text: r.error.message });
+    if (openLog === removing.id) setOpenLog(null);
+    setRemoving(null);
+    await qc.invalidateQueries({ queryKey: key });
+  };
+
+  const toggle = (ev: WebhookEventType) => setEvents((cur) => (cur.includes(ev) ? cur.filter((x) => x !== ev) : WEBHOOK_EVENTS.filter((x) => x === ev || cur.includes(x))));
+  const eventsError = Object.entries(fieldErrors).find(([k]) => k === "events" || k.startsWith("events."))?.[1];
+
+  return (
+    <div className="space-y-6">
+      <div>
+        <h1 className="text-2xl font-semibold">Webhooks</h1>
+        <p className="mt-1 text-slate-700">
+          {orgName} can tell your systems when a credential is connected, replaced or deleted, and when a connection test changes its status
+          (for example, a key that stopped working). Each request is signed the{" "}
+          <a className="text-brand-700 underline" href="https://www.standardwebhooks.com/" target="_blank" rel="noreferrer">
+            Standard Webhooks
+          </a>{" "}
+          way (<code className="text-sm">webhook-id</code>, <code className="text-sm">webhook-timestamp</code>, <code className="text-sm">webhook-signature</code>) and
+          retried with backoff for 24 hours. Bodies carry fingerprints and statuses, never a credential. Owners and admins are also emailed.
+        </p>
+      </div>
+
+      <Card>
+        <CardHeader>
+          <CardTitle>Add an endpoint</CardTitle>
+          <CardDescription>An https URL on a public host (private, loopback and cloud metadata addresses are refused).</CardDescription>
+        </CardHeader>
+        <CardContent>
+          <form onSubmit={onCreate} className="space-y-4" noValidate data-testid="webhook-form">
+            <Field id="webhook-url" label="Endpoint URL" required error={fieldErrors.url}>
+              {(a) => <Input {...a} type="url" value={url} onChange={(e) => setUrl(e.target.value)} maxLength={2048} placeholder="https://hooks.example.com/credential-manager" />}
+            </Field>
+            <fieldset aria-describedby={eventsError ? "webhook-events-error" : undefined}>
+              <legend className="text-sm font-medium text-slate-900">Events</legend>
+              <div className="mt-2 grid gap-2 sm:grid-cols-2">
+                {WEBHOOK_EVENTS.map((ev) => (
+                  <label key={ev} className="flex items-start gap-2 text-sm">
+                    <input type="checkbox" className="mt-1" checked={events.includes(ev)} onChange={() => toggle(ev)} />
+                    <span>
+                      <code className="text-xs">{ev}</code>
+                      <span className="block text-slate-600">{WEBHOOK_EVENT_LABELS[ev]}</span>
+                    </span>
+                  </label>
+                ))}
+              </div>
+              {eventsError ? (
+                <p id="webhook-events-error" className="mt-1 text-sm text-red-700">
+                  Events {eventsError}
+                </p>
+              ) : null}
+            </fieldset>
+            <Button type="submit" disabled={busy}>
+              Add endpoint
+            </Button>
+          </form>
+        </CardContent>
+      </Card>
+
+      <div aria-live="polite" className="space-y-3">
+        {created ? (
+          <Alert tone="success" title="Copy this signing secret now: it will not be shown again" data-testid="new-webhook-secret">
+            <p>Verify every request to {created.url} with it (any Standard Webhooks library does this).</p>
+            <div className="mt-2 flex flex-wrap items-center gap-2">
+              <label htmlFor="new-webhook-secret-value" className="sr-only">
+                Signing secret
+              </label>
+              <input
+                id="new-webhook-secret-value"
+                readOnly
+                value={created.secret}
+                onFocus={(e) => e.currentTarget.select()}
+                className="min-w-0 flex-1 rounded-md border border-emerald-300 bg-white px-3 py-2 font-mono text-xs text-slate-900"
+                data-testid="new-webhook-secret-value"
+              />
+              <CopyButton value={created.secret} label="Copy secret" variant="primary" />
+              <Button variant="ghost" size="sm" onClick={() => setCreated(null)}>
+                Done
+              </Button>
+            </div>
+          </Alert>
+        ) : null}
+        {status ? <Alert tone={status.tone}>{status.text}</Alert> : null}
+      </div>
+
+      <Card>
+        <CardHeader>
+          <CardTitle>Endpoints</CardTitle>
+          <CardDescription>Including those added over the REST API.</CardDescription>
+        </CardHeader>
+        <CardContent flush>
+          {hooks.length === 0 ? (
+            <div className="p-5">
+              <EmptyState title="No endpoints yet">Add one to hear about credential changes in your own systems (chat, paging, a SIEM).</EmptyState>
+            </div>
+          ) : (
+            <ul className="divide-y divide-slate-100">
+              {hooks.map((h) => (
+                <li key={h.id} className="px-5 py-4" data-webhook-id={h.id} data-testid="webhook-row">
+                  <div className="flex flex-wrap items-start gap-3">
+                    <div className="min-w-0 flex-1">
+                      <p className="font-mono text-sm break-all">{h.url}</p>
+                      <p className="mt-1 flex flex-wrap gap-1">
+                        {h.events.map((ev) => (
+                          <Badge key={ev} tone="info">
+                            {ev}
+                          </Badge>
+                        ))}
+                      </p>
+                      <p className="mt-1 text-xs text-slate-500">
+                        {h.id} · added {formatDateTime(h.created_at)}
+                      </p>
+                    </div>
+                    <Button variant="outline" size="sm" aria-expanded={openLog === h.id} onClick={() => setOpenLog(openLog === h.id ? null : h.id)}>
+                      {openLog === h.id ? "Hide deliveries" : "Deliveries"}
+                    </Button>
+                    <Button variant="outline" size="sm" onClick={() => setRemoving(h)} aria-label={`Remove endpoint ${h.url}`}>
+                      Remove
+                    </Button>
+                  </div>
+                  {openLog === h.id ? <DeliveryLog org={org} webhookId={h.id} /> : null}
+                </li>
+              ))}
+            </ul>
+          )}
+        </CardContent>
+      </Card>
+      <ConfirmDialog
+        open={removing !== null}
+        onClose={() => setRemoving(null)}
+        onConfirm={onRemove}
+        pending={busy}
+        title="Remove this endpoint?"
+        confirmLabel="Remove endpoint"
+        description={
+          <p>
+            <code className="font-mono break-all">{removing?.url}</code> will get no more events, and its delivery log is deleted. Queued retries are dropped.
+          </p>
+        }
+      />
+    </div>
+  );
+}
+
+function DeliveryLog({ org, webhookId }: { org: string; webhookId: string }) {
+  const { data, isFetching, error, refetch } = useQuery({
+    queryKey: ["webhook-deliveries", org, webhookId],
+    queryFn: async () => unwrap(await listWebhookDeliveriesAction(org, webhookId)),
+    refetchInterval: 10_000,
+  });
+  return (
+    <div className="mt-3 rounded-md border border-slate-200" data-testid="delivery-log">
+      <div className="flex items-center justify-between border-b border-slate-200 bg-slate-50 px-3 py-2">
+        <h3 className="text-sm font-medium">Delivery log (newest first)</h3>
+        <Button variant="ghost" size="sm" onClick={() => void refetch()} disabled={isFetching}>
+          Refresh
+        </Button>
+      </div>
+      {error ? (
+        <p className="p-3 text-sm text-red-700">{(error as Error).message}</p>
+      ) : !data ? (
+        <p className="p-3 text-sm text-slate-600">Loading…</p>
+      ) : data.length === 0 ? (
+        <p className="p-3 text-sm text-slate-600">No deliveries yet: they appear when an integration of this organization changes.</p>
+      ) : (
+        <div className="overflow-x-auto">
+          <table className="w-full text-left text-sm">
+            <caption className="sr-only">Deliveries to this endpoint</caption>
+            <thead className="text-xs tracking-wide text-slate-600 uppercase">
+              <tr>
+                <th scope="col" className="px-3 py-2 font-medium">Event</th>
+                <th scope="col" className="px-3 py-2 font-medium">Status</th>
+                <th scope="col" className="px-3 py-2 font-medium">Attempts</th>
+                <th scope="col" className="px-3 py-2 font-medium">Last response</th>
+                <th scope="col" className="px-3 py-2 font-medium">Next attempt</th>
+                <th scope="col" className="px-3 py-2 font-medium">Queued</th>
+              </tr>
+            </thead>
+            <tbody className="divide-y divide-slate-100">
+              {data.map((d) => (
+                <tr key={d.id} data-delivery-id={d.id} data-status={d.status}>
+                  <td className="px-3 py-2">
+                    <code className="text-xs">{d.event}</code>
+                    {d.provider ? <span className="block text-xs text-slate-500">{d.provider}</span> : null}
+                  </td>
+                  <td className="px-3 py-2">
+                    <Badge tone={STATUS_TONE[d.status]}>{d.status}</Badge>
+                  </td>
+                  <td className="px-3 py-2">{d.attempts}</td>
+                  <td className="px-3 py-2">
+                    {d.last_response_code ?? "—"}
+                    {d.last_error ? <span className="block max-w-xs text-xs text-slate-600">{d.last_error}</span> : null}
+                  </td>
+                  <td className="px-3 py-2 whitespace-nowrap">{d.status === "pending" ? formatDateTime(d.next_attempt_at) : "—"}</td>
+                  <td className="px-3 py-2 whitespace-nowrap">{formatDateTime(d.created_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}
