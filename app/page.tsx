@@ -103,7 +103,7 @@ export default async function Home() {
           </h2>
           <p className="mt-2 text-slate-700">
             Everything in the UI is also a REST API with org API keys (create them under Settings → API keys, or with{" "}
-            <code className="rounded bg-slate-100 px-1 py-0.5 text-sm">npm run cli -- orgs create acme --json</code>). The contract is in{" "}
+            <code className="rounded bg-slate-100 px-1 py-0.5 text-sm break-all">KEY=$(npm run --silent cli -- orgs create acme --json | jq -r .api_key)</code>). The contract is in{" "}
             <a className="text-brand-700 underline" href="/openapi.json">
               /openapi.json
             </a>
