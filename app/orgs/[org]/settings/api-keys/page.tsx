@@ -1,7 +1,6 @@
 import { handlePageError, requireOrgPage } from "@/lib/auth/page-guard";
 import { listOrgApiKeys } from "@/lib/auth/organizations";
 import { ApiKeysManager } from "../../../../_components/settings/api-keys-manager";
-import { QueryProvider } from "../../../../_components/query-provider";
 import { Alert } from "../../../../_components/ui/alert";
 
 export const metadata = { title: "API keys" };
@@ -21,10 +20,5 @@ export default async function ApiKeysPage({ params }: { params: Promise<{ org: s
     );
   }
   const keys = await listOrgApiKeys({ actor: ctx.actor, org }).catch((e) => handlePageError(e, here));
-  // TanStack Query only where it is used (the settings managers), not in every org page's bundle.
-  return (
-    <QueryProvider>
-      <ApiKeysManager org={org} orgName={ctx.org.name} initial={keys} />
-    </QueryProvider>
-  );
+  return <ApiKeysManager org={org} orgName={ctx.org.name} initial={keys} />;
 }
