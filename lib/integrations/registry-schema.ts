@@ -95,7 +95,8 @@ export type MetadataKeyDef = z.infer<typeof MetadataKeyDefSchema>;
 const EndpointDefSchema = z
   .object({
     default: z.string(),
-    env: z.enum(ENDPOINT_ENV_VARS),
+    /** The override variable (API.md). A provider added by YAML alone may have none: then the default is used as is. */
+    env: z.enum(ENDPOINT_ENV_VARS).optional(),
     /** Values for `{param}` placeholders the credential leaves empty. */
     param_defaults: z.record(z.string(), z.string()).optional(),
     /** The URL to use when a placeholder's value is "global" (e.g. Vertex AI's global endpoint). */
@@ -161,6 +162,15 @@ export type ProviderDef = z.infer<typeof ProviderDefSchema>;
  */
 export const RESERVED_PROVIDER_IDS = ["webhooks", "audit"] as const;
 
+/** A pattern that does not compile matches nothing here (its own field reports it). */
+function safeTest(pattern: string, value: string): boolean {
+  try {
+    return new RegExp(pattern).test(value);
+  } catch {
+    return false;
+  }
+}
+
 export const RegistrySchema = z
   .object({
     version: z.literal(1),
@@ -174,7 +184,7 @@ export const RegistrySchema = z
       if (ids.has(p.id)) ctx.addIssue({ code: "custom", path: ["providers", i, "id"], message: `duplicate provider id ${p.id}` });
       ids.add(p.id);
       for (const reserved of RESERVED_PROVIDER_IDS) {
-        if (p.id === reserved || (p.id_pattern && new RegExp(p.id_pattern).test(reserved))) {
+        if (p.id === reserved || (p.id_pattern && safeTest(p.id_pattern, reserved))) {
           ctx.addIssue({ code: "custom", path: ["providers", i, "id"], message: `provider ${p.id} would take the reserved route segment "${reserved}"` });
         }
       }

@@ -47,7 +47,7 @@ export function resolveEndpoints(
   const out: Record<string, string> = {};
   let derived: Record<string, string> | null = null;
   for (const [key, def] of Object.entries(provider.endpoints)) {
-    const override = overrides[def.env];
+    const override = def.env ? overrides[def.env] : undefined;
     if (override) {
       out[key] = override;
       continue;
