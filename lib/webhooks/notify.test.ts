@@ -3,6 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { SMTPServer } from "smtp-server";
 import { Webhook } from "standardwebhooks";
 import { FAKE_OPENAI_ADMIN_KEY } from "@/tests/fakes/keys";
 import { startOpenAIFake, type OpenAIFake } from "@/tests/fakes/openai";
@@ -192,6 +193,50 @@ describe("integration events → webhooks and mail", () => {
     } finally {
       await strict.deps.webhooks.close();
       await strict.close();
+    }
+  });
+
+  it("with SMTP_URL, owners and admins get the status change by SMTP, with the test's message and no secret", async () => {
+    const messages: Array<{ to: string[]; raw: string }> = [];
+    const smtp = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ["STARTTLS", "AUTH"],
+      logger: false,
+      onData(stream, session, callback) {
+        const chunks: Buffer[] = [];
+        stream.on("data", (c: Buffer) => chunks.push(c));
+        stream.on("end", () => {
+          messages.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString("utf8").replace(/=\r?\n/g, "") });
+          callback();
+        });
+      },
+    });
+    await new Promise<void>((r) => smtp.listen(0, "127.0.0.1", () => r()));
+    const viaSmtp = await makeCore({
+      env: { OPENAI_API_BASE: fake.url, SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`, MAIL_FROM: "cm@example.com" },
+      overrides: { orgAdminEmails: async () => ["olivia@example.com", "adam@example.com"] },
+    });
+    try {
+      const admin = await viaSmtp.addOrg(ORG);
+      await setupIntegration({ actor: admin, org: ORG, provider: "openai", input: { credential: { api_key: FAKE_OPENAI_ADMIN_KEY } } }, viaSmtp.deps);
+      viaSmtp.deps.fetch = async () =>
+        new Response(JSON.stringify({ error: { message: "Incorrect API key provided: sk-admin-****abcd.", type: "invalid_request_error", param: null, code: "invalid_api_key" } }), {
+          status: 401,
+          headers: { "content-type": "application/json" },
+        });
+      await validateIntegration({ actor: admin, org: ORG, provider: "openai" }, viaSmtp.deps);
+      for (let i = 0; i < 100 && messages.length < 4; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(messages).toHaveLength(4); // created + status_changed, to each of the two
+      const changed = messages.filter((m) => /Subject: \[Credential manager\] openai in acme is now invalid/.test(m.raw));
+      expect(changed.flatMap((m) => m.to).sort()).toEqual(["adam@example.com", "olivia@example.com"]);
+      expect(changed[0]!.raw).toMatch(/changed from active to invalid/);
+      expect(changed[0]!.raw).toMatch(/Connection test \(auth_failed\): /);
+      for (const m of messages) expect(m.raw).not.toContain(FAKE_OPENAI_ADMIN_KEY);
+      expect(fs.existsSync(path.join(viaSmtp.dataDir, "outbox"))).toBe(false);
+    } finally {
+      await viaSmtp.deps.webhooks.close();
+      await viaSmtp.close();
+      await new Promise<void>((r) => smtp.close(() => r()));
     }
   });
 
