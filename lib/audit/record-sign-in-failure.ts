@@ -24,7 +24,7 @@ export async function recordFailedSignIn(args: { email: string; requestId?: stri
         action: "sign_in.failed",
         outcome: "unauthenticated",
         request_id: args.requestId,
-        client_ip: args.clientIp ?? null,
+        client_ip: args.clientIp && args.clientIp !== "unknown" ? args.clientIp : null,
       });
     }
   } catch (e) {

@@ -1,4 +1,4 @@
-import { listAuditEvents } from "@/lib/audit";
+import { listAuditEvents } from "@/lib/audit/list-audit-events";
 import { AuditPageSchema } from "@/lib/audit/events";
 import { apiRoute, json } from "@/lib/http/route";
 

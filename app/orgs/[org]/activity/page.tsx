@@ -1,5 +1,5 @@
 import Link from "next/link";
-import { listAuditEvents } from "@/lib/audit";
+import { listAuditEvents } from "@/lib/audit/list-audit-events";
 import { AUDIT_ACTIONS, type AuditEvent, type AuditPage } from "@/lib/audit/events";
 import { handlePageError, requireOrgPage } from "@/lib/auth/page-guard";
 import { AppError } from "@/lib/errors";

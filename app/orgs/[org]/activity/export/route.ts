@@ -1,4 +1,5 @@
-import { auditEventsToCsv, listAuditEvents } from "@/lib/audit";
+import { auditEventsToCsv } from "@/lib/audit/csv";
+import { listAuditEvents } from "@/lib/audit/list-audit-events";
 import { AUDIT_MAX_LIMIT, type AuditEvent } from "@/lib/audit/events";
 import { getSessionActor } from "@/lib/auth/session";
 import { AppError } from "@/lib/errors";
