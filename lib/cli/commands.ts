@@ -8,7 +8,6 @@ import {
 import { createOrganization, createOrgApiKey, listOrgApiKeys, revokeOrgApiKey } from "../auth/organizations";
 import type { Command } from "./run";
 import { verifyAuditTrail } from "../audit/verify-audit-trail";
-import { verifyAuditTrail } from "../audit";
 
 /**
  * Every CLI command: one row each, over one core use case (lib/integrations, lib/auth). The
@@ -131,21 +130,6 @@ export const COMMANDS: readonly Command[] = [
       await retireLocalKeyVersion({ actor, version: args["key-version"]! }, deps);
       await io.result(`Retired ${args["key-version"]}.`, { retired: args["key-version"] });
       return 0;
-    },
-  },
-  {
-    name: "audit verify",
-    options: { org: { type: "string", value: "SLUG" } },
-    summary: "check each org's audit hash chain; exit 1 naming the org and the first broken event",
-    async run({ option, actor, deps, io }) {
-      const report = await verifyAuditTrail({ actor, org: option("org") }, deps);
-      const lines = report.orgs.map((o) =>
-        o.ok
-          ? `${o.org}: intact (${o.events} events)`
-          : `${o.org}: BROKEN at ${o.first_broken!.event_id ? `event ${o.first_broken!.event_id}` : "the newest events"} (seq ${o.first_broken!.seq}${o.first_broken!.at ? `, ${o.first_broken!.at}` : ""}): ${o.first_broken!.reason}`,
-      );
-      await io.result(lines.join("\n") || "(no audit events)", report);
-      return report.ok ? 0 : 1;
     },
   },
   {
