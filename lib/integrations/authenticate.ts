@@ -6,11 +6,11 @@ import { AppError } from "../errors";
 import { getDeps, type CoreDeps } from "./deps";
 import { resolveProviderOrThrow } from "./common";
 import { getCredential } from "./get-credential";
-import { resolveEndpoints } from "./connection-tests";
-import { GOOGLE_TOKEN_URL, pinnedTransporter } from "./connection-tests/gcp";
-import { armScopeFor, azureOpenAIAccess, azureOpenAIBase, azureSpnOf, MICROSOFT_AUTHORITY_HOSTS } from "./connection-tests/azure";
-import { loadOciPrivateKey } from "./connection-tests/oci";
-import type { ConnectionTestContext } from "./connection-tests/types";
+import { resolveEndpoints } from "./protocols";
+import { GOOGLE_TOKEN_URL, pinnedTransporter } from "./protocols/gcp";
+import { armScopeFor, azureOpenAIAccess, azureOpenAIBase, azureSpnOf, MICROSOFT_AUTHORITY_HOSTS } from "./protocols/azure";
+import { loadOciPrivateKey } from "./protocols/oci";
+import type { ConnectionTestContext } from "./protocols/types";
 import type { ConnectionTestKind, ResolvedProvider } from "./registry-schema";
 
 /** What a cost pipeline needs to call the provider, by protocol. `expires_at` is ISO or null. */

@@ -15,7 +15,7 @@ import { makeOciApiKey } from "@/tests/fakes/oci-keys";
 import { authenticate, clearAuthenticationCache } from "./authenticate";
 import { setupIntegration } from "./setup-integration";
 import { getCredential } from "./get-credential";
-import { ociKeyFingerprint } from "./connection-tests/oci";
+import { ociKeyFingerprint } from "./protocols/oci";
 import { CONNECTION_TEST_KINDS } from "./registry-schema";
 import { listProviders } from "./registry";
 

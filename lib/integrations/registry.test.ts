@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 
-import { CONNECTION_TESTS } from "./connection-tests/index";
+import { CONNECTION_TESTS } from "./protocols/index";
 import {
   CATEGORY_IDS,
   CONNECTION_TEST_KINDS,

@@ -86,20 +86,21 @@ export function assertAllowedHost(provider: ResolvedProvider, url: string): void
 }
 
 /**
- * The provider's documented rate, from the registry, enforced before any call: a test that would
- * exceed it is answered `rate_limited` with the time to wait, without reaching the provider.
- * The budget is per provider-side scope (e.g. an Azure subscription) or per credential.
+ * The provider's documented rate, from the registry: a test that would exceed it is answered
+ * `rate_limited` with the time to wait, without reaching the provider. The budget is per org and
+ * provider-side scope (e.g. an Azure subscription) or per credential: one org's calls never spend
+ * another org's budget (docs/security.md, "One tenant blocks another").
  */
 async function throttleOrNull(
   provider: ResolvedProvider,
   credential: Record<string, unknown>,
-  opts: { limiter?: RateLimiter; now: () => number; fingerprint?: string },
+  opts: { limiter?: RateLimiter; now: () => number; fingerprint?: string; org: string },
 ): Promise<ConnectionTestResult | null> {
   if (!opts.limiter) return null;
   const rl = provider.rate_limits;
   const scopeValue = rl.scope_field ? credential[rl.scope_field] : undefined;
   const scope = typeof scopeValue === "string" ? scopeValue : (opts.fingerprint ?? "-");
-  const wait = await opts.limiter.take(`${provider.id}\u0000${scope}`, opts.now(), rl.requests_per_minute);
+  const wait = await opts.limiter.take(`${opts.org}\u0000${provider.id}\u0000${scope}`, opts.now(), rl.requests_per_minute);
   if (wait === 0) return null;
   const first = provider.connection_test.checks[0]?.name ?? "authenticate";
   return {
@@ -137,22 +138,51 @@ export async function runConnectionTest(
     metadata?: Readonly<Record<string, unknown>>;
   },
 ): Promise<ConnectionTestResult> {
-  const throttled = await throttleOrNull(provider, credential, opts);
-  if (throttled) return throttled;
+  const paced = pacedFetch(provider, credential, opts);
   const ctx: ConnectionTestContext = {
     provider: provider.id,
     providerName: provider.name,
     credential,
     endpoints: resolveEndpoints(provider, credential, opts.overrides),
     timeoutMs: opts.timeoutMs,
-    fetch: opts.fetch,
+    fetch: paced.fetch,
     now: opts.now,
     org: opts.org,
     externalId: opts.externalId,
     metadata: opts.metadata ?? {},
     definition: provider,
   };
-  return CONNECTION_TESTS[provider.connection_test.kind](ctx);
+  const result = await CONNECTION_TESTS[provider.connection_test.kind](ctx);
+  return (await paced.throttled()) ?? result;
+}
+
+/** Thrown by the paced fetch when the budget is spent: the request never leaves. */
+class PacingRefused extends Error {
+  constructor() {
+    super("connection test paced: request not sent");
+    this.name = "PacingRefused";
+  }
+}
+
+/**
+ * The pacing unit is taken when the test's first request is about to reach the provider (through
+ * ctx.fetch), not before: a setup refused by a format check inside the test (a bad key, a wrong
+ * region, a foreign host) spends nothing. When the budget is spent, no request leaves and the
+ * test's answer is `rate_limited`. (Requests a protocol sends through an SDK's own transport, such
+ * as the AWS SDK or MSAL's token call, are not paced here; the per-org setup budget bounds them.)
+ */
+function pacedFetch(
+  provider: ResolvedProvider,
+  credential: Record<string, unknown>,
+  opts: { limiter?: RateLimiter; now: () => number; fingerprint?: string; org: string; fetch: typeof fetch },
+): { fetch: typeof fetch; throttled: () => Promise<ConnectionTestResult | null> } {
+  let decision: Promise<ConnectionTestResult | null> | null = null;
+  const paced = async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]): Promise<Response> => {
+    decision ??= throttleOrNull(provider, credential, opts);
+    if (await decision) throw new PacingRefused();
+    return opts.fetch(input, init);
+  };
+  return { fetch: paced as typeof fetch, throttled: async () => (decision ? await decision : null) };
 }
 
 /** Statuses a finished test leaves an integration in, or null when the test reached no verdict. */

@@ -15,8 +15,8 @@ import {
   unexpectedStatus,
   type CheckBody,
   type HttpReply,
-} from "./http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
+} from "../http";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "../types";
 
 /**
  * Anthropic (providers.md §7). An Admin key (sk-ant-admin01-…) authenticates on

@@ -31,8 +31,8 @@ import {
   stsTarget,
   testAwsAccessKeys,
   testAwsAssumeRole,
-} from "./aws";
-import type { ConnectionTestContext, ConnectionTestResult } from "./types";
+} from "./index";
+import type { ConnectionTestContext, ConnectionTestResult } from "../types";
 
 const EXTERNAL_ID = "acme-7Hq2ZpW9vKd3LxN5";
 const WRONG_SECRET = "fake_Wr0ngSecretValueThatIsNotTheRealOne1";
@@ -544,7 +544,7 @@ describe("helpers", () => {
   });
 
   it("aws_keys: the key's partition comes from the region metadata key (SDK partition table); its STS is that partition's", async () => {
-    const { partitionOfRegion, accessKeyRegion } = await import("./aws");
+    const { partitionOfRegion, accessKeyRegion } = await import("./index");
     expect(partitionOfRegion("us-east-1")).toBe("aws");
     expect(partitionOfRegion("cn-north-1")).toBe("aws-cn");
     expect(partitionOfRegion("us-gov-west-1")).toBe("aws-us-gov");

@@ -18,8 +18,8 @@ import {
   toCheck,
   tokenSuffix,
   type CheckBody,
-} from "./http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
+} from "../http";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "../types";
 
 /**
  * AWS (providers.md §2, §3, §10): one module for the AWS protocol, speaking through the official

@@ -33,8 +33,8 @@ import {
   azureOpenAIBase,
   testAzureOpenAI,
   testAzureServicePrincipal,
-} from "./azure";
-import type { ConnectionTestContext, ConnectionTestResult } from "./types";
+} from "./index";
+import type { ConnectionTestContext, ConnectionTestResult } from "../types";
 
 let fakes: AzureFakes;
 let untrust: () => void;

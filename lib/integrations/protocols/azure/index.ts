@@ -2,7 +2,7 @@ import "server-only";
 
 import { AzureAuthorityHosts, ClientSecretCredential, type ClientSecretCredentialOptions } from "@azure/identity";
 
-import { AppError } from "../../errors";
+import { AppError } from "../../../errors";
 import {
   classifyFetchError,
   classifyHttpStatus,
@@ -21,8 +21,8 @@ import {
   unexpectedStatus,
   type CheckBody,
   type HttpReply,
-} from "./http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
+} from "../http";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "../types";
 
 /**
  * Microsoft Azure (providers.md §4) and Azure OpenAI (§9), both with a service principal's client

@@ -6,8 +6,8 @@ import { GOOGLE_OAUTH_ERRORS, startGcpFake, type GcpFake } from "@/tests/fakes/g
 import { makeServiceAccountKey, type ServiceAccountKeyFile, type ServiceAccountTestKey } from "@/tests/fakes/gcp-keys";
 import { startFakeServer, type FakeReply, type FakeServer } from "@/tests/fakes/server";
 
-import { BILLING_TABLE_WARNING, GOOGLE_TOKEN_URL, gcpPermissionPlan, testGcpServiceAccount } from "./gcp";
-import type { ConnectionTestContext, ConnectionTestResult } from "./types";
+import { BILLING_TABLE_WARNING, GOOGLE_TOKEN_URL, gcpPermissionPlan, testGcpServiceAccount } from "./index";
+import type { ConnectionTestContext, ConnectionTestResult } from "../types";
 
 const GCP_PERMISSIONS = ["bigquery.jobs.create", "bigquery.tables.getData"];
 const VERTEX_PERMISSIONS = ["aiplatform.endpoints.list", "aiplatform.endpoints.predict"];

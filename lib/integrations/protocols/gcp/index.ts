@@ -21,14 +21,14 @@ import {
   unexpectedStatus,
   type CheckBody,
   type HttpReply,
-} from "./http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
-import { AppError } from "../../errors";
-import { oversizedRsaKeyReason } from "../../kms/private-key";
+} from "../http";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "../types";
+import { AppError } from "../../../errors";
+import { oversizedRsaKeyReason } from "../../../kms/private-key";
 
 /** Google writes 2048-bit keys; uploaded ones may be up to 4096 (https://cloud.google.com/iam/docs/keys-upload). */
 const MAX_RSA_BITS = 4096;
-import { definitionOf } from "./http";
+import { definitionOf } from "../http";
 
 /**
  * Google Cloud service accounts (providers.md §1b, §11b), for `gcp` and `gcp_vertex`.

@@ -17,8 +17,8 @@ import {
   type CheckBody,
   type GoogleApiError,
   type HttpReply,
-} from "./http";
-import type { ConnectionTest, ConnectionTestContext } from "./types";
+} from "../http";
+import type { ConnectionTest, ConnectionTestContext } from "../types";
 
 /**
  * Gemini API keys (providers.md §8). One call, `GET /v1beta/models?pageSize=1`, with the key in the

@@ -1,7 +1,7 @@
 import "server-only";
 
-import { combineChecks, skippedCheck } from "./http";
-import type { ConnectionTest } from "./types";
+import { combineChecks, skippedCheck } from "../http";
+import type { ConnectionTest } from "../types";
 
 /**
  * Manual-entry SaaS vendors (providers.md §12): there is no remote credential, so nothing is called.

@@ -4,8 +4,8 @@ import crypto from "node:crypto";
 
 import { DefaultRequestSigner, Realm, Region, SimpleAuthenticationDetailsProvider } from "oci-common";
 
-import { AppError } from "../../errors";
-import { openRsaPrivateKey, PrivateKeyError } from "../../kms/private-key";
+import { AppError } from "../../../errors";
+import { openRsaPrivateKey, PrivateKeyError } from "../../../kms/private-key";
 import {
   classifyHttpStatus,
   combineChecks,
@@ -23,8 +23,8 @@ import {
   type CheckBody,
   type HttpOutcome,
   type HttpReply,
-} from "./http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
+} from "../http";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "../types";
 
 /**
  * Oracle Cloud (OCI) API signing key (providers.md §5).

@@ -5,12 +5,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { OCI_NOT_AUTHENTICATED, startOciFake, type OciFake } from "@/tests/fakes/oci";
 import { fakeOcid, makeOciApiKey, ociFingerprint, type OciCredential, type OciTestKey } from "@/tests/fakes/oci-keys";
 
-import { AppError } from "../../errors";
-import { OCI_USAGE_POLICY, ociKeyFingerprint, ociRealmDomain, ociUsageRequestBody, testOciApiKey } from "./oci";
-import { resolveEndpoints } from "./index";
-import { resolveProvider } from "../registry";
-import { buildCredentialSchema } from "../schemas";
-import type { ConnectionTestContext, ConnectionTestResult } from "./types";
+import { AppError } from "../../../errors";
+import { OCI_USAGE_POLICY, ociKeyFingerprint, ociRealmDomain, ociUsageRequestBody, testOciApiKey } from "./index";
+import { resolveEndpoints } from "../index";
+import { resolveProvider } from "../../registry";
+import { buildCredentialSchema } from "../../schemas";
+import type { ConnectionTestContext, ConnectionTestResult } from "../types";
 
 // A public key and its fingerprint as `openssl rsa -pubout -outform DER | openssl md5 -c` prints it
 // (the way Oracle's docs compute it): an independent check of the fingerprint code.

@@ -16,8 +16,8 @@ import {
   unexpectedStatus,
   type CheckBody,
   type HttpReply,
-} from "./http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
+} from "../http";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "../types";
 
 /**
  * OpenAI (providers.md §6). An Admin key (sk-admin-…) is tested with one call to the organization
