@@ -27,6 +27,14 @@ const nextConfig: NextConfig = {
     "oci-common",
   ],
   poweredByHeader: false,
+  experimental: {
+    // One body limit on every transport (docs/security.md): proxy.ts refuses bodies over 64 KiB
+    // with 413 before Next sees them; this is the same limit again inside Next's action handler.
+    serverActions: { bodySizeLimit: "64kb" },
+    // How much of a body proxy.ts gets to read (beyond it Next truncates its copy): enough to see
+    // that a body is over 64 KiB even when it arrives in 64 KiB chunks without a Content-Length.
+    proxyClientMaxBodySize: "192kb",
+  },
   // `npm test` typechecks the whole project (tests included) as its own step; the build does not
   // repeat it, so a half-written test elsewhere cannot stop `npm start`.
   typescript: { ignoreBuildErrors: true },

@@ -1,6 +1,10 @@
 import type { ReactNode } from "react";
 import "./globals.css";
 
+// Every page renders per request: proxy.ts sets a fresh CSP nonce that Next puts on its scripts,
+// which a page prerendered at build time could not carry (docs/security.md).
+export const dynamic = "force-dynamic";
+
 export const metadata = {
   title: { default: "Credential manager", template: "%s · Credential manager" },
   description: "Connect cloud and GenAI providers to your FinOps platform: tested, encrypted, stored.",

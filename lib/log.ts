@@ -59,3 +59,24 @@ export function getLogger(): Logger {
   root ??= createLogger();
   return root;
 }
+
+/**
+ * An unexpected error's stack frames for the log: only the `    at …` lines, never the message
+ * (which can quote input, e.g. JSON.parse's "Unexpected token … in '<the body>'") nor any line of a
+ * multi-line message. At most `max` frames.
+ */
+export function stackFramesOf(err: unknown, max = 8): string {
+  const stack = typeof (err as { stack?: unknown } | null)?.stack === "string" ? (err as { stack: string }).stack : "";
+  return stack
+    .split("\n")
+    .filter((l) => /^\s+at \S/.test(l))
+    .slice(0, max)
+    .map((l) => l.slice(0, 300))
+    .join("\n");
+}
+
+/** The fields to log for an unexpected error: its class name and stack frames, nothing it says. */
+export function unexpectedErrorFields(err: unknown): { err_name: string; stack: string } {
+  const name = (err as { name?: unknown } | null)?.name;
+  return { err_name: typeof name === "string" && /^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(name) ? name : "Error", stack: stackFramesOf(err) };
+}

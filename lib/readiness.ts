@@ -12,8 +12,39 @@ async function probe(backend: string, fn: () => Promise<void>, what: string, tim
   }
 }
 
+type Readiness = Awaited<ReturnType<typeof probeAll>>;
+
+/**
+ * How long one readiness result is served: /readyz is unauthenticated, so without this anyone
+ * could make the server call the key service and the store (Cloud KMS, BigQuery: billed, rate
+ * limited) once per request (docs/security.md). Concurrent callers share one probe in flight.
+ */
+export const READINESS_CACHE_MS = 5_000;
+
+let cached: { at: number; result: Readiness } | null = null;
+let inFlight: Promise<Readiness> | null = null;
+
+/** Readiness, at most one probe per READINESS_CACHE_MS (and one at a time). */
+export async function checkReadiness(now: () => number = Date.now): Promise<Readiness> {
+  if (cached && now() - cached.at < READINESS_CACHE_MS) return cached.result;
+  inFlight ??= probeAll()
+    .then((result) => {
+      cached = { at: now(), result };
+      return result;
+    })
+    .finally(() => {
+      inFlight = null;
+    });
+  return inFlight;
+}
+
+/** Forget the cached result (tests). */
+export function resetReadinessCache(): void {
+  cached = null;
+}
+
 /** Readiness: a cheap call to the key service, the store and the accounts database, reported separately. */
-export async function checkReadiness() {
+async function probeAll() {
   let deps;
   try {
     deps = getDeps();

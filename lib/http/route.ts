@@ -5,6 +5,8 @@ import { AppError } from "../errors";
 import type { Actor } from "../auth/actor";
 import type { ApiKeyRole } from "../auth/auth-store";
 import { getDeps } from "../integrations/deps";
+import { MAX_INPUT_DEPTH, pathDeeperThan } from "../json-depth";
+import { unexpectedErrorFields } from "../log";
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
@@ -50,12 +52,32 @@ async function readBody(req: Request): Promise<unknown> {
     chunks.push(value);
   }
   const text = Buffer.concat(chunks).toString("utf8");
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch {
     // JSON.parse's message quotes the input, which may be a credential: use a fixed one.
     throw new AppError("invalid_request", "The body is not valid JSON.");
   }
+  assertShallowOrThrow(body);
+  return body;
+}
+
+/**
+ * The same depth limit on every transport (lib/json-depth.ts; server actions: proxy.ts): a value
+ * nested deeper than MAX_INPUT_DEPTH is refused before any recursive walk can overflow the stack.
+ * The field named is the path's first two segments, shown only when they look like names.
+ */
+export function assertShallowOrThrow(body: unknown): void {
+  const deep = pathDeeperThan(body, MAX_INPUT_DEPTH);
+  if (!deep) return;
+  const field = deep
+    .slice(0, 2)
+    .map((p) => (typeof p === "number" || /^[a-z][a-z0-9_]{0,63}$/.test(p) ? String(p) : "(hidden name)"))
+    .join(".");
+  throw new AppError("invalid_request", `The body nests values more than ${MAX_INPUT_DEPTH} levels deep (at ${field || "the top"}).`, {
+    fields: { [field || "(body)"]: `is nested more than ${MAX_INPUT_DEPTH} levels deep` },
+  });
 }
 
 function apiKeyFrom(req: Request): string | null {
@@ -126,7 +148,7 @@ export function apiRoute(
         res = json(e.status, e.toBody(requestId), headers);
       } else {
         const err = e as Error;
-        deps.log.error({ request_id: requestId, err_name: err?.name ?? "Error", stack: String(err?.stack ?? "").split("\n").slice(1, 8).join("\n") }, "unexpected error");
+        deps.log.error({ request_id: requestId, ...unexpectedErrorFields(err) }, "unexpected error");
         res = json(500, new AppError("internal", "Something went wrong on our side; nothing was changed. Quote the request id if you report it.").toBody(requestId));
       }
     }

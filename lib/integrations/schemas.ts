@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { FieldDef, MetadataKeyDef, ProviderDef } from "./registry-schema";
 import { CONNECTION_OUTCOMES_LIST } from "./outcomes";
 import { ORG_SLUG_RE, ORG_SLUG_RULE } from "../auth/org-slug";
+import { pathDeeperThan } from "../json-depth";
 
 /**
  * Client-safe zod schemas generated from the provider registry. The forms (zodResolver), the
@@ -47,6 +48,8 @@ export function checkGcpServiceAccount(value: unknown): { message: string } | { 
   if (!obj || typeof obj !== "object" || Array.isArray(obj)) {
     return { message: "must be the service account key file (a JSON object)" };
   }
+  // A key file is two levels deep; anything far deeper is an attack on the walks that follow.
+  if (pathDeeperThan(obj, 8)) return { message: "nests values more than 8 levels deep, which no key file does; upload the key file exactly as Google downloaded it" };
   const sa = obj as Record<string, unknown>;
   if (sa.type !== "service_account") {
     const kind = typeof sa.type === "string" && /^[a-z_]{1,40}$/.test(sa.type) ? ` (this file is "${sa.type}")` : "";
@@ -287,6 +290,25 @@ export const ErrorBodySchema = z.object({
 
 // ------------------------------------------------------------------ helpers
 
+/**
+ * Whether a user-chosen name (an unknown field, a tag name) may be echoed in an error: only when
+ * it looks like a name, never like a pasted secret (long, digit runs, long unbroken tokens, mixed
+ * case and digits, or a known key prefix such as sk-, AKIA, AIza, ghp_, xox?-).
+ */
+export function isEchoableName(k: string, allowed: RegExp = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/): boolean {
+  if (!allowed.test(k) || k.length > 40) return false;
+  if (/\d{6}|[A-Za-z0-9_-]{33}|[A-Za-z0-9]{20}/.test(k)) return false;
+  if (/^(sk|rk|pk)[-_]|^(AKIA|ASIA|AIza|ghp_|gho_|github_pat_|glpat-|xox[abpr]-)/i.test(k)) return false;
+  return !k.split(/[-_.:/=+@]/).some((t) => t.length >= 12 && /[a-z]/.test(t) && /[A-Z]/.test(t) && /\d/.test(t));
+}
+
+/** A path segment for an error's `fields`: user-chosen keys that could be secrets are not echoed. */
+function pathSegment(p: PropertyKey): string {
+  if (typeof p === "number") return String(p);
+  const k = String(p);
+  return isEchoableName(k, /^[A-Za-z0-9_][A-Za-z0-9 _.:/=+@-]{0,63}$/) ? k : "(hidden name)";
+}
+
 /** Turn zod issues into { field: "why" } (first issue per field), for `fields` in error bodies. */
 export function issuesToFields(error: z.ZodError): Record<string, string> {
   const out: Record<string, string> = {};
@@ -295,12 +317,13 @@ export function issuesToFields(error: z.ZodError): Record<string, string> {
       // Echo a field name only when it looks like one: someone who pasted a key as a JSON field
       // name must not get the key back in the error.
       for (const k of issue.keys) {
-        const name = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(k) && !/\d{6}|[A-Za-z0-9_-]{33}/.test(k) ? k : "(unknown field)";
-        out[[...issue.path.map(String), name].join(".")] ??= "is not a field of this provider";
+        const name = isEchoableName(k) ? k : "(unknown field)";
+        out[[...issue.path.map(pathSegment), name].join(".")] ??= "is not a field of this provider";
       }
       continue;
     }
-    const key = issue.path.map(String).join(".") || "(body)";
+    // Record keys (tag names) are the user's, and may be a pasted secret: pathSegment hides those.
+    const key = issue.path.map(pathSegment).join(".") || "(body)";
     if (issue.code === "invalid_key") {
       // A record key (a tag name) failed: its own message says why, the record's does not.
       out[key] ??= issue.issues[0]?.message ?? issue.message;

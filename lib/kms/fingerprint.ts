@@ -26,16 +26,20 @@ export function fingerprintOf(canonical: string, pepper: Buffer): string {
 /**
  * JSON with object keys sorted (by UTF-16 code unit) at every depth; arrays keep their order.
  * Otherwise JSON.stringify semantics: toJSON is honoured, undefined/function/symbol members are
- * dropped from objects and become null in arrays, non-finite numbers become null. BigInt and
- * cyclic values throw a TypeError, as does a top-level value JSON cannot represent.
+ * dropped from objects and become null in arrays, non-finite numbers become null. BigInt, cyclic
+ * values and values nested deeper than MAX_CANONICAL_DEPTH throw a TypeError, as does a top-level
+ * value JSON cannot represent. (Input is depth-checked long before: lib/json-depth.ts.)
  */
 export function canonicalize(value: unknown): string {
-  const out = serialize(value, new Set());
+  const out = serialize(value, new Set(), 0);
   if (out === undefined) throw new TypeError("canonicalize: value has no JSON representation");
   return out;
 }
 
-function serialize(value: unknown, stack: Set<object>): string | undefined {
+/** Deeper values are refused (a TypeError, like a cycle) instead of overflowing the stack. */
+export const MAX_CANONICAL_DEPTH = 64;
+
+function serialize(value: unknown, stack: Set<object>, depth: number): string | undefined {
   if (value !== null && typeof value === "object" && typeof (value as { toJSON?: unknown }).toJSON === "function") {
     value = (value as { toJSON: () => unknown }).toJSON();
   }
@@ -55,15 +59,16 @@ function serialize(value: unknown, stack: Set<object>): string | undefined {
   if (value === null) return "null";
   const obj = value as object;
   if (stack.has(obj)) throw new TypeError("canonicalize: cyclic value");
+  if (depth >= MAX_CANONICAL_DEPTH) throw new TypeError(`canonicalize: value nested deeper than ${MAX_CANONICAL_DEPTH} levels`);
   stack.add(obj);
   try {
     if (Array.isArray(obj)) {
-      return `[${obj.map((v) => serialize(v, stack) ?? "null").join(",")}]`;
+      return `[${obj.map((v) => serialize(v, stack, depth + 1) ?? "null").join(",")}]`;
     }
     const record = obj as Record<string, unknown>;
     const members: string[] = [];
     for (const key of Object.keys(record).sort()) {
-      const v = serialize(record[key], stack);
+      const v = serialize(record[key], stack, depth + 1);
       if (v !== undefined) members.push(`${JSON.stringify(key)}:${v}`);
     }
     return `{${members.join(",")}}`;

@@ -428,7 +428,12 @@ describe("failures half way leave the stored credential intact", () => {
       const r = await t.c.post(`/integrations/${t.org}/openai/setup`, openaiSetup(K.FAKE_OPENAI_ADMIN_KEY));
       expect(r.status).toBe(503);
       expect(r.body.error.code).toBe("encryption_unavailable");
-      const ready = await api().get("/readyz");
+      // /readyz serves one probe for up to 5 s (lib/readiness.ts): wait for a fresh one.
+      let ready = await api().get("/readyz");
+      for (let i = 0; i < 30 && ready.status !== 503; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        ready = await api().get("/readyz");
+      }
       expect(ready.status).toBe(503);
       expect(ready.body.checks.kms.status).toBe("failing");
       expect(ready.body.checks.store.status).toBe("ok");

@@ -1,0 +1,111 @@
+import { NextResponse, type NextRequest } from "next/server";
+import { getEnv } from "./lib/env";
+import { BODY_LIMIT_BYTES, checkRequestBody } from "./lib/http/body-guard";
+
+/**
+ * Next.js Proxy (https://nextjs.org/docs/app/api-reference/file-conventions/proxy): runs before
+ * every page, server action and route handler (docs/security.md).
+ *
+ * 1. Request bodies: the same 64 KiB limit on every transport, and multipart bodies or
+ *    server-action payloads that React could not decode are refused with 400 before Next's action
+ *    handler turns them into a 500 (lib/http/body-guard.ts).
+ * 2. Secure headers: a strict Content-Security-Policy with a fresh nonce per request (Next reads
+ *    the nonce from the request's CSP header and puts it on its own scripts:
+ *    https://nextjs.org/docs/app/guides/content-security-policy), and HSTS when the app is
+ *    served over https (browsers ignore HSTS received over http: RFC 6797 §8.1).
+ */
+
+const METHODS_WITHOUT_BODY = new Set(["GET", "HEAD", "OPTIONS"]);
+
+function pageCsp(nonce: string, https: boolean): string {
+  return [
+    "default-src 'self'",
+    `script-src 'self' 'nonce-${nonce}' 'strict-dynamic'`,
+    `style-src 'self' 'nonce-${nonce}'`,
+    "img-src 'self' data: blob:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    ...(https ? ["upgrade-insecure-requests"] : []),
+  ].join("; ");
+}
+
+/** JSON routes render nothing: nothing may load or frame them. */
+const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+const API_PREFIXES = ["/integrations/", "/providers", "/healthz", "/readyz", "/openapi.json"];
+
+function isApiPath(pathname: string): boolean {
+  return API_PREFIXES.some((p) => pathname === p || pathname.startsWith(p.endsWith("/") ? p : `${p}/`));
+}
+
+function servedOverHttps(req: NextRequest): boolean {
+  return req.nextUrl.protocol === "https:" || req.headers.get("x-forwarded-proto") === "https" || (getEnv().BETTER_AUTH_URL ?? "").startsWith("https://");
+}
+
+async function readLimited(req: NextRequest): Promise<Uint8Array> {
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    chunks.push(value);
+    if (size > BODY_LIMIT_BYTES) {
+      await reader.cancel().catch(() => {});
+      break;
+    }
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+function refuse(status: number, code: string, message: string, headers: Record<string, string>): NextResponse {
+  return NextResponse.json({ error: { code, message } }, { status, headers: { "cache-control": "no-store", ...headers } });
+}
+
+export async function proxy(req: NextRequest): Promise<NextResponse> {
+  const https = servedOverHttps(req);
+  const security: Record<string, string> = https ? { "strict-transport-security": "max-age=63072000; includeSubDomains" } : {};
+  const api = isApiPath(req.nextUrl.pathname);
+
+  if (!METHODS_WITHOUT_BODY.has(req.method)) {
+    const declared = req.headers.get("content-length");
+    const declaredLength = declared !== null && /^\d+$/.test(declared) ? Number(declared) : null;
+    const body = declaredLength !== null && declaredLength > BODY_LIMIT_BYTES ? new Uint8Array(0) : await readLimited(req);
+    const refusal = await checkRequestBody({ headers: req.headers, body, declaredLength });
+    if (refusal) return refuse(refusal.status, refusal.code, refusal.message, { ...security, "content-security-policy": API_CSP });
+  }
+
+  if (api) {
+    const res = NextResponse.next();
+    res.headers.set("content-security-policy", API_CSP);
+    for (const [k, v] of Object.entries(security)) res.headers.set(k, v);
+    return res;
+  }
+
+  const nonce = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64");
+  const csp = pageCsp(nonce, https);
+  const requestHeaders = new Headers(req.headers);
+  requestHeaders.set("content-security-policy", csp);
+  requestHeaders.set("x-nonce", nonce);
+  const res = NextResponse.next({ request: { headers: requestHeaders } });
+  res.headers.set("content-security-policy", csp);
+  for (const [k, v] of Object.entries(security)) res.headers.set(k, v);
+  return res;
+}
+
+export const config = {
+  // Everything but Next's hashed static assets (served as files, no body, no HTML).
+  matcher: ["/((?!_next/static|_next/image|favicon.ico|icon.svg).*)"],
+};
