@@ -117,7 +117,6 @@ async function setupUnaudited(
     provider: provider.id,
     credentialId,
     ciphertext: encrypted.ciphertext,
-      metadata: metadataInput ?? existing?.metadata ?? {},
     keyRef: encrypted.keyRef,
     keyVersion: encrypted.keyVersion,
     fingerprint,

@@ -75,7 +75,6 @@ async function validateUnaudited(args: { actor: Actor | null; org: string; provi
     lastValidatedAt: test.outcome === "skipped" ? row.lastValidatedAt : at,
     lastError: status === "active" ? null : { code: test.outcome, message: firstFailure(test), at },
   };
-    metadata: row.metadata,
   if (status === "active") {
     patch.account = test.account ?? row.account;
     patch.keyKind = test.key_kind ?? row.keyKind;
