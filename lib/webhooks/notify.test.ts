@@ -147,6 +147,32 @@ describe("integration events → webhooks and mail", () => {
     expect(() => new Webhook(onlyDeletes.secret).verify(received[0]!.body, received[0]!.headers as Record<string, string>)).not.toThrow();
   });
 
+  it("never holds up the change: a receiver that does not answer, or a queue that does not answer, leaves setup unaffected", async () => {
+    const silent = http.createServer(() => {}); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/hook`;
+      const hook = await createWebhook({ actor: ADMIN, org: ORG, input: { url, events: ["integration.created"] } }, core.deps);
+      // Setup queues the delivery and returns; nothing waits for the receiver.
+      const r = await setupIntegration({ actor: ADMIN, org: ORG, provider: "saas_datadog", input: { credential: { display_name: "Datadog" } } }, core.deps);
+      expect(r.created).toBe(true);
+      const [queued] = (await listWebhookDeliveries({ actor: ADMIN, org: ORG, id: hook.id }, core.deps)).deliveries;
+      expect(queued).toMatchObject({ status: "pending", attempts: 0 });
+      // The worker's attempt times out and is scheduled again.
+      await new WebhookWorker({ webhooks: core.deps.webhooks, cipher: core.deps.cipher, log: core.deps.log, now: core.deps.now, allowPrivate: true, timeoutMs: 200 }).runOnce();
+      const [after] = (await listWebhookDeliveries({ actor: ADMIN, org: ORG, id: hook.id }, core.deps)).deliveries;
+      expect(after).toMatchObject({ status: "pending", attempts: 1, last_response_code: null, last_error: "no answer within 200 ms" });
+
+      // A queue that never answers: setup still completes (the wait for the insert is bounded).
+      core.deps.webhooks = { ...core.deps.webhooks, listEndpoints: () => new Promise(() => {}) };
+      const r2 = await setupIntegration({ actor: ADMIN, org: ORG, provider: "saas_other", input: { credential: { display_name: "Other" } } }, core.deps);
+      expect(r2.created).toBe(true);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
   it("a failing webhook store never fails the change that caused the event", async () => {
     await createWebhook({ actor: ADMIN, org: ORG, input: { url: hookUrl, events: ["integration.created"] } }, core.deps);
     core.deps.webhooks = { ...core.deps.webhooks, listEndpoints: async () => Promise.reject(new Error("database is locked")) };
