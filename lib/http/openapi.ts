@@ -168,21 +168,6 @@ export function buildOpenApiDocument() {
           },
         },
       },
-      "/integrations/{org}/audit": {
-        get: {
-          summary: "Audit events (owner and admin keys only), newest first, cursor pagination",
-          description:
-            "Every change and credential access, one event each, whichever way it came in (REST, web UI, CLI, pipeline access, scheduled runs). Secrets never appear: only fingerprints. Viewer and pipeline keys get 403.",
-          parameters: [
-            ...params(false),
-            { name: "limit", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: AUDIT_MAX_LIMIT, default: AUDIT_DEFAULT_LIMIT } },
-            { name: "cursor", in: "query", required: false, description: "next_cursor of the previous page", schema: { type: "string" } },
-            { name: "provider", in: "query", required: false, schema: { type: "string" } },
-            { name: "action", in: "query", required: false, schema: { type: "string", enum: [...AUDIT_ACTIONS] } },
-          ],
-          responses: { ...ok("200", "AuditPage", "A page of events"), ...err([...authErrors, "invalid_request", "storage_unavailable"]) },
-        },
-      },
       "/integrations/{org}/webhooks": {
         get: {
           summary: "The org's webhook endpoints (owner and admin keys; secrets never included)",
