@@ -1,13 +1,15 @@
 "use server";
 
 import { z } from "zod";
-import { getSessionActor } from "@/lib/auth/session";
 import { createOrgApiKey, listOrgApiKeys, revokeOrgApiKey } from "@/lib/auth/organizations";
-import { AppError } from "@/lib/errors";
-import { issuesToFields } from "@/lib/integrations/schemas";
-import { orgPath, run } from "./run";
+import { OrgSlugSchema } from "@/lib/integrations/schemas";
+import { KeyIdArg } from "./args";
+import { orgPath, runAction } from "./run";
 
-/** Org API keys from the settings page: the same keys, core functions and checks as the CLI's. */
+/**
+ * Org API keys from the settings page: the same keys, core functions and checks as the CLI's.
+ * Arguments parsed with zod (runAction) before anything runs.
+ */
 
 const CreateKeySchema = z
   .object({
@@ -17,24 +19,29 @@ const CreateKeySchema = z
   .strict();
 
 export async function createApiKeyAction(org: string, input: unknown) {
-  const actor = await getSessionActor();
-  return run(async () => {
-    const parsed = CreateKeySchema.safeParse(input);
-    if (!parsed.success) throw new AppError("invalid_request", "The key needs a role (admin, viewer or pipeline) and a label of at most 100 characters.", { fields: issuesToFields(parsed.error) });
-    const { apiKey, key } = await createOrgApiKey({ actor, org, role: parsed.data.role, label: parsed.data.label || undefined });
-    return { apiKey, key };
-  }, `${orgPath(org)}/settings`);
+  return runAction(
+    z.object({ org: OrgSlugSchema, input: CreateKeySchema }),
+    { org, input },
+    async ({ org, input }, actor) => {
+      const { apiKey, key } = await createOrgApiKey({ actor, org, role: input.role, label: input.label || undefined });
+      return { apiKey, key };
+    },
+    ({ org }) => `${orgPath(org)}/settings`,
+  );
 }
 
 export async function listApiKeysAction(org: string) {
-  const actor = await getSessionActor();
-  return run(() => listOrgApiKeys({ actor, org }));
+  return runAction(z.object({ org: OrgSlugSchema }), { org }, ({ org }, actor) => listOrgApiKeys({ actor, org }));
 }
 
 export async function revokeApiKeyAction(org: string, keyId: string) {
-  const actor = await getSessionActor();
-  return run(async () => {
-    await revokeOrgApiKey({ actor, org, keyId: String(keyId) });
-    return null;
-  }, `${orgPath(org)}/settings`);
+  return runAction(
+    z.object({ org: OrgSlugSchema, keyId: KeyIdArg }),
+    { org, keyId },
+    async ({ org, keyId }, actor) => {
+      await revokeOrgApiKey({ actor, org, keyId });
+      return null;
+    },
+    ({ org }) => `${orgPath(org)}/settings`,
+  );
 }

@@ -4,46 +4,67 @@ import { headers } from "next/headers";
 import { redirect } from "next/navigation";
 import { z } from "zod";
 import { getReadyAuth, withAuthErrors } from "@/lib/auth/accounts";
+import { recordSignIn, requestClientAddress, signInWait, takeMailRequest, takeSignUpAttempt } from "@/lib/auth/attempt-limits";
 import { acceptInvitation, createUserOrganization } from "@/lib/auth/org-accounts";
-import { getSessionActor } from "@/lib/auth/session";
-import { clientAddressOf, takeSignInAttempt, takeSignUpAttempt } from "@/lib/auth/attempt-limits";
+import { getSession, getSessionActor } from "@/lib/auth/session";
 import { getEnv } from "@/lib/env";
 import { issuesToFields } from "@/lib/integrations/schemas";
+import { recordFailedSignIn } from "@/lib/audit/record-sign-in-failure";
+import { getDeps } from "@/lib/integrations/deps";
+import { AuthIdArg } from "./args";
 import { run, safeNext } from "./run";
 
 /**
- * Accounts: sign up, sign in, sign out, create an organization, accept an invitation. These are
- * form actions (useActionState): they redirect on success and return a plain error value otherwise.
- * A password is never returned, logged or put back into the form.
+ * Accounts: sign up, sign in, sign out, password reset, address verification, create an
+ * organization, accept an invitation. The form actions (useActionState) redirect on success and
+ * return a plain error value otherwise. A password is never returned, logged or put back into the
+ * form. Every argument is checked before use: a form action called with something that is not a
+ * form gets an error value, not a crash.
  */
 
 export type FormState = {
   error?: string;
   fields?: Record<string, string>;
   values?: Record<string, string>;
+  /** A success message (forms that do not redirect). */
+  notice?: string;
 } | null;
 
+const NOT_A_FORM: FormState = { error: "Bad request: this action takes a form submission." };
+
 const email = z.string().trim().toLowerCase().email({ message: "must be an email address" }).max(254, { message: "is too long" });
+const newPassword = z.string().min(10, { message: "must be at least 10 characters" }).max(128, { message: "must be at most 128 characters" });
 
 const SignUpSchema = z.object({
   name: z.string().trim().min(1, { message: "is required" }).max(100, { message: "must be at most 100 characters" }),
   email,
-  password: z.string().min(10, { message: "must be at least 10 characters" }).max(128, { message: "must be at most 128 characters" }),
+  password: newPassword,
 });
 
 const SignInSchema = z.object({ email, password: z.string().min(1, { message: "is required" }).max(128) });
+const ResetRequestSchema = z.object({ email });
+const ResetSchema = z.object({ token: z.string().regex(/^[A-Za-z0-9_-]{8,200}$/, { message: "is not a valid reset link" }), password: newPassword });
 
 function str(fd: FormData, k: string): string {
   const v = fd.get(k);
   return typeof v === "string" ? v : "";
 }
 
+async function clientAddress(): Promise<string> {
+  return requestClientAddress(await headers(), getEnv().TRUSTED_PROXIES);
+}
+
+function inWords(seconds: number): string {
+  return seconds < 90 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`;
+}
+
 export async function signUpAction(_prev: FormState, fd: FormData): Promise<FormState> {
+  if (!(fd instanceof FormData)) return NOT_A_FORM;
   const values = { name: str(fd, "name"), email: str(fd, "email") };
   const parsed = SignUpSchema.safeParse({ ...values, password: str(fd, "password") });
   if (!parsed.success) return { error: "Check the highlighted fields.", fields: issuesToFields(parsed.error), values };
-  const wait = takeSignUpAttempt(clientAddressOf(await headers()));
-  if (wait > 0) return { error: `Too many new accounts from this address; try again in ${Math.ceil(wait / 60)} min.`, values };
+  const wait = takeSignUpAttempt(await clientAddress());
+  if (wait > 0) return { error: `Too many new accounts from this address; try again in ${inWords(wait)}.`, values };
   const r = await run(async () => {
     const auth = await getReadyAuth(getEnv());
     const reqHeaders = await headers();
@@ -57,18 +78,30 @@ export async function signUpAction(_prev: FormState, fd: FormData): Promise<Form
 }
 
 export async function signInAction(_prev: FormState, fd: FormData): Promise<FormState> {
+  if (!(fd instanceof FormData)) return NOT_A_FORM;
   const values = { email: str(fd, "email") };
   const parsed = SignInSchema.safeParse({ ...values, password: str(fd, "password") });
   if (!parsed.success) return { error: "Check the highlighted fields.", fields: issuesToFields(parsed.error), values };
-  const wait = takeSignInAttempt(parsed.data.email);
-  if (wait > 0) return { error: `Too many sign-in attempts for this account; try again in ${Math.ceil(wait / 60)} min.`, values };
+  // Failures only, per client address + account, with backoff (lib/auth/attempt-limits.ts).
+  const client = await clientAddress();
+  const wait = signInWait(client, parsed.data.email);
+  if (wait > 0) return { error: `Too many failed sign-ins; try again in ${inWords(wait)}.`, values };
   const r = await run(async () => {
     const auth = await getReadyAuth(getEnv());
     const reqHeaders = await headers();
     await withAuthErrors(() => auth.api.signInEmail({ body: parsed.data, headers: reqHeaders }));
   });
   // One message for unknown email and wrong password: do not reveal which accounts exist.
-  if (!r.ok) return { error: r.error.code === "internal" ? r.error.message : "Wrong email or password.", values };
+  if (!r.ok) {
+    if (r.error.code !== "internal") {
+      recordSignIn(client, parsed.data.email, false);
+      // sign_in.failed in the account's orgs' audit trails; not awaited, so the answer takes as
+      // long for an existing account as for an unknown address.
+      void recordFailedSignIn({ email: parsed.data.email, clientIp: client }, getDeps());
+    }
+    return { error: r.error.code === "internal" ? r.error.message : "Wrong email or password.", values };
+  }
+  recordSignIn(client, parsed.data.email, true);
   redirect(safeNext(str(fd, "next")));
 }
 
@@ -82,7 +115,53 @@ export async function signOutAction(): Promise<void> {
   redirect("/sign-in");
 }
 
+/** "Forgot your password?": mails a single-use reset link (1 hour) if the account exists; the answer is the same either way. */
+export async function requestPasswordResetAction(_prev: FormState, fd: FormData): Promise<FormState> {
+  if (!(fd instanceof FormData)) return NOT_A_FORM;
+  const values = { email: str(fd, "email") };
+  const parsed = ResetRequestSchema.safeParse(values);
+  if (!parsed.success) return { error: "Check the highlighted fields.", fields: issuesToFields(parsed.error), values };
+  const wait = takeMailRequest(await clientAddress(), parsed.data.email);
+  if (wait > 0) return { error: `Too many reset requests; try again in ${inWords(wait)}.`, values };
+  const r = await run(async () => {
+    const auth = await getReadyAuth(getEnv());
+    await withAuthErrors(() => auth.api.requestPasswordReset({ body: { email: parsed.data.email } }));
+  });
+  if (!r.ok && r.error.code === "internal") return { error: r.error.message, values };
+  return { notice: `If an account exists for ${parsed.data.email}, we sent it a link to choose a new password (valid 1 hour).`, values };
+}
+
+/** The reset link's form: a new password for the token's account; every session of it ends. */
+export async function resetPasswordAction(_prev: FormState, fd: FormData): Promise<FormState> {
+  if (!(fd instanceof FormData)) return NOT_A_FORM;
+  const parsed = ResetSchema.safeParse({ token: str(fd, "token"), password: str(fd, "password") });
+  if (!parsed.success) return { error: "Check the highlighted fields.", fields: issuesToFields(parsed.error) };
+  const r = await run(async () => {
+    const auth = await getReadyAuth(getEnv());
+    await withAuthErrors(() => auth.api.resetPassword({ body: { newPassword: parsed.data.password, token: parsed.data.token } }));
+  });
+  if (!r.ok) {
+    return { error: r.error.code === "internal" ? r.error.message : "This reset link is invalid, expired or already used. Ask for a new one." };
+  }
+  redirect("/sign-in?reset=1");
+}
+
+/** Mail the signed-in user a new address-verification link. */
+export async function resendVerificationAction(): Promise<FormState> {
+  const session = await getSession();
+  if (!session) return { error: "Sign in first." };
+  const wait = takeMailRequest(await clientAddress(), session.email);
+  if (wait > 0) return { error: `Too many mails asked for; try again in ${inWords(wait)}.` };
+  const r = await run(async () => {
+    const auth = await getReadyAuth(getEnv());
+    await withAuthErrors(() => auth.api.sendVerificationEmail({ body: { email: session.email } }));
+  });
+  if (!r.ok) return { error: r.error.message };
+  return { notice: `We sent a new confirmation link to ${session.email}.` };
+}
+
 export async function createOrganizationAction(_prev: FormState, fd: FormData): Promise<FormState> {
+  if (!(fd instanceof FormData)) return NOT_A_FORM;
   const values = { name: str(fd, "name"), slug: str(fd, "slug") };
   const actor = await getSessionActor();
   if (!actor) redirect("/sign-in?next=/orgs/new");
@@ -93,10 +172,12 @@ export async function createOrganizationAction(_prev: FormState, fd: FormData): 
 }
 
 export async function acceptInvitationAction(invitationId: string): Promise<FormState> {
+  const id = AuthIdArg.safeParse(invitationId);
+  if (!id.success) return { error: "Bad request: the invitation id is not valid.", fields: { invitationId: id.error.issues[0]?.message ?? "is not valid" } };
   const actor = await getSessionActor();
-  if (!actor) redirect(`/sign-in?next=${encodeURIComponent(`/invite/${invitationId}`)}`);
+  if (!actor) redirect(`/sign-in?next=${encodeURIComponent(`/invite/${id.data}`)}`);
   const reqHeaders = await headers();
-  const r = await run(() => acceptInvitation({ actor, invitationId: String(invitationId), reqHeaders }));
+  const r = await run(() => acceptInvitation({ actor, invitationId: id.data, reqHeaders }));
   if (!r.ok) return { error: r.error.message };
   redirect(`/orgs/${r.data.org}/integrations`);
 }

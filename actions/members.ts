@@ -1,37 +1,62 @@
 "use server";
 
 import { headers } from "next/headers";
-import { getSessionActor } from "@/lib/auth/session";
-import { cancelInvitation, inviteMember, listOrgMembers, removeMember, updateMemberRole } from "@/lib/auth/org-accounts";
-import { orgPath, run } from "./run";
+import { z } from "zod";
+import { ORG_ROLES } from "@/lib/auth/accounts";
+import { cancelInvitation, InviteInputSchema, inviteMember, listOrgMembers, removeMember, updateMemberRole } from "@/lib/auth/org-accounts";
+import { OrgSlugSchema } from "@/lib/integrations/schemas";
+import { AuthIdArg } from "./args";
+import { orgPath, runAction } from "./run";
 
-/** Members and invitations: session → the core (authorizeOrgOrThrow, then Better Auth's own checks). */
+/**
+ * Members and invitations: arguments parsed with zod (runAction) → session → the core
+ * (authorizeOrgOrThrow, then Better Auth's own checks) → revalidate.
+ */
+
+const Org = OrgSlugSchema;
+const settings = ({ org }: { org: string }) => `${orgPath(org)}/settings`;
 
 export async function listMembersAction(org: string) {
-  const actor = await getSessionActor();
-  return run(() => listOrgMembers({ actor, org }));
+  return runAction(z.object({ org: Org }), { org }, ({ org }, actor) => listOrgMembers({ actor, org }));
 }
 
 export async function inviteMemberAction(org: string, input: unknown) {
-  const actor = await getSessionActor();
-  const reqHeaders = await headers();
-  return run(() => inviteMember({ actor, org, input, reqHeaders }), `${orgPath(org)}/settings`);
+  return runAction(
+    z.object({ org: Org, input: InviteInputSchema }),
+    { org, input },
+    async ({ org, input }, actor) => inviteMember({ actor, org, input, reqHeaders: await headers() }),
+    settings,
+  );
 }
 
 export async function cancelInvitationAction(org: string, invitationId: string) {
-  const actor = await getSessionActor();
-  const reqHeaders = await headers();
-  return run(() => cancelInvitation({ actor, org, invitationId: String(invitationId), reqHeaders }), `${orgPath(org)}/settings`);
+  return runAction(
+    z.object({ org: Org, invitationId: AuthIdArg }),
+    { org, invitationId },
+    async ({ org, invitationId }, actor) => {
+      await cancelInvitation({ actor, org, invitationId, reqHeaders: await headers() });
+      return null;
+    },
+    settings,
+  );
 }
 
+/** Returns how many API keys the member had created and lost with a demotion. */
 export async function updateMemberRoleAction(org: string, memberId: string, role: unknown) {
-  const actor = await getSessionActor();
-  const reqHeaders = await headers();
-  return run(() => updateMemberRole({ actor, org, memberId: String(memberId), role, reqHeaders }), `${orgPath(org)}/settings`);
+  return runAction(
+    z.object({ org: Org, memberId: AuthIdArg, role: z.enum(ORG_ROLES, { message: "must be owner, admin or viewer" }) }),
+    { org, memberId, role },
+    async ({ org, memberId, role }, actor) => updateMemberRole({ actor, org, memberId, role, reqHeaders: await headers() }),
+    settings,
+  );
 }
 
+/** Returns how many API keys the member had created (all revoked with the removal). */
 export async function removeMemberAction(org: string, memberId: string) {
-  const actor = await getSessionActor();
-  const reqHeaders = await headers();
-  return run(() => removeMember({ actor, org, memberId: String(memberId), reqHeaders }), `${orgPath(org)}/settings`);
+  return runAction(
+    z.object({ org: Org, memberId: AuthIdArg }),
+    { org, memberId },
+    async ({ org, memberId }, actor) => removeMember({ actor, org, memberId, reqHeaders: await headers() }),
+    settings,
+  );
 }

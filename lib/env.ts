@@ -34,7 +34,7 @@ const EnvSchema = z.object({
   CONNECTION_TEST_TIMEOUT_MS: intFromEnv(10_000, 50, 120_000),
   CREDENTIAL_CACHE_TTL_MS: intFromEnv(300_000, 0, 86_400_000),
   CREDENTIAL_CACHE_MAX_ENTRIES: intFromEnv(1000, 1, 1_000_000),
-  /** Setup + validate calls allowed per org per minute (API.md 429 rate_limited). */
+  /** Setup + validate calls allowed per org per minute (docs/api.md 429 rate_limited). */
   ORG_RATE_LIMIT_PER_MINUTE: intFromEnv(60, 1, 100_000),
   /** `POST …/access` calls allowed per pipeline key per minute (results are cached, so a pipeline rarely needs many). */
   ACCESS_RATE_LIMIT_PER_MINUTE: intFromEnv(120, 1, 100_000),
@@ -55,6 +55,14 @@ const EnvSchema = z.object({
   /** Base64 HMAC key of the audit hash chain (≥ 32 bytes); default: generated once under DATA_DIR. Shared by every instance. */
   AUDIT_HMAC_KEY: z.string().optional(),
   PLATFORM_AWS_PRINCIPAL_ARN: z.string().optional(),
+  /** Outgoing mail (invitations, address verification, password reset); unset: files in DATA_DIR/outbox. */
+  SMTP_URL: z.string().regex(/^smtps?:\/\/[^\s]+$/, "must be an smtp:// or smtps:// URL (smtp://user:pass@host:587)").optional(),
+  MAIL_FROM: z.string().max(254).default("Credential manager <no-reply@localhost>"),
+  /** Proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs); otherwise the socket address counts. */
+  TRUSTED_PROXIES: z
+    .string()
+    .regex(/^\s*[0-9A-Fa-f.:]+(\/\d{1,3})?\s*(,\s*[0-9A-Fa-f.:]+(\/\d{1,3})?\s*)*$/, "must be comma-separated IP addresses or CIDRs (10.0.0.0/8, 192.0.2.1)")
+    .optional(),
   /** `1` lets webhooks target http and loopback/private hosts (tests only; lib/webhooks/ssrf.ts). */
   WEBHOOK_ALLOW_PRIVATE: z
     .enum(["0", "1"], { message: "must be 1 (tests only) or 0" })
@@ -67,7 +75,7 @@ const EnvSchema = z.object({
 export type Env = z.infer<typeof EnvSchema> & {
   /** Absolute DATA_DIR. */
   dataDir: string;
-  /** Provider endpoint overrides that are set (API.md endpoint table). */
+  /** Provider endpoint overrides that are set (docs/operations.md, "Provider endpoints"). */
   endpointOverrides: Partial<Record<EndpointEnvVar, string>>;
 };
 

@@ -1,6 +1,6 @@
 import type { ConnectionTestResult } from "./integrations/connection-tests/types";
 
-/** Every error code of API.md, with its HTTP status. */
+/** Every error code of docs/api.md, with its HTTP status. */
 export const ERROR_STATUS = {
   invalid_request: 400,
   invalid_format: 400,
@@ -24,7 +24,7 @@ export const ERROR_STATUS = {
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
 /**
- * An expected failure with a code from API.md. Its message is written for a person and must
+ * An expected failure with a code from docs/api.md. Its message is written for a person and must
  * never contain credential material: build it from fixed text, field names and ids only.
  */
 export class AppError extends Error {

@@ -11,6 +11,9 @@ import { createAccessControl } from "better-auth/plugins/access";
 import { organization } from "better-auth/plugins/organization";
 import { AppError, type ErrorCode } from "../errors";
 import type { Env } from "../env";
+import { getLogger } from "../log";
+import { mailIsDelivered, sendMail } from "../mail";
+import { resetPasswordMail, verificationMail } from "../mail/templates";
 import type { OrgRole } from "./actor";
 import { sharedAuthPool } from "./pg-pool";
 
@@ -75,16 +78,62 @@ function openDatabase(env: Env) {
   return db;
 }
 
+/** The public origin links in mail point at. */
+export function publicOrigin(env: Env): string {
+  return env.BETTER_AUTH_URL ?? `http://localhost:${env.PORT}`;
+}
+
+/**
+ * `Secure` session cookies whenever NODE_ENV=production, unless the origin is plain-http loopback
+ * (a local run, where the browser would otherwise drop the cookie). A TLS-terminating proxy in
+ * front of an http origin no longer leaves the cookie plain.
+ */
+export function useSecureCookies(env: Env, origin = publicOrigin(env)): boolean {
+  if (origin.startsWith("https://")) return true;
+  if (env.NODE_ENV !== "production") return false;
+  return !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(origin);
+}
+
+/** Mail from Better Auth's callbacks: failures are logged (by name) and never fail the request or reveal an account. */
+async function sendAccountMail(env: Env, kind: "verify-email" | "reset-password", message: Parameters<typeof sendMail>[1]): Promise<void> {
+  try {
+    const r = await sendMail(env, message);
+    getLogger().info({ mail: kind, transport: r.transport }, "mail sent");
+  } catch (e) {
+    getLogger().error({ mail: kind, err_name: (e as Error)?.name ?? "Error", err_code: (e as { code?: unknown })?.code }, "mail could not be sent");
+  }
+}
+
 function authOptions(env: Env) {
-  const baseURL = env.BETTER_AUTH_URL ?? `http://localhost:${env.PORT}`;
+  const baseURL = publicOrigin(env);
   return {
     appName: "Credential manager",
     baseURL,
     secret: loadOrCreateAuthSecret(env.dataDir, env.BETTER_AUTH_SECRET),
     database: openDatabase(env),
-    emailAndPassword: { enabled: true, minPasswordLength: 10, maxPasswordLength: 128, autoSignIn: true },
+    emailAndPassword: {
+      enabled: true,
+      minPasswordLength: 10,
+      maxPasswordLength: 128,
+      autoSignIn: true,
+      // Better Auth's link points at its router (not mounted): ours carries the same token to
+      // app/(auth)/reset-password, whose action calls auth.api.resetPassword (single use, 1 hour).
+      resetPasswordTokenExpiresIn: 60 * 60,
+      revokeSessionsOnPasswordReset: true,
+      sendResetPassword: async ({ user, token }: { user: { email: string }; token: string }) =>
+        sendAccountMail(env, "reset-password", resetPasswordMail({ to: user.email, link: `${baseURL}/reset-password?token=${encodeURIComponent(token)}` })),
+    },
+    emailVerification: {
+      sendOnSignUp: true,
+      expiresIn: 60 * 60,
+      sendVerificationEmail: async ({ user, token }: { user: { email: string }; token: string }) =>
+        sendAccountMail(env, "verify-email", verificationMail({ to: user.email, link: `${baseURL}/verify-email?token=${encodeURIComponent(token)}` })),
+    },
+    // Reset tokens are kept as hashes in the verification table: a copy of the database does not
+    // let anyone reset a password.
+    verification: { storeIdentifier: "hashed" as const },
     session: { expiresIn: 60 * 60 * 24 * 7, updateAge: 60 * 60 * 24 },
-    advanced: { cookiePrefix: "cm", useSecureCookies: baseURL.startsWith("https://") },
+    advanced: { cookiePrefix: "cm", useSecureCookies: useSecureCookies(env, baseURL) },
     telemetry: { enabled: false },
     logger: { level: "error" as const },
     plugins: [
@@ -94,6 +143,8 @@ function authOptions(env: Env) {
         creatorRole: "owner",
         invitationExpiresIn: 60 * 60 * 24 * 7,
         cancelPendingInvitationsOnReInvite: true,
+        // With real mail (SMTP_URL), only someone who proved the address by mail may accept.
+        requireEmailVerificationOnInvitation: mailIsDelivered(env),
       }),
       // Server actions set and clear the session cookie through next/headers; must stay last.
       nextCookies(),
@@ -166,6 +217,7 @@ interface UserRow {
   id: string;
   email: string;
   name: string;
+  emailVerified?: boolean | number | null;
 }
 export interface InvitationRow {
   id: string;
@@ -225,6 +277,38 @@ export async function listUserOrganizations(env: Env, userId: string): Promise<A
     if (role) out.push({ slug: o.slug, name: o.name, role });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name) || a.slug.localeCompare(b.slug));
+}
+
+/** A user's email and whether it was verified by mail, or null. */
+export async function findUserById(env: Env, userId: string): Promise<{ id: string; email: string; emailVerified: boolean } | null> {
+  const db = await adapter(env);
+  const u = await db.findOne<UserRow>({ model: "user", where: [{ field: "id", value: userId }] });
+  return u ? { id: u.id, email: u.email, emailVerified: Boolean(u.emailVerified) } : null;
+}
+
+/**
+ * The address-verification link (app/(auth)/verify-email): Better Auth's signed token (1 hour),
+ * checked and applied by auth.api.verifyEmail. Visiting it twice is harmless.
+ */
+export async function verifyEmailToken(env: Env, token: string): Promise<"verified" | "expired" | "invalid"> {
+  if (!/^[A-Za-z0-9_.-]{20,2000}$/.test(token)) return "invalid";
+  const auth = await getReadyAuth(env);
+  try {
+    await auth.api.verifyEmail({ query: { token } });
+    return "verified";
+  } catch (e) {
+    if (e instanceof APIError) return (e.body as { code?: string } | undefined)?.code === "TOKEN_EXPIRED" ? "expired" : "invalid";
+    throw e;
+  }
+}
+
+/** Emails of these users (deleted users are absent). */
+export async function findUserEmails(env: Env, userIds: string[]): Promise<Map<string, string>> {
+  const ids = [...new Set(userIds)];
+  if (ids.length === 0) return new Map();
+  const db = await adapter(env);
+  const users = await db.findMany<UserRow>({ model: "user", where: [{ field: "id", value: ids, operator: "in" }] });
+  return new Map(users.map((u) => [u.id, u.email]));
 }
 
 export async function listOrgMembersRaw(env: Env, orgId: string): Promise<Array<{ id: string; userId: string; email: string; name: string; role: OrgRole; createdAt: string }>> {

@@ -58,7 +58,7 @@ export function describeAuthStoreContract(name: string, make: () => Promise<Auth
       const { record, apiKey } = await store.createApiKey("acme", "viewer", "ci", T0);
       expect(apiKey).toMatch(/^cmk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
       expect(apiKey.slice(4, 16)).toBe(record.id);
-      expect(record).toEqual({ id: record.id, org: "acme", role: "viewer", label: "ci", createdAt: T0.toISOString(), lastUsedAt: null, revokedAt: null });
+      expect(record).toEqual({ id: record.id, org: "acme", role: "viewer", label: "ci", createdAt: T0.toISOString(), lastUsedAt: null, revokedAt: null, createdBy: null });
       expect(JSON.stringify(record)).not.toContain(apiKey.slice(17));
       expect(await store.getApiKey("acme", record.id)).toEqual(record);
       expect(await store.verifyApiKey(apiKey, at(1000))).toEqual({ org: "acme", role: "viewer", keyId: record.id });
@@ -133,6 +133,30 @@ export function describeAuthStoreContract(name: string, make: () => Promise<Auth
       expect(await store.listApiKeys("acme")).toEqual([{ ...a.record, revokedAt: at(3000).toISOString() }, b.record]);
       expect(await store.listApiKeys("nobody")).toEqual([]);
       expect(await store.getApiKey("beta", a.record.id)).toBeNull();
+    });
+
+    it("records who created a key, and revokes exactly that member's active keys in that org", async () => {
+      await store.createOrg("acme", "Acme", T0);
+      await store.createOrg("beta", "Beta", T0);
+      const mine1 = await store.createApiKey("acme", "admin", "mine 1", T0, "user-ada");
+      const mine2 = await store.createApiKey("acme", "viewer", "mine 2", at(1), "user-ada");
+      const already = await store.createApiKey("acme", "viewer", "revoked before", at(2), "user-ada");
+      const theirs = await store.createApiKey("acme", "admin", "theirs", at(3), "user-bob");
+      const cli = await store.createApiKey("acme", "admin", "cli", at(4));
+      const otherOrg = await store.createApiKey("beta", "admin", "beta", at(5), "user-ada");
+      expect(mine1.record.createdBy).toBe("user-ada");
+      expect(cli.record.createdBy).toBeNull();
+      expect(await store.getApiKey("acme", theirs.record.id)).toMatchObject({ createdBy: "user-bob" });
+      await store.revokeApiKey("acme", already.record.id, at(10));
+
+      expect(await store.revokeApiKeysCreatedBy("acme", "user-ada", at(20))).toEqual([mine1.record.id, mine2.record.id].sort());
+      expect(await store.verifyApiKey(mine1.apiKey, at(30))).toBeNull();
+      expect(await store.verifyApiKey(mine2.apiKey, at(30))).toBeNull();
+      expect(await store.getApiKey("acme", already.record.id)).toMatchObject({ revokedAt: at(10).toISOString() }); // untouched
+      expect(await store.verifyApiKey(theirs.apiKey, at(30))).toMatchObject({ org: "acme" });
+      expect(await store.verifyApiKey(cli.apiKey, at(30))).toMatchObject({ org: "acme" });
+      expect(await store.verifyApiKey(otherOrg.apiKey, at(30))).toMatchObject({ org: "beta" });
+      expect(await store.revokeApiKeysCreatedBy("acme", "user-ada", at(40))).toEqual([]);
     });
 
     it("deletes an org with its keys (cascade), and says false for one that is not there", async () => {

@@ -36,12 +36,15 @@ const SCHEMA = `
   -- Tables made before the pipeline role: widen the role check (idempotent; small table).
   ALTER TABLE org_api_keys DROP CONSTRAINT IF EXISTS org_api_keys_role_check;
   ALTER TABLE org_api_keys ADD CONSTRAINT org_api_keys_role_check CHECK (role IN ('admin', 'viewer', 'pipeline'));
+  -- Who created a key (the member's user id; NULL for the CLI), so removing the member revokes it.
+  ALTER TABLE org_api_keys ADD COLUMN IF NOT EXISTS created_by TEXT;
+  CREATE INDEX IF NOT EXISTS org_api_keys_created_by ON org_api_keys(org, created_by);
 `;
 
 // ORDER BY … COLLATE "C": byte order, as SQLite sorts. The database's default collation (often
 // en_US.UTF-8) would ignore '-' and '_' and order slugs differently from the SQLite backend.
 const ORG_COLUMNS = "slug, name, external_id, created_at";
-const KEY_COLUMNS = "id, org, role, label, created_at, last_used_at, revoked_at";
+const KEY_COLUMNS = "id, org, role, label, created_at, last_used_at, revoked_at, created_by";
 
 /**
  * AuthStore in Postgres (AUTH_DATABASE_URL), in the same database as Better Auth's tables. The
@@ -107,11 +110,11 @@ export class PostgresAuthStore implements AuthStore {
     return (await this.query("DELETE FROM orgs WHERE slug = $1", [slug])).rowCount === 1;
   }
 
-  async createApiKey(org: string, role: ApiKeyRole, label: string | null, now: Date): Promise<{ record: ApiKeyRecord; apiKey: string }> {
+  async createApiKey(org: string, role: ApiKeyRole, label: string | null, now: Date, createdBy: string | null = null): Promise<{ record: ApiKeyRecord; apiKey: string }> {
     const { id, apiKey, secretHash } = newApiKeyMaterial();
     const { rows } = await this.query<KeyRow>(
-      `INSERT INTO org_api_keys (id, org, role, label, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${KEY_COLUMNS}`,
-      [id, org, role, label, secretHash, now],
+      `INSERT INTO org_api_keys (id, org, role, label, secret_hash, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${KEY_COLUMNS}`,
+      [id, org, role, label, secretHash, now, createdBy],
     );
     return { record: toKeyRecord(rows[0]!), apiKey };
   }
@@ -129,6 +132,14 @@ export class PostgresAuthStore implements AuthStore {
   async revokeApiKey(org: string, id: string, now: Date): Promise<boolean> {
     const res = await this.query("UPDATE org_api_keys SET revoked_at = $1 WHERE org = $2 AND id = $3 AND revoked_at IS NULL", [now, org, id]);
     return res.rowCount === 1;
+  }
+
+  async revokeApiKeysCreatedBy(org: string, userId: string, now: Date): Promise<string[]> {
+    const { rows } = await this.query<{ id: string }>(
+      "UPDATE org_api_keys SET revoked_at = $1 WHERE org = $2 AND created_by = $3 AND revoked_at IS NULL RETURNING id",
+      [now, org, userId],
+    );
+    return rows.map((r) => r.id).sort();
   }
 
   async verifyApiKey(raw: string, now: Date): Promise<VerifiedApiKey | null> {
@@ -170,6 +181,7 @@ interface KeyRow {
   created_at: Date;
   last_used_at: Date | null;
   revoked_at: Date | null;
+  created_by: string | null;
 }
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
@@ -187,5 +199,6 @@ function toKeyRecord(r: KeyRow): ApiKeyRecord {
     createdAt: r.created_at.toISOString(),
     lastUsedAt: iso(r.last_used_at),
     revokedAt: iso(r.revoked_at),
+    createdBy: r.created_by,
   };
 }

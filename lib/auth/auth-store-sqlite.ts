@@ -61,6 +61,7 @@ export class SqliteAuthStore implements AuthStore {
       CREATE INDEX IF NOT EXISTS org_api_keys_org ON org_api_keys(org);
     `);
     widenRoleCheck(this.db);
+    addCreatedByColumn(this.db);
   }
 
   async getOrg(slug: string): Promise<OrgRecord | null> {
@@ -84,24 +85,24 @@ export class SqliteAuthStore implements AuthStore {
     return this.db.prepare("DELETE FROM orgs WHERE slug = ?").run(slug).changes === 1;
   }
 
-  async createApiKey(org: string, role: ApiKeyRole, label: string | null, now: Date): Promise<{ record: ApiKeyRecord; apiKey: string }> {
+  async createApiKey(org: string, role: ApiKeyRole, label: string | null, now: Date, createdBy: string | null = null): Promise<{ record: ApiKeyRecord; apiKey: string }> {
     const { id, apiKey, secretHash } = newApiKeyMaterial();
     this.db
-      .prepare("INSERT INTO org_api_keys (id, org, role, label, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(id, org, role, label, secretHash, now.toISOString());
+      .prepare("INSERT INTO org_api_keys (id, org, role, label, secret_hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .run(id, org, role, label, secretHash, now.toISOString(), createdBy);
     return { record: (await this.getApiKey(org, id))!, apiKey };
   }
 
   async getApiKey(org: string, id: string): Promise<ApiKeyRecord | null> {
     const r = this.db
-      .prepare("SELECT id, org, role, label, created_at, last_used_at, revoked_at FROM org_api_keys WHERE org = ? AND id = ?")
+      .prepare("SELECT id, org, role, label, created_at, last_used_at, revoked_at, created_by FROM org_api_keys WHERE org = ? AND id = ?")
       .get(org, id) as KeyRow | undefined;
     return r ? toKeyRecord(r) : null;
   }
 
   async listApiKeys(org: string): Promise<ApiKeyRecord[]> {
     const rows = this.db
-      .prepare("SELECT id, org, role, label, created_at, last_used_at, revoked_at FROM org_api_keys WHERE org = ? ORDER BY created_at, id")
+      .prepare("SELECT id, org, role, label, created_at, last_used_at, revoked_at, created_by FROM org_api_keys WHERE org = ? ORDER BY created_at, id")
       .all(org) as KeyRow[];
     return rows.map(toKeyRecord);
   }
@@ -111,6 +112,13 @@ export class SqliteAuthStore implements AuthStore {
       .prepare("UPDATE org_api_keys SET revoked_at = ? WHERE org = ? AND id = ? AND revoked_at IS NULL")
       .run(now.toISOString(), org, id);
     return res.changes === 1;
+  }
+
+  async revokeApiKeysCreatedBy(org: string, userId: string, now: Date): Promise<string[]> {
+    const rows = this.db
+      .prepare("UPDATE org_api_keys SET revoked_at = ? WHERE org = ? AND created_by = ? AND revoked_at IS NULL RETURNING id")
+      .all(now.toISOString(), org, userId) as Array<{ id: string }>;
+    return rows.map((r) => r.id).sort();
   }
 
   async verifyApiKey(raw: string, now: Date): Promise<VerifiedApiKey | null> {
@@ -150,6 +158,7 @@ interface KeyRow {
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
+  created_by: string | null;
 }
 
 function toOrgRecord(r: OrgRow): OrgRecord {
@@ -165,7 +174,15 @@ function toKeyRecord(r: KeyRow): ApiKeyRecord {
     createdAt: r.created_at,
     lastUsedAt: r.last_used_at,
     revokedAt: r.revoked_at,
+    createdBy: r.created_by,
   };
+}
+
+/** Who created a key (files made before it was recorded get the column, empty: such keys count as the CLI's). */
+function addCreatedByColumn(db: Database.Database): void {
+  const cols = db.prepare("PRAGMA table_info(org_api_keys)").all() as Array<{ name: string }>;
+  if (!cols.some((c) => c.name === "created_by")) db.exec("ALTER TABLE org_api_keys ADD COLUMN created_by TEXT");
+  db.exec("CREATE INDEX IF NOT EXISTS org_api_keys_created_by ON org_api_keys(org, created_by)");
 }
 
 /**

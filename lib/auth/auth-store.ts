@@ -23,6 +23,8 @@ export interface ApiKeyRecord {
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
+  /** The user id of the member who created it (web UI); null when made by the CLI. */
+  createdBy: string | null;
 }
 
 export interface VerifiedApiKey {
@@ -50,12 +52,14 @@ export interface AuthStore {
   /** Removes an org and (by cascade) its API keys; used to undo a half-made org. False if there was none. */
   deleteOrg(slug: string): Promise<boolean>;
   /** A new key for an existing org (rejects otherwise); `apiKey` is the only copy of the secret. */
-  createApiKey(org: string, role: ApiKeyRole, label: string | null, now: Date): Promise<{ record: ApiKeyRecord; apiKey: string }>;
+  createApiKey(org: string, role: ApiKeyRole, label: string | null, now: Date, createdBy?: string | null): Promise<{ record: ApiKeyRecord; apiKey: string }>;
   getApiKey(org: string, id: string): Promise<ApiKeyRecord | null>;
   /** The org's keys, revoked ones included, oldest first. */
   listApiKeys(org: string): Promise<ApiKeyRecord[]>;
   /** Returns false when the key does not exist in that org or is already revoked. */
   revokeApiKey(org: string, id: string, now: Date): Promise<boolean>;
+  /** Revokes every active key of the org created by this user (removed or demoted); returns their ids. */
+  revokeApiKeysCreatedBy(org: string, userId: string, now: Date): Promise<string[]>;
   /** The key's org and role, or null for anything malformed, unknown, revoked or wrong. Records the use (at most once a minute). */
   verifyApiKey(raw: string, now: Date): Promise<VerifiedApiKey | null>;
   /** Resolves when the database answers. */

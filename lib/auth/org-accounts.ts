@@ -6,9 +6,13 @@ import { issuesToFields, OrgSlugSchema } from "../integrations/schemas";
 import type { Actor, OrgRole } from "./actor";
 import { authorizeOrgOrThrow } from "./authorize";
 import type { OrgRecord } from "./auth-store";
+import { mailIsDelivered, sendMail } from "../mail";
+import { invitationMail } from "../mail/templates";
 import {
   findAuthOrganization,
   findInvitation,
+  findUserById,
+  publicOrigin,
   getReadyAuth,
   INVITABLE_ROLES,
   listOrgMembersRaw,
@@ -136,14 +140,21 @@ export interface InvitationView {
   email: string;
   role: string;
   expiresAt: string;
+  /** How the link went to the invited address (only right after inviting). */
+  mail?: "smtp" | "outbox" | "failed";
 }
 
-/** Members and pending invitations; every member may see who else is in the org. */
+/**
+ * Members, and for owners and admins the pending invitations. An invitation id is a bearer
+ * secret (the link /invite/<id>), so viewers never get one: not here, not in the page payload
+ * (docs/security.md, "Invitation links").
+ */
 export async function listOrgMembers(
   args: { actor: Actor | null; org: string },
   deps: CoreDeps = getDeps(),
 ): Promise<{ members: MemberView[]; invitations: InvitationView[] }> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "read");
+  const { role: myRole } = await getMyOrgRole(args, deps);
   const orgId = await authOrgIdOrThrow(deps, args.org);
   const me = args.actor?.kind === "user" ? args.actor.userId : null;
   const members = (await listOrgMembersRaw(deps.env, orgId)).map((m) => ({
@@ -154,6 +165,7 @@ export async function listOrgMembers(
     joinedAt: m.createdAt,
     isYou: m.userId === me,
   }));
+  if (myRole !== "owner" && myRole !== "admin") return { members, invitations: [] };
   const invitations = (await listPendingInvitationsRaw(deps.env, orgId)).map((i) => ({
     id: i.id,
     email: i.email,
@@ -198,7 +210,25 @@ async function inviteMemberUnaudited(
   const inv = await withAuthErrors(() =>
     auth.api.createInvitation({ body: { email: parsed.data.email, role: parsed.data.role, organizationId }, headers: args.reqHeaders }),
   );
-  return { id: inv.id, email: inv.email, role: inv.role, expiresAt: new Date(inv.expiresAt).toISOString() };
+  // The link goes to the invited address only (SMTP, or the operator's outbox); the inviter also
+  // gets it back to hand over. Never logged: the log line names the transport only.
+  let mail: InvitationView["mail"];
+  try {
+    const org = await deps.auth.getOrg(args.org);
+    const message = invitationMail({
+      to: inv.email,
+      link: `${publicOrigin(deps.env)}/invite/${inv.id}`,
+      orgName: org?.name ?? args.org,
+      role: inv.role,
+      inviterEmail: (args.actor as Extract<Actor, { kind: "user" }>).email,
+    });
+    mail = (await sendMail(deps.env, message)).transport;
+    deps.log.info({ org: args.org, mail: "invitation", transport: mail }, "mail sent");
+  } catch (e) {
+    mail = "failed";
+    deps.log.error({ org: args.org, mail: "invitation", err_name: (e as Error)?.name ?? "Error", err_code: (e as { code?: unknown })?.code }, "mail could not be sent");
+  }
+  return { id: inv.id, email: inv.email, role: inv.role, expiresAt: new Date(inv.expiresAt).toISOString(), mail };
 }
 
 export async function cancelInvitation(
@@ -219,7 +249,7 @@ const RoleSchema = z.enum(ORG_ROLES, { message: "must be owner, admin or viewer"
 export async function updateMemberRole(
   args: { actor: Actor | null; org: string; memberId: string; role: unknown; reqHeaders: Headers },
   deps: CoreDeps = getDeps(),
-): Promise<void> {
+): Promise<{ revokedKeys: number }> {
   return auditedChange(deps, { actor: args.actor, org: args.org, action: "member.role_change" }, (note) => updateMemberRoleUnaudited(args, deps, note));
 }
 
@@ -227,7 +257,7 @@ async function updateMemberRoleUnaudited(
   args: { actor: Actor | null; org: string; memberId: string; role: unknown; reqHeaders: Headers },
   deps: CoreDeps,
   note: { target?: string },
-): Promise<void> {
+): Promise<{ revokedKeys: number }> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
   const role = RoleSchema.safeParse(args.role);
   if (!role.success) throw new AppError("invalid_request", "The role must be owner, admin or viewer.", { fields: { role: "must be owner, admin or viewer" } });
@@ -241,15 +271,21 @@ async function updateMemberRoleUnaudited(
   if ((role.data === "owner" || member.role === "owner") && myRole !== "owner") {
     throw new AppError("forbidden", "Only an owner can grant or take away the owner role.");
   }
+  // A demoted member's keys go with the power they had: revoked first, so that a failure below
+  // leaves fewer keys working, never more (docs/security.md, "Removed members").
+  const revokedKeys = ROLE_RANK[role.data] < ROLE_RANK[member.role] ? await deps.auth.revokeApiKeysCreatedBy(args.org, member.userId, new Date(deps.now())) : [];
   const auth = await getReadyAuth(deps.env);
   await withAuthErrors(() => auth.api.updateMemberRole({ body: { memberId: member.id, role: role.data, organizationId }, headers: args.reqHeaders }));
+  return { revokedKeys: revokedKeys.length };
 }
+
+const ROLE_RANK: Record<OrgRole, number> = { viewer: 1, admin: 2, owner: 3 };
 
 /** Remove a member. Audited (member.remove). */
 export async function removeMember(
   args: { actor: Actor | null; org: string; memberId: string; reqHeaders: Headers },
   deps: CoreDeps = getDeps(),
-): Promise<void> {
+): Promise<{ revokedKeys: number }> {
   return auditedChange(deps, { actor: args.actor, org: args.org, action: "member.remove" }, (note) => removeMemberUnaudited(args, deps, note));
 }
 
@@ -257,7 +293,7 @@ async function removeMemberUnaudited(
   args: { actor: Actor | null; org: string; memberId: string; reqHeaders: Headers },
   deps: CoreDeps,
   note: { target?: string },
-): Promise<void> {
+): Promise<{ revokedKeys: number }> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
   const organizationId = await authOrgIdOrThrow(deps, args.org);
   const member = (await listOrgMembersRaw(deps.env, organizationId)).find((m) => m.id === args.memberId);
@@ -268,8 +304,11 @@ async function removeMemberUnaudited(
   if (member.role === "owner" && (await deps.memberships(actor.userId, args.org)) !== "owner") {
     throw new AppError("forbidden", "Only an owner can remove an owner.");
   }
+  // The keys they created stop working with them (revoked first: see updateMemberRole).
+  const revokedKeys = await deps.auth.revokeApiKeysCreatedBy(args.org, member.userId, new Date(deps.now()));
   const auth = await getReadyAuth(deps.env);
   await withAuthErrors(() => auth.api.removeMember({ body: { memberIdOrEmail: member.id, organizationId }, headers: args.reqHeaders }));
+  return { revokedKeys: revokedKeys.length };
 }
 
 export interface InvitationPreview {
@@ -311,6 +350,11 @@ async function acceptInvitationUnaudited(
   if (preview.state !== "pending") throw new AppError("invalid_request", `This invitation is ${preview.state}; ask for a new one.`);
   if (preview.email.toLowerCase() !== user.email.toLowerCase()) {
     throw new AppError("forbidden", `This invitation is for ${preview.email}; sign in with that address to accept it.`);
+  }
+  // With real mail, signing up as the invited address is not enough: the address must have been
+  // confirmed by mail (Better Auth checks it too: requireEmailVerificationOnInvitation).
+  if (mailIsDelivered(deps.env) && !(await findUserById(deps.env, user.userId))?.emailVerified) {
+    throw new AppError("forbidden", `Confirm ${preview.email} first: open the link we mailed to it, then accept the invitation.`);
   }
   const auth = await getReadyAuth(deps.env);
   await withAuthErrors(() => auth.api.acceptInvitation({ body: { invitationId: preview.id }, headers: args.reqHeaders }));

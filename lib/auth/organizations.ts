@@ -6,6 +6,7 @@ import type { ApiKeyRecord, ApiKeyRole, OrgRecord } from "./auth-store";
 import { getDeps, type CoreDeps } from "../integrations/deps";
 import { recordAudit, recordAuditFailure } from "../audit/record-audit";
 import { OrgSlugSchema } from "../integrations/schemas";
+import { findUserEmails } from "./accounts";
 
 /**
  * Create an organization and, unless `initialApiKey` is false, its first admin API key (shown
@@ -58,13 +59,20 @@ async function createOrgApiKeyUnaudited(
 ): Promise<{ apiKey: string; key: ApiKeyRecord }> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
   if (args.actor?.kind === "api_key" && args.actor.role !== "admin") throw new AppError("forbidden", "Only admins can create API keys.");
-  const { record, apiKey } = await deps.auth.createApiKey(args.org, args.role, args.label?.slice(0, 100) ?? null, new Date(deps.now()));
+  // The creator is recorded so that removing or demoting them revokes the key (removeMember, updateMemberRole).
+  const createdBy = args.actor?.kind === "user" ? args.actor.userId : null;
+  const { record, apiKey } = await deps.auth.createApiKey(args.org, args.role, args.label?.slice(0, 100) ?? null, new Date(deps.now()), createdBy);
   return { apiKey, key: record };
 }
 
-export async function listOrgApiKeys(args: { actor: Actor | null; org: string }, deps: CoreDeps = getDeps()): Promise<ApiKeyRecord[]> {
+/** A key as the keys page shows it: with who created it (their email, or "CLI"). */
+export type ApiKeyView = ApiKeyRecord & { creator: string };
+
+export async function listOrgApiKeys(args: { actor: Actor | null; org: string }, deps: CoreDeps = getDeps()): Promise<ApiKeyView[]> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
-  return await deps.auth.listApiKeys(args.org);
+  const keys = await deps.auth.listApiKeys(args.org);
+  const emails = await findUserEmails(deps.env, keys.flatMap((k) => (k.createdBy ? [k.createdBy] : [])));
+  return keys.map((k) => ({ ...k, creator: k.createdBy ? (emails.get(k.createdBy) ?? "a deleted user") : "CLI" }));
 }
 
 /** Revoke an org API key. Audited (api_key.revoke). */

@@ -24,7 +24,7 @@ import { updateIntegrationMetadata } from "./update-integration-metadata";
 import { validateIntegration } from "./validate-integration";
 
 /**
- * Leakage at the core (security-storage.md §7 items 24–26): every use case runs with canary
+ * Leakage at the core (docs/security.md): every use case runs with canary
  * secrets on its success and failure paths, and no canary — raw, base64 (any alignment), hex or
  * URL-encoded — may appear in the captured pino output, in any thrown error (JSON, toBody(),
  * inspect, stack), in any returned value, or in the bytes of any file under DATA_DIR.

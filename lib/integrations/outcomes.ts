@@ -1,4 +1,4 @@
-/** Connection-test outcomes (API.md). Client-safe: the UI shows them. */
+/** Connection-test outcomes (docs/api.md). Client-safe: the UI shows them. */
 export const CONNECTION_OUTCOMES_LIST = [
   "ok",
   "auth_failed",

@@ -22,7 +22,7 @@ export type ConnectionTestKind = (typeof CONNECTION_TEST_KINDS)[number];
 export const CATEGORY_IDS = ["cloud", "genai", "saas"] as const;
 export type CategoryId = (typeof CATEGORY_IDS)[number];
 
-/** Environment variables a provider endpoint may be overridden with (API.md). */
+/** Environment variables a provider endpoint may be overridden with (docs/operations.md, "Provider endpoints"). */
 export const ENDPOINT_ENV_VARS = [
   "OPENAI_API_BASE",
   "ANTHROPIC_API_BASE",
@@ -95,7 +95,7 @@ export type MetadataKeyDef = z.infer<typeof MetadataKeyDefSchema>;
 const EndpointDefSchema = z
   .object({
     default: z.string(),
-    /** The override variable (API.md). A provider added by YAML alone may have none: then the default is used as is. */
+    /** The override variable (docs/operations.md, "Provider endpoints"). A provider added by YAML alone may have none: then the default is used as is. */
     env: z.enum(ENDPOINT_ENV_VARS).optional(),
     /** Values for `{param}` placeholders the credential leaves empty. */
     param_defaults: z.record(z.string(), z.string()).optional(),

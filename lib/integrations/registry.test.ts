@@ -17,12 +17,12 @@ import {
 } from "./registry";
 
 /**
- * The registry lint: configs/system/providers.yml against API.md ("Credential fields per
- * provider", "Provider endpoints") and against the rules every provider must follow. A new
+ * The registry lint: configs/system/providers.yml against docs/api.md ("Credential fields per
+ * provider") and docs/operations.md ("Provider endpoints"), and against the rules every provider must follow. A new
  * provider, field or endpoint that breaks a rule fails here, not in production.
  */
 
-// ------------------------------------------------------------------ what API.md promises
+// ------------------------------------------------------------------ what docs/api.md promises
 
 type ExpectedField = { name: string; secret: boolean; required: boolean };
 type ExpectedProvider = {
@@ -37,7 +37,7 @@ const f = (name: string, opts: { secret?: boolean; required?: boolean } = {}): E
   required: opts.required ?? true,
 });
 
-/** API.md "Credential fields per provider" (`?` = optional; bold = secret). */
+/** docs/api.md, "Credential fields per provider" (`?` = optional; bold = secret). */
 const API_MD_PROVIDERS: Record<string, ExpectedProvider> = {
   gcp: {
     category: "cloud",
@@ -97,7 +97,7 @@ const API_MD_PROVIDERS: Record<string, ExpectedProvider> = {
   },
 };
 
-/** API.md "Provider endpoints, each overridable": the only variables an endpoint may use. */
+/** docs/operations.md, "Provider endpoints": the only variables an endpoint may use. */
 const API_MD_ENDPOINT_VARS = [
   "OPENAI_API_BASE",
   "ANTHROPIC_API_BASE",
@@ -229,7 +229,7 @@ describe("shipped registry", () => {
     expect(getRegistry()).toBe(registry);
   });
 
-  it("has exactly the twelve providers of API.md, in the categories API.md gives", () => {
+  it("has exactly the twelve providers of docs/api.md, in the categories docs/api.md gives", () => {
     expect(registry.providers.map((p) => p.id).sort()).toEqual(Object.keys(API_MD_PROVIDERS).sort());
     expect(Object.keys(registry.categories).sort()).toEqual([...CATEGORY_IDS].sort());
     for (const p of registry.providers) {
@@ -237,13 +237,13 @@ describe("shipped registry", () => {
     }
   });
 
-  it("only the saas entry is a template, with API.md's vendor pattern", () => {
+  it("only the saas entry is a template, with docs/api.md's vendor pattern", () => {
     expect(registry.providers.filter((p) => p.template).map((p) => p.id)).toEqual(["saas"]);
     expect(byId("saas").id_pattern).toBe("^saas_[a-z0-9][a-z0-9-]{1,39}$");
   });
 
   for (const [id, want] of Object.entries(API_MD_PROVIDERS)) {
-    it(`${id}: credential type and fields (names, secret, required) match API.md`, () => {
+    it(`${id}: credential type and fields (names, secret, required) match docs/api.md`, () => {
       const p = byId(id);
       expect(p.credential_type_label).toBe(want.credential_type_label);
       expect(p.fields.map((x) => ({ name: x.name, secret: x.secret, required: x.required }))).toEqual(want.fields);
@@ -390,17 +390,17 @@ describe("every provider is complete", () => {
 });
 
 describe("endpoints", () => {
-  it("ENDPOINT_ENV_VARS is API.md's list", () => {
+  it("ENDPOINT_ENV_VARS is docs/api.md's list", () => {
     expect([...ENDPOINT_ENV_VARS].sort()).toEqual([...API_MD_ENDPOINT_VARS].sort());
   });
 
-  it("every endpoint default is https (the Azure OpenAI override is unset by default) and uses an API.md variable", () => {
+  it("every endpoint default is https (the Azure OpenAI override is unset by default) and uses an docs/api.md variable", () => {
     const bad: string[] = [];
     for (const p of registry.providers) {
       for (const [key, e] of Object.entries(p.endpoints)) {
         // The shipped registry gives every endpoint its override variable (tests point them at fakes).
         if (!e.env || !API_MD_ENDPOINT_VARS.includes(e.env)) bad.push(`${p.id}.${key}: env ${e.env}`);
-        // API.md: AZURE_OPENAI_ENDPOINT_OVERRIDE defaults to unset (the credential's own endpoint is used).
+        // docs/api.md: AZURE_OPENAI_ENDPOINT_OVERRIDE defaults to unset (the credential's own endpoint is used).
         if (e.default === "" && e.env === "AZURE_OPENAI_ENDPOINT_OVERRIDE") continue;
         let url: URL | null = null;
         try {
@@ -414,7 +414,7 @@ describe("endpoints", () => {
     expect(bad).toEqual([]);
   });
 
-  it("the endpoint defaults are API.md's", () => {
+  it("the endpoint defaults are docs/api.md's", () => {
     const defaults: Record<string, string> = {};
     for (const p of registry.providers) {
       for (const e of Object.values(p.endpoints)) {
@@ -436,7 +436,7 @@ describe("endpoints", () => {
       AWS_BEDROCK_ENDPOINT: "https://bedrock.{region}.amazonaws.com",
       AZURE_AUTHORITY_HOST: "https://login.microsoftonline.com",
       AZURE_MANAGEMENT_BASE: "https://management.azure.com",
-      // {realm_domain}: the region's realm (oraclecloud.com in the commercial realm, as API.md lists).
+      // {realm_domain}: the region's realm (oraclecloud.com in the commercial realm, as docs/api.md lists).
       OCI_IDENTITY_ENDPOINT: "https://identity.{region}.oci.{realm_domain}",
       OCI_USAGE_ENDPOINT: "https://usageapi.{region}.oci.{realm_domain}",
     });
@@ -579,7 +579,7 @@ describe("parseRegistry rejects broken documents with the provider id and the pa
     expectRegistryError(docText(m), "providers.acme_ai.metadata.0.message", "a metadata key with a pattern needs a message");
   });
 
-  it("an endpoint variable API.md does not list, and an unknown key", () => {
+  it("an endpoint variable docs/api.md does not list, and an unknown key", () => {
     const d = minimalDoc();
     firstProvider(d).endpoints.api_base.env = "EVIL_BASE";
     expectRegistryError(docText(d), "providers.acme_ai.endpoints.api_base.env");

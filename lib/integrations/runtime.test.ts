@@ -13,8 +13,8 @@ import { CredentialCache, type RuntimeCredential } from "./runtime";
 import { setupIntegration } from "./setup-integration";
 
 /**
- * The pipelines' decrypt cache (DESIGN "Runtime decrypt cache", security-storage.md §7 items
- * 21–23): TTL on a fake clock, single-flight, failures not cached, invalidation, LRU bound.
+ * The pipelines' decrypt cache (docs/decisions/005-in-process-decrypt-cache.md): TTL on a fake
+ * clock, single-flight, failures not cached, invalidation, LRU bound.
  * Store reads and decrypts are counted through probes around the real SQLite store and key ring.
  */
 

@@ -22,7 +22,7 @@ export type CredentialStoreBackend = "sqlite" | "bigquery";
 
 export const SQLITE_FILE_NAME = "credentials.sqlite";
 
-/** BigQuery settings (API.md: BIGQUERY_PROJECT, BIGQUERY_DATASET, BIGQUERY_LOCATION, BIGQUERY_API_ENDPOINT). */
+/** BigQuery settings (docs/operations.md, "BigQuery": BIGQUERY_PROJECT, BIGQUERY_DATASET, BIGQUERY_LOCATION, BIGQUERY_API_ENDPOINT). */
 export interface BigQueryStoreSettings {
   projectId?: string;
   /** Default "integrations". */

@@ -1,6 +1,6 @@
 /**
  * What every server action returns: a plain value (Error objects cannot cross to client
- * components). Expected failures carry the API.md error code and a message written for a person.
+ * components). Expected failures carry the docs/api.md error code and a message written for a person.
  */
 export type ActionError = {
   code: string;

@@ -4,7 +4,7 @@ import { startOpenAIFake, type OpenAIFake } from "./openai";
 
 /**
  * Starts the OpenAI, Anthropic and Gemini fakes on the given ports (random free ports by default).
- * `env` holds the endpoint override variables (API.md) that point the app at them.
+ * `env` holds the endpoint override variables (docs/operations.md, "Provider endpoints") that point the app at them.
  */
 
 export * from "./keys";

@@ -1,6 +1,6 @@
 /**
  * Deterministic keys the local provider fakes accept. Each is structurally valid for its provider
- * (providers.md formats); any other key is rejected by the fake as the real API would reject an
+ * (docs/providers.md formats); any other key is rejected by the fake as the real API would reject an
  * unknown key. Special keys select a behaviour, so an end-to-end test can pick a failure just by the
  * key it uploads.
  *

@@ -6,7 +6,7 @@ import { fakeChars } from "./keys";
  * OCI API signing keys for tests, generated at test time (never committed): an RSA key pair in the
  * PEM forms the OCI console and `openssl genrsa` produce, the matching OCI fingerprint (MD5 of the
  * DER SubjectPublicKeyInfo, colon-separated lowercase hex) and structurally valid OCIDs
- * (providers.md §5a), ready to use as an `oci` credential and to register with the OCI fake.
+ * (docs/providers.md: OCI format), ready to use as an `oci` credential and to register with the OCI fake.
  */
 
 export interface OciCredential {
@@ -19,7 +19,7 @@ export interface OciCredential {
 }
 
 export interface OciTestKey {
-  /** The credential fields (API.md, provider `oci`). */
+  /** The credential fields (docs/api.md, provider `oci`). */
   credential: OciCredential;
   /** SPKI PEM of the public half: what a user uploads to the console (and registers with the fake). */
   publicKeyPem: string;

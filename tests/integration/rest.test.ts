@@ -6,7 +6,7 @@ import { controlFakes, createKey, createOrg } from "../support/stack";
 import * as K from "../fakes/keys";
 
 /**
- * The REST contract of API.md, end to end: the built server, the CLI, the provider fakes.
+ * The REST contract of docs/api.md, end to end: the built server, the CLI, the provider fakes.
  * Each describe makes its own org, so the files can share one server.
  */
 const dataDir = () => inject("dataDir");

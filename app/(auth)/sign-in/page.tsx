@@ -10,5 +10,6 @@ export default async function Page({ searchParams }: { searchParams: Promise<Rec
   const next = safeNext(sp.next, undefined);
   if (await getSessionActor()) redirect(next ?? "/");
   const email = typeof sp.email === "string" ? sp.email.slice(0, 254) : undefined;
-  return <AuthForm mode="sign-in" next={next} email={email} />;
+  const notice = sp.reset === "1" ? "Your password was changed: sign in with the new one." : undefined;
+  return <AuthForm mode="sign-in" next={next} email={email} notice={notice} />;
 }

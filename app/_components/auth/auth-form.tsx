@@ -12,7 +12,7 @@ import { Input } from "../ui/input";
 import { SecretInput } from "../ui/secret-input";
 
 /** Sign in / sign up. Works without JavaScript too (a plain form post to the server action). */
-export function AuthForm({ mode, next, email }: { mode: "sign-in" | "sign-up"; next?: string; email?: string }) {
+export function AuthForm({ mode, next, email, notice }: { mode: "sign-in" | "sign-up"; next?: string; email?: string; notice?: string }) {
   const [state, action, pending] = useActionState<FormState, FormData>(mode === "sign-in" ? signInAction : signUpAction, null);
   const v = state?.values ?? {};
   const f = state?.fields ?? {};
@@ -30,6 +30,7 @@ export function AuthForm({ mode, next, email }: { mode: "sign-in" | "sign-up"; n
         </CardDescription>
       </CardHeader>
       <CardContent>
+        {notice ? <Alert tone="success" className="mb-4">{notice}</Alert> : null}
         <form action={action} className="space-y-4" noValidate>
           {next ? <input type="hidden" name="next" value={next} /> : null}
           {mode === "sign-up" ? (
@@ -43,6 +44,13 @@ export function AuthForm({ mode, next, email }: { mode: "sign-in" | "sign-up"; n
           <Field id="password" label="Password" required error={f.password} help={mode === "sign-up" ? "At least 10 characters." : undefined}>
             {(a) => <SecretInput {...a} name="password" autoComplete={mode === "sign-in" ? "current-password" : "new-password"} required />}
           </Field>
+          {mode === "sign-in" ? (
+            <p className="-mt-2 text-right text-sm">
+              <Link href="/forgot-password" className="text-brand-700 underline">
+                Forgot your password?
+              </Link>
+            </p>
+          ) : null}
           <div aria-live="polite">{state?.error ? <Alert tone="error">{state.error}</Alert> : null}</div>
           <Button type="submit" className="w-full" disabled={pending}>
             {pending ? "Please wait…" : mode === "sign-in" ? "Sign in" : "Create account"}

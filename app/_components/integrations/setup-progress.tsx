@@ -4,7 +4,7 @@ import { cn } from "@/lib/ui/cn";
 export type StepState = "waiting" | "running" | "done" | "failed" | "skipped";
 const ORDER = ["format", "connection_test", "encryption", "stored"] as const;
 
-/** Which step an error code stopped at (API.md codes), for the progress list. */
+/** Which step an error code stopped at (docs/api.md codes), for the progress list. */
 export function stepsFor(errorCode: string | null): Record<string, StepState> {
   const failedAt: (typeof ORDER)[number] | null =
     errorCode === null

@@ -4,7 +4,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useForm } from "react-hook-form";
 import { createApiKeyAction, listApiKeysAction, revokeApiKeyAction } from "@/actions/api-keys";
-import type { ApiKeyRecord } from "@/lib/auth/auth-store";
+import type { ApiKeyView } from "@/lib/auth/organizations";
 import { unwrap } from "@/lib/ui/action-result";
 import { formatDateTime } from "@/lib/ui/format";
 import { Alert } from "../ui/alert";
@@ -18,14 +18,14 @@ import { Field } from "../ui/field";
 import { Input, Select } from "../ui/input";
 
 /** Org API keys: create (shown once), list with last use, revoke. The same keys as `npm run cli -- keys …`. */
-export function ApiKeysManager({ org, orgName, initial }: { org: string; orgName: string; initial: ApiKeyRecord[] }) {
+export function ApiKeysManager({ org, orgName, initial }: { org: string; orgName: string; initial: ApiKeyView[] }) {
   const qc = useQueryClient();
   const key = ["api-keys", org];
   const { data: keys } = useQuery({ queryKey: key, queryFn: async () => unwrap(await listApiKeysAction(org)), initialData: initial });
   const form = useForm<{ role: "admin" | "viewer" | "pipeline"; label: string }>({ defaultValues: { role: "viewer", label: "" } });
   const [created, setCreated] = useState<{ apiKey: string; role: string; label: string | null } | null>(null);
   const [status, setStatus] = useState<{ tone: "success" | "error"; text: string } | null>(null);
-  const [revoking, setRevoking] = useState<ApiKeyRecord | null>(null);
+  const [revoking, setRevoking] = useState<ApiKeyView | null>(null);
   const [busy, setBusy] = useState(false);
 
   const onCreate = form.handleSubmit(async (v) => {
@@ -121,7 +121,10 @@ export function ApiKeysManager({ org, orgName, initial }: { org: string; orgName
       <Card>
         <CardHeader>
           <CardTitle>Keys</CardTitle>
-          <CardDescription>Including those made with the CLI. Last use is recorded at most once a minute.</CardDescription>
+          <CardDescription>
+            Including those made with the CLI. Last use is recorded at most once a minute. A key is revoked when the member who created it is
+            removed or demoted.
+          </CardDescription>
         </CardHeader>
         <CardContent flush>
           {keys.length === 0 ? (
@@ -137,6 +140,7 @@ export function ApiKeysManager({ org, orgName, initial }: { org: string; orgName
                     <th scope="col" className="px-5 py-2 font-medium">Key</th>
                     <th scope="col" className="px-3 py-2 font-medium">Role</th>
                     <th scope="col" className="px-3 py-2 font-medium">Created</th>
+                    <th scope="col" className="px-3 py-2 font-medium">Created by</th>
                     <th scope="col" className="px-3 py-2 font-medium">Last used</th>
                     <th scope="col" className="px-3 py-2 font-medium">Status</th>
                     <th scope="col" className="px-5 py-2 font-medium"><span className="sr-only">Actions</span></th>
@@ -151,6 +155,7 @@ export function ApiKeysManager({ org, orgName, initial }: { org: string; orgName
                       </td>
                       <td className="px-3 py-2">{k.role}</td>
                       <td className="px-3 py-2 whitespace-nowrap">{formatDateTime(k.createdAt)}</td>
+                      <td className="px-3 py-2" data-testid="key-creator">{k.creator}</td>
                       <td className="px-3 py-2 whitespace-nowrap">{formatDateTime(k.lastUsedAt)}</td>
                       <td className="px-3 py-2">{k.revokedAt ? <Badge tone="neutral">Revoked</Badge> : <Badge tone="success">Active</Badge>}</td>
                       <td className="px-5 py-2 text-right">

@@ -18,7 +18,10 @@ import { Input, Select } from "../ui/input";
 
 type Data = { members: MemberView[]; invitations: InvitationView[] };
 
-/** Members and roles; invitations by link; role changes and removal for owners and admins. */
+/**
+ * Members and roles; invitations (mailed to the invited address; owners and admins can also copy
+ * the link: it is a bearer secret, so viewers never receive it); role changes and removal.
+ */
 export function MembersManager({ org, orgName, myRole, initial }: { org: string; orgName: string; myRole: string; initial: Data }) {
   const qc = useQueryClient();
   const key = ["members", org];
@@ -52,7 +55,7 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
   const changeRole = async (m: MemberView, role: string) => {
     setStatus(null);
     const r = await updateMemberRoleAction(org, m.id, role);
-    setStatus(r.ok ? { tone: "success", text: `${m.email} is now ${role}.` } : { tone: "error", text: r.error.message });
+    setStatus(r.ok ? { tone: "success", text: `${m.email} is now ${role}.${revokedText(r.data.revokedKeys)}` } : { tone: "error", text: r.error.message });
     await refresh();
   };
 
@@ -61,7 +64,7 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
     setBusy(true);
     const r = await removeMemberAction(org, removing.id);
     setBusy(false);
-    setStatus(r.ok ? { tone: "success", text: `${removing.email} was removed from ${orgName}.` } : { tone: "error", text: r.error.message });
+    setStatus(r.ok ? { tone: "success", text: `${removing.email} was removed from ${orgName}.${revokedText(r.data.revokedKeys)}` } : { tone: "error", text: r.error.message });
     setRemoving(null);
     await refresh();
   };
@@ -85,8 +88,11 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
       {canManage ? (
         <Card>
           <CardHeader>
-            <CardTitle>Invite by link</CardTitle>
-            <CardDescription>No email is sent: copy the link and send it yourself. Only the invited address can accept it (valid 7 days).</CardDescription>
+            <CardTitle>Invite</CardTitle>
+            <CardDescription>
+              We mail the invitation link to the address (on a server without SMTP it waits in the operator&apos;s outbox). Only that address can
+              accept it, within 7 days. Treat the link like a password: whoever holds it can join as that address.
+            </CardDescription>
           </CardHeader>
           <CardContent>
             <form onSubmit={onInvite} className="flex flex-wrap items-end gap-4" noValidate>
@@ -115,7 +121,14 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
 
       <div aria-live="polite" className="space-y-3">
         {lastInvite ? (
-          <Alert tone="success" title={`Invitation for ${lastInvite.email} (${lastInvite.role})`} data-testid="invite-link">
+          <Alert tone={lastInvite.mail === "failed" ? "warning" : "success"} title={`Invitation for ${lastInvite.email} (${lastInvite.role})`} data-testid="invite-link">
+            <p data-testid="invite-mail">
+              {lastInvite.mail === "smtp"
+                ? `The link was mailed to ${lastInvite.email}.`
+                : lastInvite.mail === "outbox"
+                  ? "This server sends no mail (no SMTP_URL): the message is in its outbox; or hand over the link yourself."
+                  : "The mail could not be sent: hand over the link yourself."}
+            </p>
             <div className="flex flex-wrap items-center gap-2">
               <label htmlFor="invite-link-value" className="sr-only">
                 Invitation link
@@ -211,8 +224,17 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
         pending={busy}
         title={`Remove ${removing?.email ?? ""}?`}
         confirmLabel="Remove member"
-        description={<p>They lose access to {orgName} at once: its integrations, members and API keys. API keys they created keep working until revoked.</p>}
+        description={
+          <p>
+            They lose access to {orgName} at once: its integrations, members and API keys. The API keys they created are revoked too: scripts
+            using them get 401 from now on.
+          </p>
+        }
       />
     </div>
   );
+}
+
+function revokedText(n: number): string {
+  return n === 0 ? "" : ` ${n} API key${n === 1 ? "" : "s"} they created ${n === 1 ? "was" : "were"} revoked.`;
 }

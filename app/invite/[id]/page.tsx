@@ -1,6 +1,10 @@
 import Link from "next/link";
+import { findUserById } from "@/lib/auth/accounts";
 import { getInvitationPreview } from "@/lib/auth/org-accounts";
 import { getSession } from "@/lib/auth/session";
+import { getEnv } from "@/lib/env";
+import { mailIsDelivered } from "@/lib/mail";
+import { ResendVerification } from "../../_components/auth/password-forms";
 import { signOutAction } from "@/actions/auth";
 import { Brand } from "../../_components/brand";
 import { AcceptInvitation } from "../../_components/orgs/accept-invitation";
@@ -8,7 +12,7 @@ import { Alert } from "../../_components/ui/alert";
 import { buttonClasses } from "../../_components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../../_components/ui/card";
 
-export const metadata = { title: "Invitation" };
+export const metadata = { title: "Invitation", referrer: "no-referrer" };
 
 export default async function InvitePage({ params }: { params: Promise<{ id: string }> }) {
   const { id } = await params;
@@ -55,6 +59,16 @@ export default async function InvitePage({ params }: { params: Promise<{ id: str
             Sign out
           </button>
         </form>
+      </>
+    );
+  } else if (mailIsDelivered(getEnv()) && !(await findUserById(getEnv(), session.userId))?.emailVerified) {
+    // With real mail, an invitation is accepted only from a confirmed address (docs/security.md).
+    body = (
+      <>
+        <Alert tone="warning" title="Confirm your email address first">
+          Open the confirmation link we mailed to {session.email}, then come back to this page.
+        </Alert>
+        <ResendVerification />
       </>
     );
   } else {

@@ -22,7 +22,7 @@ import {
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "../types";
 
 /**
- * AWS (providers.md §2, §3, §10): one module for the AWS protocol, speaking through the official
+ * AWS (docs/providers.md: AWS access keys, AWS IAM role, AWS Bedrock): one module for the AWS protocol, speaking through the official
  * SDK clients (SigV4 signing, query/JSON/REST-JSON protocols), never signing by hand.
  *
  * - `aws_keys` (kind aws_access_keys): STS GetCallerIdentity with the uploaded keys proves they
@@ -160,7 +160,7 @@ export function stsTarget(
 
 /**
  * The Cost Explorer endpoint and signing region: us-east-1 (`ce.us-east-1.amazonaws.com`), or
- * cn-northwest-1 for the China partition (providers.md §2c).
+ * cn-northwest-1 for the China partition (docs/providers.md: AWS access keys cost data).
  */
 export function ceTarget(ctx: ConnectionTestContext, partition: string | null): { endpoint: string; region: string } {
   const configured = ctx.endpoints.ce_endpoint ?? DEFAULT_CE_ENDPOINT;

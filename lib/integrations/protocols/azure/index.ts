@@ -25,7 +25,7 @@ import {
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "../types";
 
 /**
- * Microsoft Azure (providers.md §4) and Azure OpenAI (§9), both with a service principal's client
+ * Microsoft Azure (docs/providers.md: Azure) and Azure OpenAI (Azure OpenAI), both with a service principal's client
  * secret.
  *
  * Tokens come from the official library: @azure/identity's ClientSecretCredential (MSAL underneath),
@@ -61,7 +61,7 @@ export const AZURE_COST_QUERY_BODY = {
 } as const;
 
 /**
- * Token scopes for Azure OpenAI (providers.md §9, openai-node docs/azure.md): the v1 API
+ * Token scopes for Azure OpenAI (docs/providers.md: Azure OpenAI, https://github.com/openai/openai-node/blob/master/docs/azure.md): the v1 API
  * (`/openai/v1/...`, which /openai/v1/models is) is documented with `https://ai.azure.com/.default`;
  * the dated `api-version` API with `https://cognitiveservices.azure.com/.default`. We ask for the v1
  * scope first. Resources also accept the Cognitive Services audience (Microsoft's own v1 samples
@@ -703,7 +703,7 @@ export type AzureOpenAIAccess =
  * the tenant has no resource principal for the v1 audience (AADSTS500011) or the resource refuses
  * the v1 token with 401; each candidate is proven on GET {endpoint}/openai/v1/models (a free call).
  * The scope returned is the one the resource accepted, so a pipeline never gets a token for a scope
- * the test did not prove (openai/openai-node docs/azure.md: v1 API → ai.azure.com, dated
+ * the test did not prove (https://github.com/openai/openai-node/blob/master/docs/azure.md: v1 API → ai.azure.com, dated
  * api-version API → cognitiveservices.azure.com; both audiences are accepted by current resources).
  */
 export async function azureOpenAIAccess(ctx: ConnectionTestContext, spn: AzureSpn, base: string): Promise<AzureOpenAIAccess> {

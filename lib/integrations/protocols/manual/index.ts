@@ -4,7 +4,7 @@ import { combineChecks, skippedCheck } from "../http";
 import type { ConnectionTest } from "../types";
 
 /**
- * Manual-entry SaaS vendors (providers.md §12): there is no remote credential, so nothing is called.
+ * Manual-entry SaaS vendors (docs/providers.md: manual SaaS): there is no remote credential, so nothing is called.
  * The values were validated locally by the registry before this runs.
  */
 export const MANUAL_ENTRY_MESSAGE =
