@@ -390,17 +390,17 @@ describe("every provider is complete", () => {
 });
 
 describe("endpoints", () => {
-  it("ENDPOINT_ENV_VARS is docs/api.md's list", () => {
+  it("ENDPOINT_ENV_VARS is the list in docs/operations.md", () => {
     expect([...ENDPOINT_ENV_VARS].sort()).toEqual([...API_MD_ENDPOINT_VARS].sort());
   });
 
-  it("every endpoint default is https (the Azure OpenAI override is unset by default) and uses an docs/api.md variable", () => {
+  it("every endpoint default is https (the Azure OpenAI override is unset by default) and uses a variable docs/operations.md lists", () => {
     const bad: string[] = [];
     for (const p of registry.providers) {
       for (const [key, e] of Object.entries(p.endpoints)) {
         // The shipped registry gives every endpoint its override variable (tests point them at fakes).
         if (!e.env || !API_MD_ENDPOINT_VARS.includes(e.env)) bad.push(`${p.id}.${key}: env ${e.env}`);
-        // docs/api.md: AZURE_OPENAI_ENDPOINT_OVERRIDE defaults to unset (the credential's own endpoint is used).
+        // docs/operations.md: AZURE_OPENAI_ENDPOINT_OVERRIDE defaults to unset (the credential's own endpoint is used).
         if (e.default === "" && e.env === "AZURE_OPENAI_ENDPOINT_OVERRIDE") continue;
         let url: URL | null = null;
         try {
@@ -414,7 +414,7 @@ describe("endpoints", () => {
     expect(bad).toEqual([]);
   });
 
-  it("the endpoint defaults are docs/api.md's", () => {
+  it("the endpoint defaults are those docs/operations.md lists", () => {
     const defaults: Record<string, string> = {};
     for (const p of registry.providers) {
       for (const e of Object.values(p.endpoints)) {
@@ -436,7 +436,7 @@ describe("endpoints", () => {
       AWS_BEDROCK_ENDPOINT: "https://bedrock.{region}.amazonaws.com",
       AZURE_AUTHORITY_HOST: "https://login.microsoftonline.com",
       AZURE_MANAGEMENT_BASE: "https://management.azure.com",
-      // {realm_domain}: the region's realm (oraclecloud.com in the commercial realm, as docs/api.md lists).
+      // {realm_domain}: the region's realm (oraclecloud.com in the commercial realm, as docs/operations.md lists).
       OCI_IDENTITY_ENDPOINT: "https://identity.{region}.oci.{realm_domain}",
       OCI_USAGE_ENDPOINT: "https://usageapi.{region}.oci.{realm_domain}",
     });
@@ -579,7 +579,7 @@ describe("parseRegistry rejects broken documents with the provider id and the pa
     expectRegistryError(docText(m), "providers.acme_ai.metadata.0.message", "a metadata key with a pattern needs a message");
   });
 
-  it("an endpoint variable docs/api.md does not list, and an unknown key", () => {
+  it("an endpoint variable docs/operations.md does not list, and an unknown key", () => {
     const d = minimalDoc();
     firstProvider(d).endpoints.api_base.env = "EVIL_BASE";
     expectRegistryError(docText(d), "providers.acme_ai.endpoints.api_base.env");

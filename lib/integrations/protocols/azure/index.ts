@@ -25,7 +25,7 @@ import {
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "../types";
 
 /**
- * Microsoft Azure (docs/providers.md: Azure) and Azure OpenAI (Azure OpenAI), both with a service principal's client
+ * Microsoft Azure and Azure OpenAI (docs/providers.md: Azure, Azure OpenAI), both with a service principal's client
  * secret.
  *
  * Tokens come from the official library: @azure/identity's ClientSecretCredential (MSAL underneath),
