@@ -272,7 +272,7 @@ async function updateMemberRoleUnaudited(
     throw new AppError("forbidden", "Only an owner can grant or take away the owner role.");
   }
   // A demoted member's keys go with the power they had: revoked first, so that a failure below
-  // leaves fewer keys working, never more (docs/security.md, "Removed members").
+  // leaves fewer keys working, never more (docs/security.md, "Removed and demoted members").
   const revokedKeys = ROLE_RANK[role.data] < ROLE_RANK[member.role] ? await deps.auth.revokeApiKeysCreatedBy(args.org, member.userId, new Date(deps.now())) : [];
   const auth = await getReadyAuth(deps.env);
   await withAuthErrors(() => auth.api.updateMemberRole({ body: { memberId: member.id, role: role.data, organizationId }, headers: args.reqHeaders }));
