@@ -5,6 +5,7 @@ import { AppError } from "../errors";
 import type { Actor } from "../auth/actor";
 import type { ApiKeyRole } from "../auth/auth-store";
 import { getDeps } from "../integrations/deps";
+import { requestContextOf } from "../audit/request-context";
 import { MAX_INPUT_DEPTH, pathDeeperThan } from "../json-depth";
 import { unexpectedErrorFields } from "../log";
 
@@ -118,7 +119,8 @@ export function apiRoute(
         if (!raw) throw new AppError("unauthenticated", "Send an org API key in the X-API-Key header (or Authorization: Bearer).");
         const v = await deps.auth.verifyApiKey(raw, new Date(deps.now()));
         if (!v) throw new AppError("unauthenticated", "The API key is not valid (unknown, malformed or revoked).");
-        actor = { kind: "api_key", ...v };
+        // The request id and client address ride on the actor into the core, for the audit trail.
+        actor = { kind: "api_key", ...v, ...requestContextOf(req.headers, deps.env.TRUSTED_PROXIES, requestId) };
         logFields.key_id = v.keyId;
         if (!(opts.keyRoles ?? DEFAULT_KEY_ROLES).includes(v.role)) {
           throw new AppError(

@@ -103,4 +103,17 @@ test("owners see every change and failed sign-in on the Activity page, filter it
   // Someone outside the org: not found, as everywhere.
   const outsider = await intruder.page.request.get(`/orgs/${slug}/activity/export`);
   expect([401, 404]).toContain(outsider.status());
+
+  // Role change and removal, from the Members page, are there too, with whom they concerned.
+  await owner.page.getByRole("link", { name: "Members", exact: true }).click();
+  await owner.page.getByLabel(`Role of ${viewer.email}`).selectOption("admin");
+  await expect(owner.page.getByText(`${viewer.email} is now admin.`)).toBeVisible();
+  await owner.page.getByRole("button", { name: `Remove ${viewer.email}` }).click();
+  await owner.page.getByRole("button", { name: "Remove member" }).click();
+  await expect(owner.page.getByText(`${viewer.email} was removed`)).toBeVisible();
+  await owner.page.getByRole("link", { name: "Activity", exact: true }).click();
+  await expect(rows.first()).toHaveAttribute("data-action", "member.remove");
+  await expect(rows.first()).toContainText(`${viewer.email} (admin)`);
+  await expect(rows.nth(1)).toHaveAttribute("data-action", "member.role_change");
+  await expect(rows.nth(1)).toContainText(`${viewer.email} (viewer → admin)`);
 });
