@@ -9,6 +9,11 @@ export function registerWebhookWorker(w: { kick(): void } | undefined): void {
   (globalThis as G)[KEY] = w;
 }
 
+/** True when this process already runs a worker (Next may call register() from more than one module graph). */
+export function hasWebhookWorker(): boolean {
+  return Boolean((globalThis as G)[KEY]);
+}
+
 /** Wake the worker now (new deliveries are due); a no-op in processes without one. */
 export function kickWebhookWorker(): void {
   (globalThis as G)[KEY]?.kick();
