@@ -93,7 +93,7 @@ async function startBare(dataDir: string): Promise<ChildProcess> {
 const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);
 
 async function main() {
-  const stack = await startStack({ port: APP_PORT, env: { ORG_RATE_LIMIT_PER_MINUTE: "1000000" } });
+  const stack = await startStack({ port: APP_PORT, env: { ORG_RATE_LIMIT_PER_MINUTE: "100000" } });
   let bare: ChildProcess | null = null;
   try {
     const org = "bench";

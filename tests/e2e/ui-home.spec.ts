@@ -11,6 +11,17 @@ test("signed out, the home page pitches the product and offers sign in and sign 
   await shot(page, "home");
 });
 
+test("every page names its favicon, and it is served (no 404 in the log)", async ({ page, request }) => {
+  await page.goto("/");
+  const href = await page.locator('link[rel="icon"]').first().getAttribute("href");
+  expect(href).toMatch(/^\/icon\.svg/);
+  const icon = await request.get(href!);
+  expect(icon.status()).toBe(200);
+  expect(icon.headers()["content-type"]).toContain("image/svg+xml");
+  await page.goto("/sign-in");
+  await expect(page.locator('link[rel="icon"]').first()).toHaveAttribute("href", href!);
+});
+
 test("signed-out visitors of an org page are sent to sign in and come back after", async ({ page }) => {
   await page.goto("/orgs/acme/integrations");
   await expect(page).toHaveURL(/\/sign-in\?next=%2Forgs%2Facme%2Fintegrations/);

@@ -5,7 +5,7 @@ import { test, expect, createOrgInUi, rememberCanary, shot, signUp, snapshotDom,
 test.describe.configure({ mode: "serial" });
 
 test("onboarding: sign up, create an org, connect OpenAI, validate, label, API key, delete", async ({ page, request }) => {
-  await signUp(page, { name: "Grace Hopper" });
+  const me = await signUp(page, { name: "Grace Hopper" });
   await expect(page.getByRole("heading", { name: "Create your first organization" })).toBeVisible();
   const slug = uniqueSlug("acme");
   await createOrgInUi(page, "Acme Analytics", slug);
@@ -19,11 +19,17 @@ test("onboarding: sign up, create an org, connect OpenAI, validate, label, API k
   await expect(page.getByTestId("picker-genai").getByRole("link", { name: "Connect OpenAI" })).toBeVisible();
   await expect(page.getByRole("heading", { name: "Connected" })).toHaveCount(0);
 
-  // AWS shows the org's external ID and a trust policy before anything is entered.
+  // AWS shows the org's external ID before anything is entered. This server has no AWS identity of
+  // its own (as on a default start), so there is no trust policy to copy, only what the operator
+  // must configure; the permissions policy is usable as it is.
   await page.goto(`/orgs/${slug}/integrations/aws_iam`);
   await expect(page.getByTestId("external-id")).toHaveText(/^cm-/);
-  await page.getByRole("tab", { name: "Trust policy" }).click();
-  await expect(page.getByLabel("Trust policy JSON")).toContainText("sts:ExternalId");
+  await expect(page.getByTestId("aws-operator-note")).toContainText("PLATFORM_AWS_PRINCIPAL_ARN");
+  await expect(page.getByRole("tab", { name: "Trust policy" })).toHaveCount(0);
+  await expect(page.getByRole("tab", { name: "CloudFormation" })).toHaveCount(0);
+  expect(await page.content()).not.toContain("PLATFORM_PRINCIPAL_ARN&gt;");
+  await page.getByRole("tab", { name: "Permissions policy" }).click();
+  await expect(page.getByLabel("IAM permissions policy JSON")).toContainText("ce:GetCostAndUsage");
   await page.getByRole("tab", { name: "Steps" }).click();
   await shot(page, "connect-aws-setup-info");
 
@@ -107,6 +113,7 @@ test("onboarding: sign up, create an org, connect OpenAI, validate, label, API k
   const apiKey = await page.getByTestId("new-api-key-value").inputValue();
   expect(apiKey).toMatch(/^cmk_[0-9a-f]{12}_/);
   await expect(page.locator("tr", { hasText: "e2e reader" })).toContainText("Active");
+  await expect(page.locator("tr", { hasText: "e2e reader" }).getByTestId("key-creator")).toHaveText(me.email); // who made it
   await shot(page, "api-keys");
   const listed = await request.get(`/integrations/${slug}`, { headers: { "x-api-key": apiKey } });
   expect(listed.status()).toBe(200);

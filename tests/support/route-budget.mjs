@@ -27,7 +27,7 @@ const BUDGETS = [
   { match: /^\/(sign-in|sign-up|forgot-password|reset-password|verify-email)?$/, own: 12, why: "signed out" },
   { match: /^\/invite\//, own: 15, why: "signed out" },
   { match: /^\/orgs\/\[org\]\/integrations\/\[provider\]$/, own: 30, why: "connect form; zod loads on first use" },
-  { match: /^\/orgs\/\[org\]\/settings\/./, own: 45, why: "settings managers" },
+  { match: /^\/orgs\/\[org\]\/settings(\/|$)/, own: 45, why: "settings managers" },
   { match: /./, own: 20, why: "signed in" },
 ];
 
