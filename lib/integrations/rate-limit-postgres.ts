@@ -37,7 +37,7 @@ export class PostgresRateLimiter implements RateLimiter {
         () => undefined,
         (e: unknown) => {
           this.ready = null;
-          if ((e as { code?: string }).code !== "23505") throw e; // created concurrently by another instance
+          if (!["23505", "42P07"].includes((e as { code?: string }).code ?? "")) throw e; // created concurrently by another instance
         },
       );
     await this.ready;

@@ -73,7 +73,7 @@ export class PostgresRoundLease implements RoundLease {
         (e: unknown) => {
           this.ready = null;
           // Two instances creating the table at once: the loser's unique violation means it exists.
-          if ((e as { code?: string }).code !== "23505") throw e;
+          if (!["23505", "42P07"].includes((e as { code?: string }).code ?? "")) throw e;
         },
       );
     await this.ready;
