@@ -22,6 +22,7 @@ export async function getCredential(org: string, providerId: string, deps: CoreD
       fingerprint: row.fingerprint,
       status: row.status,
       credential: Object.freeze(credential),
+      metadata: Object.freeze({ ...row.metadata }),
     };
   });
 }

@@ -154,15 +154,19 @@ describe("authenticate() and the connection test agree, for every provider", () 
 
   it("AWS keys (aws_keys): the pipeline's credentials come from the same access key the test proved", async () => {
     aws.clearRequests();
-    await setup("aws_keys", { access_key_id: ` ${FAKE_AWS_KEYS.accessKeyId} `, secret_access_key: FAKE_AWS_KEYS.secretAccessKey });
-    const testKey = aws.requests.find((r) => r.aws?.operation === "GetCallerIdentity")!.aws!.accessKeyId;
-    expect(testKey).toBe(FAKE_AWS_KEYS.accessKeyId);
+    // The region metadata key names the key's partition (here China): both sides sign for that partition's STS.
+    await setup("aws_keys", { access_key_id: ` ${FAKE_AWS_KEYS.accessKeyId} `, secret_access_key: FAKE_AWS_KEYS.secretAccessKey }, { region: "cn-north-1" });
+    const byTest = aws.requests.find((r) => r.aws?.operation === "GetCallerIdentity")!.aws!;
+    expect(byTest.accessKeyId).toBe(FAKE_AWS_KEYS.accessKeyId);
+    expect(byTest.region).toBe("cn-northwest-1");
     const a = await authenticate("acme", "aws_keys", core.deps);
     if (a.kind !== "aws") throw new Error("aws_keys");
-    // Either the stored key itself, or temporary credentials STS issued to exactly that key.
-    const fromSts = aws.requests.filter((r) => r.aws?.operation === "GetSessionToken").at(-1);
-    if (fromSts) expect(fromSts.aws!.accessKeyId).toBe(testKey);
-    else expect(a.credentials.accessKeyId).toBe(testKey);
+    // Temporary credentials STS issued to exactly that key, at the same STS (signing region).
+    const byPipeline = aws.requests.filter((r) => r.aws?.operation === "GetSessionToken").at(-1)!.aws!;
+    expect(byPipeline.accessKeyId).toBe(byTest.accessKeyId);
+    expect(byPipeline.region).toBe(byTest.region);
+    expect(a.region).toBe("cn-north-1");
+    expect(a.credentials.accessKeyId).not.toBe(FAKE_AWS_KEYS.accessKeyId);
     covered.add("aws_keys");
   });
 

@@ -377,7 +377,7 @@ describe("the returned credential", () => {
     expect(Object.isFrozen(a!.credential)).toBe(true);
   });
 
-  it("carries org, provider, version, fingerprint and status", async () => {
+  it("carries org, provider, version, fingerprint, status and the metadata", async () => {
     await start();
     const res = await setup("dd-key-one-0123456789");
     expect(await get()).toEqual({
@@ -387,6 +387,7 @@ describe("the returned credential", () => {
       fingerprint: res.integration.fingerprint,
       status: "active",
       credential: credentialFor("dd-key-one-0123456789"),
+      metadata: {},
     });
   });
 });

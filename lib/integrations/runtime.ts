@@ -9,6 +9,8 @@ export interface RuntimeCredential {
   fingerprint: string;
   status: IntegrationStatus;
   credential: Readonly<Record<string, unknown>>;
+  /** The integration's metadata (e.g. aws_keys' region, which picks the key's partition). */
+  metadata?: Readonly<Record<string, unknown>>;
 }
 
 interface Entry {

@@ -460,3 +460,9 @@ export function definitionOf(ctx: ConnectionTestContext): ResolvedProvider {
   if (!def) throw new Error(`no registry entry for provider ${ctx.provider}`);
   return def;
 }
+
+/** A pipeline's API-key access: the key, the headers the connection test sent (names lower-cased), the base URL it used. */
+export function apiKeyAccess(ctx: ConnectionTestContext, apiKey: string, headers: Record<string, string>, base: string) {
+  const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+  return { kind: "api_key" as const, provider: ctx.provider, api_key: apiKey, headers: lower, base_url: base, expires_at: null };
+}

@@ -2,37 +2,73 @@ import "server-only";
 import type { ConnectionTestKind, ResolvedProvider } from "../registry-schema";
 import type { EndpointEnvVar } from "../registry-schema";
 import { AppError } from "../../errors";
-import type { ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
+import type { ConnectionTest, ConnectionTestContext, ConnectionTestResult, Protocol } from "./types";
 import type { RateLimiter } from "../rate-limiter";
-import { testOpenAI } from "./openai";
-import { testAnthropic } from "./anthropic";
-import { testGemini } from "./gemini";
-import { testManual } from "./manual";
-import { ociEndpointParams, testOciApiKey } from "./oci";
-import { testGcpServiceAccount } from "./gcp";
-import { testAwsAccessKeys, testAwsAssumeRole } from "./aws";
-import { testAzureOpenAI, testAzureServicePrincipal } from "./azure";
+import { authenticateOpenAI, testOpenAI } from "./openai";
+import { authenticateAnthropic, testAnthropic } from "./anthropic";
+import { authenticateGemini, testGemini } from "./gemini";
+import { authenticateManual, testManual } from "./manual";
+import { authenticateOci, ociEndpointParams, testOciApiKey } from "./oci";
+import { authenticateGoogle, testGcpServiceAccount } from "./gcp";
+import { authenticateAwsKeys, authenticateAwsRole, testAwsAccessKeys, testAwsAssumeRole } from "./aws";
+import { authenticateAzure, authenticateAzureOpenAI, testAzureOpenAI, testAzureServicePrincipal } from "./azure";
 
-export type { ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "./types";
+export type { ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuth, Protocol } from "./types";
 
-/** One module per provider protocol; exhaustive, so a kind without a test is a type error. */
-export const CONNECTION_TESTS: Record<ConnectionTestKind, ConnectionTest> = {
-  openai: testOpenAI,
-  anthropic: testAnthropic,
-  gemini: testGemini,
-  manual: testManual,
-  gcp_service_account: testGcpServiceAccount,
-  aws_access_keys: testAwsAccessKeys,
-  aws_assume_role: testAwsAssumeRole,
-  azure_service_principal: testAzureServicePrincipal,
-  azure_openai: testAzureOpenAI,
-  oci_api_key: testOciApiKey,
+/**
+ * Every provider protocol, by the registry's `connection_test.kind`: its connection test and its
+ * pipeline authenticate(), side by side in one folder (protocols/<name>/). Exhaustive, so a kind
+ * without a module is a type error; a provider speaking one of these is a registry entry only.
+ */
+export const PROTOCOLS: Record<ConnectionTestKind, Protocol> = {
+  openai: { test: testOpenAI, authenticate: authenticateOpenAI },
+  anthropic: { test: testAnthropic, authenticate: authenticateAnthropic },
+  gemini: { test: testGemini, authenticate: authenticateGemini },
+  manual: { test: testManual, authenticate: authenticateManual },
+  gcp_service_account: { test: testGcpServiceAccount, authenticate: authenticateGoogle },
+  aws_access_keys: { test: testAwsAccessKeys, authenticate: authenticateAwsKeys },
+  aws_assume_role: { test: testAwsAssumeRole, authenticate: authenticateAwsRole },
+  azure_service_principal: { test: testAzureServicePrincipal, authenticate: authenticateAzure },
+  azure_openai: { test: testAzureOpenAI, authenticate: authenticateAzureOpenAI },
+  oci_api_key: { test: testOciApiKey, authenticate: authenticateOci, endpointParams: ociEndpointParams },
 };
 
-/** Placeholders a protocol derives from the credential for its endpoint templates (OCI: the realm's domain). */
-const ENDPOINT_PARAMS: Partial<Record<ConnectionTestKind, (credential: Record<string, unknown>) => Record<string, string>>> = {
-  oci_api_key: ociEndpointParams,
-};
+/** The connection tests alone (older imports). */
+export const CONNECTION_TESTS: Record<ConnectionTestKind, ConnectionTest> = Object.fromEntries(
+  Object.entries(PROTOCOLS).map(([kind, p]) => [kind, p.test]),
+) as Record<ConnectionTestKind, ConnectionTest>;
+
+/**
+ * The context a protocol's test and authenticate() both receive. Built here once, so the two see
+ * the same endpoints, the same canonical credential and the same metadata.
+ */
+export function protocolContext(
+  provider: ResolvedProvider,
+  credential: Record<string, unknown>,
+  opts: {
+    timeoutMs: number;
+    overrides: Partial<Record<EndpointEnvVar, string>>;
+    fetch: typeof fetch;
+    now: () => number;
+    org: string;
+    externalId: string;
+    metadata?: Readonly<Record<string, unknown>>;
+  },
+): ConnectionTestContext {
+  return {
+    provider: provider.id,
+    providerName: provider.name,
+    credential,
+    endpoints: resolveEndpoints(provider, credential, opts.overrides),
+    timeoutMs: opts.timeoutMs,
+    fetch: opts.fetch,
+    now: opts.now,
+    org: opts.org,
+    externalId: opts.externalId,
+    metadata: opts.metadata ?? {},
+    definition: provider,
+  };
+}
 
 /**
  * Endpoint bases for a provider: the override variable when set, else the registry default with
@@ -52,7 +88,7 @@ export function resolveEndpoints(
       out[key] = override;
       continue;
     }
-    derived ??= ENDPOINT_PARAMS[provider.connection_test.kind]?.(credential) ?? {};
+    derived ??= PROTOCOLS[provider.connection_test.kind].endpointParams?.(credential) ?? {};
     const params = derived;
     let usedInput = false;
     let global = false;
@@ -139,20 +175,8 @@ export async function runConnectionTest(
   },
 ): Promise<ConnectionTestResult> {
   const paced = pacedFetch(provider, credential, opts);
-  const ctx: ConnectionTestContext = {
-    provider: provider.id,
-    providerName: provider.name,
-    credential,
-    endpoints: resolveEndpoints(provider, credential, opts.overrides),
-    timeoutMs: opts.timeoutMs,
-    fetch: paced.fetch,
-    now: opts.now,
-    org: opts.org,
-    externalId: opts.externalId,
-    metadata: opts.metadata ?? {},
-    definition: provider,
-  };
-  const result = await CONNECTION_TESTS[provider.connection_test.kind](ctx);
+  const ctx = protocolContext(provider, credential, { ...opts, fetch: paced.fetch });
+  const result = await PROTOCOLS[provider.connection_test.kind].test(ctx);
   return (await paced.throttled()) ?? result;
 }
 

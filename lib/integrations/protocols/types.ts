@@ -65,3 +65,39 @@ export interface ConnectionTestContext {
 }
 
 export type ConnectionTest = (ctx: ConnectionTestContext) => Promise<ConnectionTestResult>;
+
+/** What a cost pipeline needs to call the provider, by protocol. `expires_at` is ISO or null. */
+export type PipelineAuth =
+  | { kind: "api_key"; provider: string; api_key: string; headers: Record<string, string>; base_url: string; expires_at: null }
+  | {
+      kind: "aws";
+      provider: string;
+      credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+      region: string;
+      expires_at: string | null;
+    }
+  | { kind: "google_access_token"; provider: string; access_token: string; project_id: string; expires_at: string }
+  | { kind: "azure_access_token"; provider: string; access_token: string; scope: string; subscription_id?: string; endpoint?: string; expires_at: string }
+  | { kind: "oci_request_signing"; provider: string; key_id: string; private_key_pem: string; region: string; tenancy_ocid: string; expires_at: null }
+  | { kind: "manual"; provider: string; fields: Record<string, unknown>; expires_at: null };
+
+/**
+ * For a pipeline: from the same context a connection test gets (the canonical credential, the
+ * resolved endpoints, the org's external ID, the metadata), what it needs to call the provider.
+ * Throws on failure (the caller turns it into a fixed message).
+ */
+export type PipelineAuthenticator = (ctx: ConnectionTestContext) => Promise<PipelineAuth>;
+
+/**
+ * Everything the product knows about one provider protocol. The connection test and the pipeline's
+ * authenticate() live side by side and share their token, endpoint and key helpers, so they cannot
+ * disagree about a scope, an endpoint or a key's form. Normalization of the credential happens
+ * once, at the format check (lib/integrations/schemas.ts, from the registry's field formats), so
+ * both receive the same canonical credential.
+ */
+export interface Protocol {
+  test: ConnectionTest;
+  authenticate: PipelineAuthenticator;
+  /** Placeholders the protocol derives for its endpoint templates (OCI: the realm's domain). */
+  endpointParams?: (credential: Record<string, unknown>) => Record<string, string>;
+}

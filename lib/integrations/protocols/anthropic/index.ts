@@ -1,6 +1,7 @@
 import "server-only";
 
 import {
+  apiKeyAccess,
   classifyHttpStatus,
   combineChecks,
   credentialString,
@@ -16,7 +17,7 @@ import {
   type CheckBody,
   type HttpReply,
 } from "../http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "../types";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator } from "../types";
 
 /**
  * Anthropic (docs/providers.md: Anthropic). An Admin key (sk-ant-admin01-…) authenticates on
@@ -187,4 +188,10 @@ export const testAnthropic: ConnectionTest = async (ctx) => {
     }
   }
   return combineChecks(checks, { account, key_kind: keyKind, secrets: [apiKey] });
+};
+
+/** For pipelines: the key with the headers (x-api-key, anthropic-version) and base URL the connection test used. */
+export const authenticateAnthropic: PipelineAuthenticator = async (ctx) => {
+  const apiKey = credentialString(ctx, "api_key") ?? "";
+  return apiKeyAccess(ctx, apiKey, headersFor(apiKey), ctx.endpoints.api_base ?? DEFAULT_API_BASE);
 };

@@ -2,7 +2,7 @@ import "server-only";
 
 import { BedrockClient, ListFoundationModelsCommand } from "@aws-sdk/client-bedrock";
 import { CostExplorerClient, GetCostAndUsageCommand } from "@aws-sdk/client-cost-explorer";
-import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { AssumeRoleCommand, GetCallerIdentityCommand, GetSessionTokenCommand, STSClient } from "@aws-sdk/client-sts";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 
 import {
@@ -19,7 +19,7 @@ import {
   tokenSuffix,
   type CheckBody,
 } from "../http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "../types";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator } from "../types";
 
 /**
  * AWS (docs/providers.md: AWS access keys, AWS IAM role, AWS Bedrock): one module for the AWS protocol, speaking through the official
@@ -707,4 +707,80 @@ export const testAwsAssumeRole: ConnectionTest = async (ctx) => {
   }
   const second = bedrock ? await probeBedrock(ctx, issued) : await probeCosts(ctx, "role_costs", issued, parsed.partition);
   return combineChecks([authenticate, second], { account, key_kind: "assumed_role", secrets });
+};
+
+// ---------------------------------------------------------------------------------------------
+// For pipelines: the same STS endpoint and signing region as the connection test.
+
+/** Pipelines get one retry; the rest of the client (endpoint, region, timeouts) is the test's. */
+function pipelineClientConfig(ctx: ConnectionTestContext, endpoint: string, region: string, credentials?: AwsCredentials) {
+  return { ...clientConfig(ctx, endpoint, region, credentials), maxAttempts: 2 };
+}
+
+/**
+ * aws_keys: temporary credentials from STS GetSessionToken, made with the stored long-term key at
+ * the STS of the key's partition (the `region` metadata key), so the pipeline never holds the
+ * long-term key. GetSessionToken must be called with long-term IAM user keys; stored temporary
+ * keys (with a session token) are handed out as they are
+ * (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html).
+ */
+export const authenticateAwsKeys: PipelineAuthenticator = async (ctx) => {
+  const accessKeyId = credentialString(ctx, "access_key_id") ?? "";
+  const secretAccessKey = credentialString(ctx, "secret_access_key") ?? "";
+  const sessionToken = credentialString(ctx, "session_token");
+  const keyRegion = accessKeyRegion(ctx);
+  const sts = stsTarget(ctx, keyRegion.partition, keyRegion.region);
+  const region = keyRegion.region ?? sts.region;
+  if (sessionToken) return { kind: "aws", provider: ctx.provider, credentials: { accessKeyId, secretAccessKey, sessionToken }, region, expires_at: null };
+  const client = new STSClient(pipelineClientConfig(ctx, sts.endpoint, sts.region, { accessKeyId, secretAccessKey }));
+  try {
+    // One hour: 900 s is the minimum, 43,200 s the default.
+    const out = await withDeadline(ctx, (abortSignal) => client.send(new GetSessionTokenCommand({ DurationSeconds: 3600 }), { abortSignal }));
+    const c = out.Credentials;
+    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error("GetSessionToken returned no credentials");
+    return {
+      kind: "aws",
+      provider: ctx.provider,
+      credentials: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken },
+      region,
+      expires_at: c.Expiration.toISOString(),
+    };
+  } finally {
+    client.destroy();
+  }
+};
+
+/** aws_iam / aws_bedrock: AssumeRole with the org's external ID at the role partition's STS, as the test does. */
+export const authenticateAwsRole: PipelineAuthenticator = async (ctx) => {
+  const roleArn = credentialString(ctx, "role_arn") ?? "";
+  const parsed = parseRoleArn(roleArn);
+  if (!parsed) throw new Error("not an IAM role ARN");
+  const sts = stsTarget(ctx, parsed.partition);
+  // No `credentials`: the platform's own identity from the SDK's default chain, as in the test.
+  const client = new STSClient(pipelineClientConfig(ctx, sts.endpoint, sts.region));
+  try {
+    const out = await withDeadline(ctx, (abortSignal) =>
+      client.send(
+        new AssumeRoleCommand({
+          RoleArn: roleArn,
+          // Distinct from the connection test's session name, so the customer's CloudTrail tells them apart.
+          RoleSessionName: `finops-pipeline-${ctx.org}`.replace(/[^\w+=,.@-]/g, "-").slice(0, 64),
+          ...(ctx.externalId ? { ExternalId: ctx.externalId } : {}),
+          DurationSeconds: 3600,
+        }),
+        { abortSignal },
+      ),
+    );
+    const c = out.Credentials;
+    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error("AssumeRole returned no credentials");
+    return {
+      kind: "aws",
+      provider: ctx.provider,
+      credentials: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken },
+      region: credentialString(ctx, "region") ?? sts.region,
+      expires_at: c.Expiration.toISOString(),
+    };
+  } finally {
+    client.destroy();
+  }
 };

@@ -22,7 +22,7 @@ import {
   type CheckBody,
   type HttpReply,
 } from "../http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "../types";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator } from "../types";
 
 /**
  * Microsoft Azure and Azure OpenAI (docs/providers.md: Azure, Azure OpenAI), both with a service principal's client
@@ -777,4 +777,41 @@ export const testAzureOpenAI: ConnectionTest = async (ctx) => {
     toCheck("list_models", access.listModels, access.listMs),
   ];
   return combineChecks(checks, { account, key_kind: KEY_KIND, secrets });
+};
+
+/** For pipelines: a token for ARM at the configured management base, the scope the connection test proved. */
+export const authenticateAzure: PipelineAuthenticator = async (ctx) => {
+  const spn = azureSpnOf(ctx.credential);
+  if (!spn) throw new Error("incomplete service principal");
+  const token = await acquireAzureToken(ctx, spn, armScopeFor(ctx.endpoints.management_base || DEFAULT_MANAGEMENT_BASE));
+  if (!token.ok) throw new Error("Microsoft Entra ID refused the token request");
+  const subscriptionId = credentialString(ctx, "subscription_id");
+  return {
+    kind: "azure_access_token",
+    provider: ctx.provider,
+    access_token: token.token,
+    scope: armScopeFor(ctx.endpoints.management_base || DEFAULT_MANAGEMENT_BASE),
+    ...(subscriptionId ? { subscription_id: subscriptionId } : {}),
+    expires_at: new Date(token.expiresOnTimestamp ?? ctx.now() + 3_300_000).toISOString(),
+  };
+};
+
+/**
+ * For pipelines: the same token logic as the connection test (v1 scope, Cognitive Services
+ * fallback, proven on /openai/v1/models), so a pipeline gets a token for the scope the resource accepted.
+ */
+export const authenticateAzureOpenAI: PipelineAuthenticator = async (ctx) => {
+  const spn = azureSpnOf(ctx.credential);
+  if (!spn) throw new Error("incomplete service principal");
+  const { base } = azureOpenAIBase(ctx);
+  const access = await azureOpenAIAccess(ctx, spn, base);
+  if (!access.ok || access.listModels.outcome !== "ok") throw new Error("Azure OpenAI refused the token");
+  return {
+    kind: "azure_access_token",
+    provider: ctx.provider,
+    access_token: access.token,
+    scope: access.scope,
+    endpoint: base,
+    expires_at: new Date(access.expiresOnTimestamp ?? ctx.now() + 3_300_000).toISOString(),
+  };
 };

@@ -22,7 +22,7 @@ import {
   type CheckBody,
   type HttpReply,
 } from "../http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "../types";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator } from "../types";
 import { AppError } from "../../../errors";
 import { oversizedRsaKeyReason } from "../../../kms/private-key";
 
@@ -103,7 +103,7 @@ function serviceAccountOf(ctx: ConnectionTestContext): ServiceAccount | null {
 // ---------------------------------------------------------------------------------------------
 // authenticate
 
-type TokenOutcome = { ok: true; accessToken: string } | { ok: false; check: CheckBody };
+type TokenOutcome = { ok: true; accessToken: string; expiresAt: number | null } | { ok: false; check: CheckBody };
 
 /** A transporter that can only ever reach the configured token endpoint, once, within the timeout. */
 export function pinnedTransporter(
@@ -250,7 +250,7 @@ async function authenticate(ctx: ConnectionTestContext, sa: ServiceAccount): Pro
     if (typeof accessToken !== "string" || accessToken === "") {
       return { ok: false, check: unexpectedBody(ctx, tokenUrl.href) };
     }
-    return { ok: true, accessToken };
+    return { ok: true, accessToken, expiresAt: typeof tokens.expiry_date === "number" ? tokens.expiry_date : null };
   } catch (err) {
     if (seen.refused) {
       return {
@@ -521,4 +521,22 @@ export const testGcpServiceAccount: ConnectionTest = async (ctx) => {
     secrets: [sa.privateKey, accessToken],
     ...(warnings ? { warnings } : {}),
   });
+};
+
+/**
+ * For pipelines: an access token made exactly as the connection test makes it (the same signed
+ * assertion, key id, scope and pinned token endpoint; never the key file's token_uri).
+ */
+export const authenticateGoogle: PipelineAuthenticator = async (ctx) => {
+  const sa = serviceAccountOf(ctx);
+  if (!sa) throw new Error("no usable service account key");
+  const token = await authenticate(ctx, sa);
+  if (!token.ok) throw new Error("Google refused the token request");
+  return {
+    kind: "google_access_token",
+    provider: ctx.provider,
+    access_token: token.accessToken,
+    project_id: sa.projectId,
+    expires_at: new Date(token.expiresAt ?? ctx.now() + 3_300_000).toISOString(),
+  };
 };

@@ -1,6 +1,7 @@
 import "server-only";
 
 import {
+  apiKeyAccess,
   classifyHttpStatus,
   combineChecks,
   credentialString,
@@ -18,7 +19,7 @@ import {
   type GoogleApiError,
   type HttpReply,
 } from "../http";
-import type { ConnectionTest, ConnectionTestContext } from "../types";
+import type { ConnectionTest, ConnectionTestContext, PipelineAuthenticator } from "../types";
 
 /**
  * Gemini API keys (docs/providers.md: Gemini). One call, `GET /v1beta/models?pageSize=1`, with the key in the
@@ -147,7 +148,7 @@ export const testGemini: ConnectionTest = async (ctx) => {
   const authenticate = await timedCheck("authenticate", async () => {
     const url = joinUrl(base, "/v1beta/models?pageSize=1");
     const reply = await fetchWithTimeout(ctx, url, {
-      headers: { "x-goog-api-key": apiKey, Accept: "application/json" },
+      headers: geminiHeaders(apiKey),
     });
     if (reply.kind === "failure") return reply.check;
     if (reply.status === 200) return isRecord(reply.json) ? { outcome: "ok" } : unexpectedBody(ctx, url);
@@ -160,4 +161,15 @@ export const testGemini: ConnectionTest = async (ctx) => {
   });
 
   return combineChecks([authenticate, noCosts], { account: null, key_kind: keyKind, secrets: [apiKey] });
+};
+
+/** The key goes in the x-goog-api-key header, never in the URL (?key=) where it could be logged. */
+function geminiHeaders(apiKey: string): Record<string, string> {
+  return { "x-goog-api-key": apiKey, Accept: "application/json" };
+}
+
+/** For pipelines: the key with the header and base URL the connection test used. */
+export const authenticateGemini: PipelineAuthenticator = async (ctx) => {
+  const apiKey = credentialString(ctx, "api_key") ?? "";
+  return apiKeyAccess(ctx, apiKey, geminiHeaders(apiKey), ctx.endpoints.api_base ?? DEFAULT_API_BASE);
 };

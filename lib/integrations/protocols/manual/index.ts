@@ -1,7 +1,7 @@
 import "server-only";
 
 import { combineChecks, skippedCheck } from "../http";
-import type { ConnectionTest } from "../types";
+import type { ConnectionTest, PipelineAuthenticator } from "../types";
 
 /**
  * Manual-entry SaaS vendors (docs/providers.md: manual SaaS): there is no remote credential, so nothing is called.
@@ -12,3 +12,6 @@ export const MANUAL_ENTRY_MESSAGE =
 
 export const testManual: ConnectionTest = async () =>
   combineChecks([skippedCheck("manual_entry", MANUAL_ENTRY_MESSAGE)], { account: null, key_kind: "manual" });
+
+/** For pipelines: the stored fields as entered (and normalized by the format check). */
+export const authenticateManual: PipelineAuthenticator = async (ctx) => ({ kind: "manual", provider: ctx.provider, fields: { ...ctx.credential }, expires_at: null });

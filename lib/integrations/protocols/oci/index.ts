@@ -24,7 +24,7 @@ import {
   type HttpOutcome,
   type HttpReply,
 } from "../http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "../types";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator } from "../types";
 
 /**
  * Oracle Cloud (OCI) API signing key (docs/providers.md: OCI).
@@ -380,4 +380,23 @@ export const testOciApiKey: ConnectionTest = async (ctx): Promise<ConnectionTest
     checks.push(skippedCheck("read_costs", NOT_RUN));
   }
   return combineChecks(checks, { account, key_kind: "api_key", secrets: [...secrets, ...client.signatures] });
+};
+
+/**
+ * For pipelines: the request-signing material, from the same canonical credential and the same key
+ * checks as the connection test (opened with the passphrase, RSA size bounds, fingerprint match).
+ */
+export const authenticateOci: PipelineAuthenticator = async (ctx) => {
+  const cred = readCredential(ctx);
+  const key = loadOciPrivateKey(cred.privateKey, cred.passphrase);
+  if (ociKeyFingerprint(key) !== cred.fingerprint) throw formatError(FIELD.fingerprint, OCI_KEY_MESSAGES.fingerprintMismatch);
+  return {
+    kind: "oci_request_signing",
+    provider: ctx.provider,
+    key_id: `${cred.tenancy}/${cred.user}/${cred.fingerprint}`,
+    private_key_pem: key.export({ type: "pkcs8", format: "pem" }).toString(),
+    region: cred.region,
+    tenancy_ocid: cred.tenancy,
+    expires_at: null,
+  };
 };

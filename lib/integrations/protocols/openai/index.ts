@@ -1,6 +1,7 @@
 import "server-only";
 
 import {
+  apiKeyAccess,
   classifyHttpStatus,
   combineChecks,
   credentialString,
@@ -17,7 +18,7 @@ import {
   type CheckBody,
   type HttpReply,
 } from "../http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "../types";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator } from "../types";
 
 /**
  * OpenAI (docs/providers.md: OpenAI). An Admin key (sk-admin-…) is tested with one call to the organization
@@ -270,4 +271,10 @@ export const testOpenAI: ConnectionTest = async (ctx) => {
       ? await testAdminKey(ctx, base, headers, organizationId)
       : await testOtherKey(ctx, base, headers, organizationId);
   return combineChecks(checks, { account, key_kind: keyKind, secrets: [apiKey] });
+};
+
+/** For pipelines: the key with the headers and base URL the connection test used. */
+export const authenticateOpenAI: PipelineAuthenticator = async (ctx) => {
+  const apiKey = credentialString(ctx, "api_key") ?? "";
+  return apiKeyAccess(ctx, apiKey, headersFor(apiKey, credentialString(ctx, "organization_id")), ctx.endpoints.api_base ?? DEFAULT_API_BASE);
 };
