@@ -42,20 +42,8 @@ export const CREDENTIAL_COLUMNS = [
 export type CredentialColumn = (typeof CREDENTIAL_COLUMNS)[number];
 
 /** What a listing shows (lib/integrations/list-integrations.ts): no ciphertext, no key columns. */
-export const SUMMARY_COLUMNS = [
-  "org",
-  "provider",
-  "fingerprint",
-  "status",
-  "key_kind",
-  "metadata",
-  "account",
-  "version",
-  "created_at",
-  "updated_at",
-  "last_validated_at",
-  "last_error",
-] as const satisfies readonly CredentialColumn[];
+const NOT_LISTED: ReadonlySet<CredentialColumn> = new Set(["credential_id", "ciphertext", "key_ref", "key_version"] as const);
+export const SUMMARY_COLUMNS: readonly CredentialColumn[] = CREDENTIAL_COLUMNS.filter((c) => !NOT_LISTED.has(c));
 
 /** How a column's value travels: JSON columns as JSON text, timestamps as ISO 8601 text. */
 export type ColumnKind = "STRING" | "BYTES" | "INT64" | "TIMESTAMP" | "JSON";
@@ -261,22 +249,11 @@ export class RowDecoder {
   row(r: Record<string, unknown>): CredentialRow {
     if (!Buffer.isBuffer(r.ciphertext)) throw this.bad();
     return {
-      org: this.string(r.org),
-      provider: this.string(r.provider),
+      ...this.summary(r),
       credentialId: this.string(r.credential_id),
       ciphertext: r.ciphertext,
       keyRef: this.string(r.key_ref),
       keyVersion: this.string(r.key_version),
-      fingerprint: this.string(r.fingerprint),
-      status: this.status(r.status),
-      keyKind: this.nullableString(r.key_kind),
-      metadata: this.object(r.metadata),
-      account: this.nullableObject(r.account) as AccountIdentity | null,
-      version: this.version(r.version),
-      createdAt: this.requiredTimestamp(r.created_at),
-      updatedAt: this.requiredTimestamp(r.updated_at),
-      lastValidatedAt: this.timestamp(r.last_validated_at),
-      lastError: this.nullableObject(r.last_error) as LastError | null,
     };
   }
 

@@ -4,15 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 
-import {
-  StoreConflictError,
-  StoreUnavailableError,
-  type CredentialPatch,
-  type CredentialRow,
-  type CredentialStore,
-  type CredentialSummary,
-  type UpdateGuard,
-} from "./store";
+import { StoreConflictError, StoreUnavailableError, type CredentialPatch, type CredentialRow, type CredentialStore, type CredentialSummary, type UpdateGuard } from "./store";
 import {
   CREDENTIAL_COLUMNS,
   RowDecoder,
@@ -264,13 +256,7 @@ export class SqliteCredentialStore implements CredentialStore {
     });
   }
 
-  async update(
-    org: string,
-    provider: string,
-    expectedVersion: number,
-    patch: CredentialPatch,
-    guard?: UpdateGuard,
-  ): Promise<CredentialRow> {
+  async update(org: string, provider: string, expectedVersion: number, patch: CredentialPatch, guard?: UpdateGuard): Promise<CredentialRow> {
     return this.run(() => {
       checkExpectedVersion(expectedVersion);
       return this.updateTx(org, provider, expectedVersion, patch, guard?.credentialId);

@@ -3,15 +3,7 @@ import "server-only";
 import { BigQuery, BigQueryTimestamp, type BigQueryOptions, type Dataset, type RowMetadata, type Table } from "@google-cloud/bigquery";
 import { PassThroughClient } from "google-auth-library";
 
-import {
-  StoreConflictError,
-  StoreUnavailableError,
-  type CredentialPatch,
-  type CredentialRow,
-  type CredentialStore,
-  type CredentialSummary,
-  type UpdateGuard,
-} from "../store";
+import { StoreConflictError, StoreUnavailableError, type CredentialPatch, type CredentialRow, type CredentialStore, type CredentialSummary, type UpdateGuard } from "../store";
 import {
   CREDENTIAL_COLUMNS,
   RowDecoder,
@@ -59,26 +51,6 @@ import {
  * streaming buffer https://cloud.google.com/bigquery/docs/streaming-data-into-bigquery#dataavailability;
  * why DML, not streaming: docs/decisions/003-bigquery-dml-not-streaming.md.
  */
-
-export interface BigQueryCredentialStoreOptions {
-  projectId: string;
-  dataset: string;
-  /** Dataset location (e.g. "US", "EU", "europe-west1"); queries run there. */
-  location: string;
-  /**
-   * Origin of a BigQuery REST endpoint used WITHOUT Google credentials (tests, emulators), e.g.
-   * "http://127.0.0.1:9050". When set, requests carry no Authorization header (PassThroughClient).
-   */
-  apiEndpoint?: string;
-  /** A ready client (tests, or a caller that configures auth itself). Overrides apiEndpoint. */
-  client?: BigQuery;
-  /** Attempts per BigQuery call, first included (default 5). */
-  maxAttempts?: number;
-  /** Base of the exponential backoff in ms (default 250); each wait is jittered and capped at 8 s. */
-  retryBaseMs?: number;
-  /** Deadline per BigQuery call (one statement, including its result polling) in ms; default 30000. */
-  requestTimeoutMs?: number;
-}
 
 export interface BigQueryCredentialStoreOptions {
   projectId: string;
@@ -215,20 +187,21 @@ export class BigQueryCredentialStore implements CredentialStore {
   }
 
   async listByOrg(org: string): Promise<CredentialRow[]> {
-    await this.ensureReady();
-    const p = new Params();
-    const sql = `SELECT ${COLUMNS} FROM ${this.tableSql} WHERE org = ${p.add("org", "STRING", org)} ORDER BY provider`;
-    const { rows } = await this.withRetry("listByOrg", () => this.run(sql, p));
+    const rows = await this.selectByOrg(COLUMNS, org, "listByOrg");
     return decode.uniqueKeys(rows.map((r) => decode.row(r)), DUPLICATE_ROWS);
   }
 
   async listSummaries(org: string): Promise<CredentialSummary[]> {
+    // Only the columns a listing returns: never the ciphertext.
+    const rows = await this.selectByOrg(SUMMARY, org, "listSummaries");
+    return decode.uniqueKeys(rows.map((r) => decode.summary(r)), DUPLICATE_ROWS);
+  }
+
+  private async selectByOrg(columns: string, org: string, op: string): Promise<Record<string, unknown>[]> {
     await this.ensureReady();
     const p = new Params();
-    // Only the columns a listing returns: never the ciphertext.
-    const sql = `SELECT ${SUMMARY} FROM ${this.tableSql} WHERE org = ${p.add("org", "STRING", org)} ORDER BY provider`;
-    const { rows } = await this.withRetry("listSummaries", () => this.run(sql, p));
-    return decode.uniqueKeys(rows.map((r) => decode.summary(r)), DUPLICATE_ROWS);
+    const sql = `SELECT ${columns} FROM ${this.tableSql} WHERE org = ${p.add("org", "STRING", org)} ORDER BY provider`;
+    return (await this.withRetry(op, () => this.run(sql, p))).rows;
   }
 
   async listPage(opts: { after?: { org: string; provider: string }; limit: number }): Promise<CredentialRow[]> {
@@ -286,13 +259,7 @@ export class BigQueryCredentialStore implements CredentialStore {
     });
   }
 
-  async update(
-    org: string,
-    provider: string,
-    expectedVersion: number,
-    patch: CredentialPatch,
-    guard?: UpdateGuard,
-  ): Promise<CredentialRow> {
+  async update(org: string, provider: string, expectedVersion: number, patch: CredentialPatch, guard?: UpdateGuard): Promise<CredentialRow> {
     checkExpectedVersion(expectedVersion);
     const p = new Params();
     const columns = patchColumns(patch);
@@ -375,15 +342,7 @@ export class BigQueryCredentialStore implements CredentialStore {
   }
 
   private async init(): Promise<void> {
-    const dsMeta = await this.withRetry("datasets.get", async () => {
-      try {
-        const [meta] = await this.dataset.getMetadata();
-        return meta as { location?: string };
-      } catch (err) {
-        if ((err as { code?: unknown }).code === 404) return null;
-        throw err;
-      }
-    });
+    const dsMeta = await this.metadataOrNull<{ location?: string }>("datasets.get", () => this.dataset.getMetadata());
     if (dsMeta === null) {
       await this.withRetry("datasets.insert", async () => {
         try {
@@ -406,15 +365,9 @@ export class BigQueryCredentialStore implements CredentialStore {
       throw new StoreUnavailableError(LOCATION_MISMATCH);
     }
 
-    const tableMeta = await this.withRetry("tables.get", async () => {
-      try {
-        const [meta] = await this.table.getMetadata();
-        return meta as { schema?: { fields?: Array<{ name?: string; type?: string }> } };
-      } catch (err) {
-        if ((err as { code?: unknown }).code === 404) return null;
-        throw err;
-      }
-    });
+    const tableMeta = await this.metadataOrNull<{ schema?: { fields?: Array<{ name?: string; type?: string }> } }>("tables.get", () =>
+      this.table.getMetadata(),
+    );
     if (tableMeta === null) {
       await this.withRetry("tables.insert", async () => {
         try {
@@ -430,6 +383,19 @@ export class BigQueryCredentialStore implements CredentialStore {
     } else {
       checkSchema(tableMeta.schema?.fields ?? []);
     }
+  }
+
+  /** A resource's metadata, or null when BigQuery answers 404 (it does not exist yet). */
+  private metadataOrNull<T>(op: string, get: () => Promise<unknown[]>): Promise<T | null> {
+    return this.withRetry(op, async () => {
+      try {
+        const [meta] = await get();
+        return meta as T;
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 404) return null;
+        throw err;
+      }
+    });
   }
 
   /** One parameterized query via jobs.query (getQueryResults when it does not finish at once). */
