@@ -55,3 +55,39 @@ describe("AWS setup-info", () => {
     });
   }
 });
+
+describe("setup-info from the protocol modules, driven by the registry", () => {
+  it("every provider answers with steps, its docs and its registry permissions", async () => {
+    const { listProviders } = await import("./registry");
+    for (const p of listProviders()) {
+      const id = p.template ? "saas_vendor" : p.id;
+      const info = await getSetupInfo({ actor: SYSTEM_ACTOR, org: "acme", provider: id }, configured.deps);
+      expect(info.steps.length, id).toBeGreaterThan(0);
+      expect(info.permissions).toEqual(p.cost_permissions);
+      expect(info.docs).toEqual(p.docs);
+    }
+  });
+
+  it("gcp: roles go where the connection test looks for them (jobUser on the project, dataViewer on the dataset) and the table metadata is asked for", async () => {
+    const info = await getSetupInfo({ actor: SYSTEM_ACTOR, org: "acme", provider: "gcp" }, configured.deps);
+    expect(info.commands).toContain(
+      'gcloud projects add-iam-policy-binding PROJECT_ID --member "serviceAccount:finops-reader@PROJECT_ID.iam.gserviceaccount.com" --role roles/bigquery.jobUser',
+    );
+    expect(info.commands).toContain(
+      'bq add-iam-policy-binding --member "serviceAccount:finops-reader@PROJECT_ID.iam.gserviceaccount.com" --role roles/bigquery.dataViewer BILLING_PROJECT:BILLING_DATASET',
+    );
+    expect(info.steps.join(" ")).toMatch(/billing_export_table/);
+    const vertex = await getSetupInfo({ actor: SYSTEM_ACTOR, org: "acme", provider: "gcp_vertex" }, configured.deps);
+    expect(vertex.commands!.join("\n")).toMatch(/--role roles\/aiplatform\.user/);
+    expect(vertex.commands!.join("\n")).not.toMatch(/^bq /m);
+  });
+
+  it("oci: the policy statements come from the registry's permissions, for a named group", async () => {
+    const info = await getSetupInfo({ actor: SYSTEM_ACTOR, org: "acme", provider: "oci" }, configured.deps);
+    expect(info.policy_statements).toEqual([
+      "Allow group FinOpsReaders to read usage-report in tenancy",
+      "define tenancy usage-report as ocid1.tenancy.oc1..aaaaaaaaned4fkpkisbwjlr56u7cj63lf3wffbilvqknstgtvzub7vhqkggq",
+      "endorse group FinOpsReaders to read objects in tenancy usage-report",
+    ]);
+  });
+});

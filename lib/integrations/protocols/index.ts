@@ -4,16 +4,16 @@ import type { EndpointEnvVar } from "../registry-schema";
 import { AppError } from "../../errors";
 import type { ConnectionTest, ConnectionTestContext, ConnectionTestResult, Protocol } from "./types";
 import type { RateLimiter } from "../rate-limiter";
-import { authenticateOpenAI, testOpenAI } from "./openai";
-import { authenticateAnthropic, testAnthropic } from "./anthropic";
-import { authenticateGemini, testGemini } from "./gemini";
-import { authenticateManual, testManual } from "./manual";
-import { authenticateOci, ociEndpointParams, testOciApiKey } from "./oci";
-import { authenticateGoogle, testGcpServiceAccount } from "./gcp";
-import { authenticateAwsKeys, authenticateAwsRole, testAwsAccessKeys, testAwsAssumeRole } from "./aws";
-import { authenticateAzure, authenticateAzureOpenAI, testAzureOpenAI, testAzureServicePrincipal } from "./azure";
+import { authenticateOpenAI, openAISetupInfo, testOpenAI } from "./openai";
+import { anthropicSetupInfo, authenticateAnthropic, testAnthropic } from "./anthropic";
+import { authenticateGemini, geminiSetupInfo, testGemini } from "./gemini";
+import { authenticateManual, manualSetupInfo, testManual } from "./manual";
+import { authenticateOci, ociEndpointParams, ociSetupInfo, testOciApiKey } from "./oci";
+import { authenticateGoogle, googleSetupInfo, testGcpServiceAccount } from "./gcp";
+import { authenticateAwsKeys, authenticateAwsRole, awsKeysSetupInfo, awsRoleSetupInfo, testAwsAccessKeys, testAwsAssumeRole } from "./aws";
+import { authenticateAzure, authenticateAzureOpenAI, azureOpenAISetupInfo, azureSetupInfo, testAzureOpenAI, testAzureServicePrincipal } from "./azure";
 
-export type { ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuth, Protocol } from "./types";
+export type { ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuth, Protocol, SetupInfoParts } from "./types";
 
 /**
  * Every provider protocol, by the registry's `connection_test.kind`: its connection test and its
@@ -21,16 +21,16 @@ export type { ConnectionTest, ConnectionTestContext, ConnectionTestResult, Pipel
  * without a module is a type error; a provider speaking one of these is a registry entry only.
  */
 export const PROTOCOLS: Record<ConnectionTestKind, Protocol> = {
-  openai: { test: testOpenAI, authenticate: authenticateOpenAI },
-  anthropic: { test: testAnthropic, authenticate: authenticateAnthropic },
-  gemini: { test: testGemini, authenticate: authenticateGemini },
-  manual: { test: testManual, authenticate: authenticateManual },
-  gcp_service_account: { test: testGcpServiceAccount, authenticate: authenticateGoogle },
-  aws_access_keys: { test: testAwsAccessKeys, authenticate: authenticateAwsKeys },
-  aws_assume_role: { test: testAwsAssumeRole, authenticate: authenticateAwsRole },
-  azure_service_principal: { test: testAzureServicePrincipal, authenticate: authenticateAzure },
-  azure_openai: { test: testAzureOpenAI, authenticate: authenticateAzureOpenAI },
-  oci_api_key: { test: testOciApiKey, authenticate: authenticateOci, endpointParams: ociEndpointParams },
+  openai: { test: testOpenAI, authenticate: authenticateOpenAI, setupInfo: openAISetupInfo },
+  anthropic: { test: testAnthropic, authenticate: authenticateAnthropic, setupInfo: anthropicSetupInfo },
+  gemini: { test: testGemini, authenticate: authenticateGemini, setupInfo: geminiSetupInfo },
+  manual: { test: testManual, authenticate: authenticateManual, setupInfo: manualSetupInfo },
+  gcp_service_account: { test: testGcpServiceAccount, authenticate: authenticateGoogle, setupInfo: googleSetupInfo },
+  aws_access_keys: { test: testAwsAccessKeys, authenticate: authenticateAwsKeys, setupInfo: awsKeysSetupInfo },
+  aws_assume_role: { test: testAwsAssumeRole, authenticate: authenticateAwsRole, setupInfo: awsRoleSetupInfo },
+  azure_service_principal: { test: testAzureServicePrincipal, authenticate: authenticateAzure, setupInfo: azureSetupInfo },
+  azure_openai: { test: testAzureOpenAI, authenticate: authenticateAzureOpenAI, setupInfo: azureOpenAISetupInfo },
+  oci_api_key: { test: testOciApiKey, authenticate: authenticateOci, setupInfo: ociSetupInfo, endpointParams: ociEndpointParams },
 };
 
 /** The connection tests alone (older imports). */

@@ -98,6 +98,32 @@ export type PipelineAuthenticator = (ctx: ConnectionTestContext) => Promise<Pipe
 export interface Protocol {
   test: ConnectionTest;
   authenticate: PipelineAuthenticator;
+  /** What a person must prepare before creating the credential (setup-info), from the registry entry. */
+  setupInfo: SetupInfoBuilder;
   /** Placeholders the protocol derives for its endpoint templates (OCI: the realm's domain). */
   endpointParams?: (credential: Record<string, unknown>) => Record<string, string>;
 }
+
+/** The protocol-specific part of setup-info: steps, commands, policy statements, AWS trust material. */
+export interface SetupInfoParts {
+  steps: string[];
+  commands?: string[];
+  policy_statements?: string[];
+  aws?: {
+    external_id: string;
+    platform_principal: string | null;
+    /** null when the platform has no AWS identity: there is nothing a customer could trust yet. */
+    trust_policy: unknown;
+    /** null likewise (it embeds the trust policy). */
+    cloudformation_template: unknown;
+    iam_policy: unknown;
+    /** For the operator, when the platform has no AWS identity: what to configure. */
+    note?: string;
+  };
+}
+
+export type SetupInfoBuilder = (
+  provider: ResolvedProvider,
+  org: { slug: string; externalId: string },
+  platform: { awsPrincipal: () => Promise<string | null> },
+) => Promise<SetupInfoParts>;

@@ -17,7 +17,7 @@ import {
   type CheckBody,
   type HttpReply,
 } from "../http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator } from "../types";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**
  * Anthropic (docs/providers.md: Anthropic). An Admin key (sk-ant-admin01-…) authenticates on
@@ -195,3 +195,7 @@ export const authenticateAnthropic: PipelineAuthenticator = async (ctx) => {
   const apiKey = credentialString(ctx, "api_key") ?? "";
   return apiKeyAccess(ctx, apiKey, headersFor(apiKey), ctx.endpoints.api_base ?? DEFAULT_API_BASE);
 };
+
+export const anthropicSetupInfo: SetupInfoBuilder = async () => ({
+  steps: ["An organization admin creates an Admin key (sk-ant-admin01-…) in the Claude Console → Settings → Admin keys. Workspace keys cannot read costs."],
+});

@@ -19,7 +19,8 @@ import {
   tokenSuffix,
   type CheckBody,
 } from "../http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator } from "../types";
+import type { ResolvedProvider } from "../../registry-schema";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**
  * AWS (docs/providers.md: AWS access keys, AWS IAM role, AWS Bedrock): one module for the AWS protocol, speaking through the official
@@ -784,3 +785,107 @@ export const authenticateAwsRole: PipelineAuthenticator = async (ctx) => {
     client.destroy();
   }
 };
+
+// ---------------------------------------------------------------------------------------------
+// Setup help
+
+/** What the operator must configure before customers can connect an AWS role (setup-info's `aws.note`). */
+export const PLATFORM_AWS_IDENTITY_MISSING =
+  "Operator action needed: this server has no AWS identity, so there is no principal for a customer's role to trust. " +
+  "Give the server AWS credentials that may call sts:AssumeRole (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, " +
+  "or an instance or task role), and set PLATFORM_AWS_PRINCIPAL_ARN to the ARN customers should trust (or let the server read it " +
+  "from STS GetCallerIdentity). Restart the server; this page then shows the trust policy.";
+
+/** Read permissions the AWS role needs, per provider (mirrors cost_permissions in providers.yml). */
+export function awsActions(provider: ResolvedProvider): string[] {
+  return provider.cost_permissions.filter((p) => /^[a-z0-9-]+:[A-Za-z*]+$/.test(p));
+}
+
+function trustPolicy(principal: string, externalId: string) {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Effect: "Allow",
+        Principal: { AWS: principal },
+        Action: "sts:AssumeRole",
+        Condition: { StringEquals: { "sts:ExternalId": externalId } },
+      },
+    ],
+  };
+}
+
+function cloudFormation(provider: ResolvedProvider, principal: string, externalId: string) {
+  const roleName = provider.id === "aws_bedrock" ? "FinOpsBedrockReader" : "FinOpsCostReader";
+  return {
+    AWSTemplateFormatVersion: "2010-09-09",
+    Description: `Read-only role for the FinOps credential manager (${provider.name}). Grants only: ${awsActions(provider).join(", ")}.`,
+    Resources: {
+      FinOpsRole: {
+        Type: "AWS::IAM::Role",
+        Properties: {
+          RoleName: roleName,
+          MaxSessionDuration: 3600,
+          AssumeRolePolicyDocument: trustPolicy(principal, externalId),
+          Policies: [
+            {
+              PolicyName: `${roleName}Policy`,
+              PolicyDocument: {
+                Version: "2012-10-17",
+                Statement: [{ Effect: "Allow", Action: awsActions(provider), Resource: "*" }],
+              },
+            },
+          ],
+        },
+      },
+    },
+    Outputs: { RoleArn: { Description: "Paste this into the integration's role_arn field", Value: { "Fn::GetAtt": ["FinOpsRole", "Arn"] } } },
+  };
+}
+
+
+/** aws_iam / aws_bedrock: the org's external ID, the principal to trust, a trust policy and a CloudFormation template. */
+export const awsRoleSetupInfo: SetupInfoBuilder = async (provider, org, platform) => {
+  const principal = await platform.awsPrincipal();
+  return {
+    aws: {
+      external_id: org.externalId,
+      platform_principal: principal,
+      // Without the platform's own AWS identity no trust policy can name a principal: none is offered
+      // (a placeholder policy would be copied and fail), only the operator's to-do below.
+      trust_policy: principal ? trustPolicy(principal, org.externalId) : null,
+      cloudformation_template: principal ? cloudFormation(provider, principal, org.externalId) : null,
+      iam_policy: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: awsActions(provider), Resource: "*" }] },
+      ...(principal ? {} : { note: PLATFORM_AWS_IDENTITY_MISSING }),
+    },
+    steps: principal
+      ? [
+          "Create an IAM role in the account that holds your costs (for AWS Organizations: the management/payer account), using the CloudFormation template or the trust policy below.",
+          `The trust policy must name the platform principal and require the external ID ${org.externalId}: it is unique to your organization and protects against the confused-deputy problem.`,
+          `Attach a policy allowing only: ${awsActions(provider).join(", ")}.`,
+          provider.connection_test.checks.some((c) => c.name === "list_models")
+            ? "Paste the role ARN and the Bedrock region into the form."
+            : "Paste the role ARN into the form. The connection test makes one Cost Explorer call (AWS bills $0.01 per call).",
+        ]
+      : [
+          "This server has no AWS identity yet, so a role cannot be connected: ask the operator to configure one (see the note).",
+          `Once it has one, this page shows the trust policy to create, with your organization's external ID ${org.externalId}.`,
+        ],
+  };
+};
+
+/** aws_keys: an IAM user limited to the cost permissions, and its access key. */
+export const awsKeysSetupInfo: SetupInfoBuilder = async (provider) => ({
+  steps: [
+    "Create an IAM user (or use an existing one) for the cost pipeline.",
+    `Attach a policy allowing only: ${awsActions(provider).join(", ")}.`,
+    "Create an access key for it and paste the key ID and secret. The connection test makes one Cost Explorer call (AWS bills $0.01 per call).",
+    "For AWS China, GovCloud or another partition, add the metadata key region (e.g. cn-north-1): the key is tested at that partition's STS.",
+    "Prefer the IAM role integration (aws_iam): it needs no long-lived secret.",
+  ],
+  commands: [
+    "aws iam create-user --user-name finops-cost-reader",
+    `aws iam put-user-policy --user-name finops-cost-reader --policy-name FinOpsCostRead --policy-document '${JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: awsActions(provider), Resource: "*" }] })}'`,
+    "aws iam create-access-key --user-name finops-cost-reader",
+  ],
+});

@@ -22,7 +22,7 @@ import {
   type CheckBody,
   type HttpReply,
 } from "../http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator } from "../types";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**
  * Microsoft Azure and Azure OpenAI (docs/providers.md: Azure, Azure OpenAI), both with a service principal's client
@@ -813,5 +813,31 @@ export const authenticateAzureOpenAI: PipelineAuthenticator = async (ctx) => {
     scope: access.scope,
     endpoint: base,
     expires_at: new Date(access.expiresOnTimestamp ?? ctx.now() + 3_300_000).toISOString(),
+  };
+};
+
+export const azureSetupInfo: SetupInfoBuilder = async (provider) => {
+  const role = provider.roles?.[0] ?? "Cost Management Reader";
+  return {
+    steps: [
+      `Create a service principal with the ${role} role on the subscription.`,
+      "Paste the JSON the command prints (appId, password, tenant) and add the subscription ID.",
+    ],
+    commands: [`az ad sp create-for-rbac --name finops-cost-reader --role "${role}" --scopes /subscriptions/SUBSCRIPTION_ID`],
+  };
+};
+
+export const azureOpenAISetupInfo: SetupInfoBuilder = async (provider) => {
+  const [dataRole = "Cognitive Services OpenAI User", costRole = "Cost Management Reader"] = provider.roles ?? [];
+  return {
+    steps: [
+      `Create a service principal and give it the ${dataRole} role on the Azure OpenAI resource.`,
+      `Give it ${costRole} on the subscription or resource group that holds the resource, so spend can be read.`,
+    ],
+    commands: [
+      "az ad sp create-for-rbac --name finops-openai-reader",
+      `az role assignment create --assignee APP_ID --role "${dataRole}" --scope /subscriptions/SUBSCRIPTION_ID/resourceGroups/RESOURCE_GROUP/providers/Microsoft.CognitiveServices/accounts/RESOURCE_NAME`,
+      `az role assignment create --assignee APP_ID --role "${costRole}" --scope /subscriptions/SUBSCRIPTION_ID`,
+    ],
   };
 };

@@ -22,7 +22,7 @@ import {
   type CheckBody,
   type HttpReply,
 } from "../http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator } from "../types";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 import { AppError } from "../../../errors";
 import { oversizedRsaKeyReason } from "../../../kms/private-key";
 
@@ -539,4 +539,35 @@ export const authenticateGoogle: PipelineAuthenticator = async (ctx) => {
     project_id: sa.projectId,
     expires_at: new Date(token.expiresAt ?? ctx.now() + 3_300_000).toISOString(),
   };
+};
+
+/**
+ * Setup help from the registry: project-level roles are granted on the project that runs queries
+ * (`gcloud projects add-iam-policy-binding`), table-level ones on the billing export dataset
+ * (`bq add-iam-policy-binding … PROJECT:DATASET`), exactly where the connection test looks for them.
+ */
+export const googleSetupInfo: SetupInfoBuilder = async (provider) => {
+  const roles = provider.permission_roles ?? {};
+  const projectRoles = [...new Set(provider.cost_permissions.filter((p) => !TABLE_PERMISSION.test(p)).map((p) => roles[p]).filter((r): r is string => !!r))];
+  const tableRoles = [...new Set(provider.cost_permissions.filter((p) => TABLE_PERMISSION.test(p)).map((p) => roles[p]).filter((r): r is string => !!r))];
+  const account = provider.id === "gcp" ? "finops-reader" : `finops-${provider.id.replace(/^gcp_/, "").replace(/_/g, "-")}`;
+  const member = `"serviceAccount:${account}@PROJECT_ID.iam.gserviceaccount.com"`;
+  const steps = [
+    `Create a service account in the project ${tableRoles.length > 0 ? "that runs the billing queries" : `that uses ${provider.name}`}.`,
+    ...(projectRoles.length > 0 ? [`Grant it ${projectRoles.join(" and ")} on that project.`] : []),
+    ...(tableRoles.length > 0
+      ? [
+          `Grant it ${tableRoles.join(" and ")} on the billing export dataset (it may live in another project).`,
+          "Add the metadata key billing_export_table (project.dataset.gcp_billing_export_v1_<BILLING_ACCOUNT>): the connection test proves read access on that table.",
+        ]
+      : []),
+    "Create a JSON key for it and upload the file.",
+  ];
+  const commands = [
+    `gcloud iam service-accounts create ${account} --project PROJECT_ID`,
+    ...projectRoles.map((r) => `gcloud projects add-iam-policy-binding PROJECT_ID --member ${member} --role ${r}`),
+    ...tableRoles.map((r) => `bq add-iam-policy-binding --member ${member} --role ${r} BILLING_PROJECT:BILLING_DATASET`),
+    `gcloud iam service-accounts keys create key.json --iam-account ${account}@PROJECT_ID.iam.gserviceaccount.com`,
+  ];
+  return { steps, commands };
 };

@@ -19,7 +19,7 @@ import {
   type GoogleApiError,
   type HttpReply,
 } from "../http";
-import type { ConnectionTest, ConnectionTestContext, PipelineAuthenticator } from "../types";
+import type { ConnectionTest, ConnectionTestContext, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**
  * Gemini API keys (docs/providers.md: Gemini). One call, `GET /v1beta/models?pageSize=1`, with the key in the
@@ -173,3 +173,10 @@ export const authenticateGemini: PipelineAuthenticator = async (ctx) => {
   const apiKey = credentialString(ctx, "api_key") ?? "";
   return apiKeyAccess(ctx, apiKey, geminiHeaders(apiKey), ctx.endpoints.api_base ?? DEFAULT_API_BASE);
 };
+
+export const geminiSetupInfo: SetupInfoBuilder = async () => ({
+  steps: [
+    "Create an API key in Google AI Studio (new keys are auth keys, AQ.…).",
+    "Gemini has no cost API: its spend appears in the Google Cloud project's billing export. Connect GCP too to read it.",
+  ],
+});

@@ -1,7 +1,7 @@
 import "server-only";
 
 import { combineChecks, skippedCheck } from "../http";
-import type { ConnectionTest, PipelineAuthenticator } from "../types";
+import type { ConnectionTest, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**
  * Manual-entry SaaS vendors (docs/providers.md: manual SaaS): there is no remote credential, so nothing is called.
@@ -15,3 +15,7 @@ export const testManual: ConnectionTest = async () =>
 
 /** For pipelines: the stored fields as entered (and normalized by the format check). */
 export const authenticateManual: PipelineAuthenticator = async (ctx) => ({ kind: "manual", provider: ctx.provider, fields: { ...ctx.credential }, expires_at: null });
+
+export const manualSetupInfo: SetupInfoBuilder = async () => ({
+  steps: ["Manual entry: nothing is tested remotely. Enter the vendor's name and, optionally, an API key, base URL and notes."],
+});

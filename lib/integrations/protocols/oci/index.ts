@@ -24,7 +24,7 @@ import {
   type HttpOutcome,
   type HttpReply,
 } from "../http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator } from "../types";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**
  * Oracle Cloud (OCI) API signing key (docs/providers.md: OCI).
@@ -398,5 +398,22 @@ export const authenticateOci: PipelineAuthenticator = async (ctx) => {
     region: cred.region,
     tenancy_ocid: cred.tenancy,
     expires_at: null,
+  };
+};
+
+/** The tenancy that holds Oracle's cost and usage report bucket (Oracle's policy reference for cost reports). */
+const OCI_USAGE_REPORT_TENANCY = "ocid1.tenancy.oc1..aaaaaaaaned4fkpkisbwjlr56u7cj63lf3wffbilvqknstgtvzub7vhqkggq";
+
+export const ociSetupInfo: SetupInfoBuilder = async (provider) => {
+  const statements = provider.cost_permissions.map((p) => p.replace(/<group>/g, "FinOpsReaders"));
+  const endorse = statements.findIndex((p) => /^endorse /i.test(p));
+  if (endorse >= 0) statements.splice(endorse, 0, `define tenancy usage-report as ${OCI_USAGE_REPORT_TENANCY}`);
+  return {
+    steps: [
+      "Create a user in a group for the cost pipeline, and an API signing key (RSA, 2048 to 4096 bits) for that user.",
+      "Add the policy statements below in the root compartment (the last two give read access to the cost and usage reports Oracle keeps in its own tenancy). The user does not need to read its own record.",
+      "Paste the tenancy and user OCIDs, the key fingerprint, the private key (PEM) and the home region.",
+    ],
+    policy_statements: statements,
   };
 };

@@ -18,7 +18,7 @@ import {
   type CheckBody,
   type HttpReply,
 } from "../http";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator } from "../types";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**
  * OpenAI (docs/providers.md: OpenAI). An Admin key (sk-admin-…) is tested with one call to the organization
@@ -278,3 +278,10 @@ export const authenticateOpenAI: PipelineAuthenticator = async (ctx) => {
   const apiKey = credentialString(ctx, "api_key") ?? "";
   return apiKeyAccess(ctx, apiKey, headersFor(apiKey, credentialString(ctx, "organization_id")), ctx.endpoints.api_base ?? DEFAULT_API_BASE);
 };
+
+export const openAISetupInfo: SetupInfoBuilder = async (provider) => ({
+  steps: [
+    "An organization Owner creates an Admin key at platform.openai.com → Settings → Organization → Admin keys.",
+    `Give it read access to usage (${provider.cost_permissions.join(", ")}). Project keys cannot read organization costs.`,
+  ],
+});
