@@ -1,10 +1,10 @@
 import "server-only";
 
-import fs from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 
 import { StoreConflictError, StoreUnavailableError, type CredentialPatch, type CredentialRow, type CredentialStore, type CredentialSummary, type UpdateGuard } from "./store";
+import { openPrivateSqlite } from "./sqlite-file";
 import {
   CREDENTIAL_COLUMNS,
   RowDecoder,
@@ -136,24 +136,9 @@ export class SqliteCredentialStore implements CredentialStore {
 
   constructor(opts: SqliteCredentialStoreOptions) {
     this.file = path.resolve(opts.file);
-    const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
     let db: Database.Database | undefined;
     try {
-      const dir = path.dirname(this.file);
-      if (!fs.existsSync(dir)) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-      // Create the file ourselves so it never exists with a wider mode; SQLite gives the
-      // -wal and -shm files the same mode as the database file.
-      try {
-        fs.closeSync(fs.openSync(this.file, "wx", 0o600));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      }
-      db = new Database(this.file, { timeout: busyTimeoutMs });
-      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
-      db.pragma("journal_mode = WAL");
-      db.pragma("foreign_keys = ON");
-      db.pragma("synchronous = NORMAL");
-      this.restrictModes();
+      db = openPrivateSqlite(this.file, { busyTimeoutMs: opts.busyTimeoutMs, synchronous: "NORMAL" });
       this.migrate(db);
       this.db = db;
       this.stmt = {
@@ -336,18 +321,5 @@ export class SqliteCredentialStore implements CredentialStore {
         record.run(m.version, new Date().toISOString());
       }
     }).immediate();
-  }
-
-  /** Keep the database (and its WAL/SHM side files) private to this user. */
-  private restrictModes(): void {
-    for (const f of [this.file, `${this.file}-wal`, `${this.file}-shm`]) {
-      try {
-        fs.chmodSync(f, 0o600);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        // Side files may not exist yet; a file owned by another user is left as it is.
-        if (code !== "ENOENT" && code !== "EPERM") throw err;
-      }
-    }
   }
 }

@@ -1,7 +1,6 @@
 import "server-only";
-import fs from "node:fs";
-import path from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openPrivateSqlite } from "../storage/sqlite-file";
 import type { AttemptOutcome, DeliveryRecord, WebhookEndpointRecord, WebhookStore } from "./webhook-store";
 import type { DeliveryStatus, WebhookEventType } from "./schemas";
 
@@ -11,16 +10,7 @@ export class SqliteWebhookStore implements WebhookStore {
   private db: Database.Database;
 
   constructor(file: string) {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    this.db = new Database(file);
-    try {
-      fs.chmodSync(file, 0o600);
-    } catch {
-      /* best effort on filesystems without modes */
-    }
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("busy_timeout = 5000");
-    this.db.pragma("foreign_keys = ON");
+    this.db = openPrivateSqlite(file);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS webhook_endpoints (
         id TEXT PRIMARY KEY,
