@@ -1,7 +1,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import crypto from "node:crypto";
 import Database from "better-sqlite3";
+import { Pool } from "pg";
 import { describe, expect, it, inject } from "vitest";
 import { api, uniqueOrg } from "../support/api";
 import { createKey, createOrg, runCli, runCliAsync } from "../support/stack";
@@ -177,6 +179,50 @@ describe("npm run cli -- audit verify", () => {
       const json = JSON.parse(runCli(dir, ["audit", "verify", "--org", "tamper-del", "--json"]).stdout);
       expect(json.orgs[0].first_broken).toMatchObject({ event_id: afterDeleted, seq: 3 });
     } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Appends from separate processes on one database must serialize, or the chain forks (two
+  // events with one seq, or one prev_hash twice) and verify fails.
+  async function concurrentCliAppends(dir: string, env: Record<string, string>) {
+    const run = (args: string[]) => runCliAsync(dir, args, env);
+    expect((await run(["orgs", "create", "busy", "--json"])).status).toBe(0);
+    const results = await Promise.all(Array.from({ length: 6 }, () => run(["keys", "create", "busy", "--role", "viewer", "--json"])));
+    for (const r of results) expect(r.status, r.stderr).toBe(0);
+    const v = await run(["audit", "verify", "--org", "busy", "--json"]);
+    expect(v.status, v.stdout + v.stderr).toBe(0);
+    expect(JSON.parse(v.stdout)).toEqual({ ok: true, orgs: [{ org: "busy", ok: true, events: 7, first_broken: null }] });
+  }
+
+  it("keeps one chain when several CLI processes append to one org at once (SQLite)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cm-audit-conc-"));
+    try {
+      await concurrentCliAppends(dir, {});
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  const pgUrl = process.env.AUTH_TEST_DATABASE_URL;
+  it.skipIf(!pgUrl)("keeps one chain across processes on Postgres (AUTH_DATABASE_URL), and names an edited row there too", async () => {
+    const schema = `cm_audit_cli_${crypto.randomBytes(5).toString("hex")}`;
+    const admin = new Pool({ connectionString: pgUrl, max: 1 });
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cm-audit-pg-"));
+    const url = new URL(pgUrl!);
+    url.searchParams.set("options", `-c search_path=${schema}`);
+    try {
+      await concurrentCliAppends(dir, { AUTH_DATABASE_URL: url.toString() });
+      const { rows } = await admin.query(`SELECT id FROM ${schema}.audit_events WHERE org = 'busy' AND seq = 4`);
+      await admin.query(`DROP TRIGGER audit_events_append_only ON ${schema}.audit_events`);
+      await admin.query(`UPDATE ${schema}.audit_events SET actor_id = 'someone-else' WHERE id = $1`, [rows[0].id]);
+      const v = await runCliAsync(dir, ["audit", "verify"], { AUTH_DATABASE_URL: url.toString() });
+      expect(v.status).toBe(1);
+      expect(v.stdout).toContain(`busy: BROKEN at event ${rows[0].id} (seq 4`);
+    } finally {
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
