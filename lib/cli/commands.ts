@@ -3,10 +3,12 @@ import {
   keyVersionStatus,
   retireLocalKeyVersion,
   rotateEncryption,
+  smokeTestProvider,
   validateAllIntegrations,
 } from "../integrations";
+import fs from "node:fs";
 import { createOrganization, createOrgApiKey, listOrgApiKeys, revokeOrgApiKey } from "../auth/organizations";
-import type { Command } from "./run";
+import { UsageError, type Command } from "./run";
 import { verifyAuditTrail } from "../audit/verify-audit-trail";
 
 /**
@@ -90,6 +92,51 @@ export const COMMANDS: readonly Command[] = [
         report,
       );
       return report.invalid_or_expired > 0 ? 1 : 0;
+    },
+  },
+  {
+    name: "integrations smoke",
+    positionals: ["provider"],
+    options: {
+      "credential-file": { type: "string", value: "F", required: true },
+      "metadata-file": { type: "string", value: "M" },
+      org: { type: "string", value: "SLUG" },
+    },
+    summary: "run one connection test against the real provider and print each check; stores nothing, never prints the secret",
+    details: [
+      "F: a JSON file of the provider's credential fields (for gcp/gcp_vertex the key file itself is fine); M: a JSON file of metadata",
+      "--org: use that organization's AWS external ID (aws_iam, aws_bedrock); exit 1 unless the credential passed",
+    ],
+    async run({ args, option, actor, deps, io }) {
+      const read = (file: string) => {
+        try {
+          return fs.readFileSync(file, "utf8");
+        } catch {
+          throw new UsageError(`cannot read ${file}`);
+        }
+      };
+      const metadataFile = option("metadata-file");
+      const r = await smokeTestProvider(
+        {
+          actor,
+          provider: args.provider!,
+          credentialText: read(option("credential-file")!),
+          ...(metadataFile ? { metadataText: read(metadataFile) } : {}),
+          org: option("org"),
+        },
+        deps,
+      );
+      const mark = (o: string) => (o === "ok" ? "PASS" : o === "skipped" ? "SKIP" : "FAIL");
+      const lines = [
+        `${r.name} (${r.provider}): ${r.outcome}${r.status ? ` → would be ${r.status}` : " (no verdict)"}; fingerprint ${r.fingerprint}`,
+        ...r.checks.map((c) => `  ${mark(c.outcome)} ${c.name}\t${c.outcome}\t${c.duration_ms} ms${c.message ? `\n       ${c.message}` : ""}`),
+        ...(r.account ? [`  account: ${r.account.id}${r.account.name ? ` (${r.account.name})` : ""}`] : []),
+        ...Object.entries(r.warnings).map(([k, v]) => `  warning ${k}: ${v}`),
+        `  endpoints: ${Object.entries(r.endpoints).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"}`,
+        "  Nothing was stored.",
+      ];
+      await io.result(lines.join("\n"), r);
+      return r.status === "active" ? 0 : 1;
     },
   },
   {

@@ -19,3 +19,4 @@ export { keyVersionStatus, type KeyVersionStatus } from "./key-version-status";
 export { addLocalKeyVersion } from "./add-key-version";
 export { retireLocalKeyVersion } from "./retire-key-version";
 export { authenticate, clearAuthenticationCache, type PipelineAuth } from "./authenticate";
+export { smokeTestProvider, type SmokeReport } from "./smoke-test-provider";
