@@ -16,6 +16,20 @@ import { header, startFakeServer, type FakeReply, type FakeServer, type FakeServ
  * `{"type":"error","error":{"type","message"},"request_id"}` with 401 authentication_error,
  * 403 permission_error, 404 not_found_error, 429 rate_limit_error, 529 overloaded_error.
  *
+ * Sources, beside what the connection test relies on:
+ * - error shape `{"type":"error","error":{"type","message"},"request_id"}` and the status ↔ type
+ *   table (400 invalid_request_error, 401 authentication_error, 402 billing_error, 403
+ *   permission_error, 404 not_found_error, 429 rate_limit_error, 500 api_error, 529
+ *   overloaded_error): https://docs.anthropic.com/en/api/errors;
+ * - headers `x-api-key` and `anthropic-version: 2023-06-01`, base https://api.anthropic.com:
+ *   anthropics/anthropic-sdk-typescript src/client.ts;
+ * - GET /v1/organizations/me → `{id, name, type: "organization"}`, and the cost report
+ *   (`starting_at`, `limit`, `data`, `has_more`): https://docs.anthropic.com/en/api/admin-api/
+ *   organization/get-me and https://docs.anthropic.com/en/api/usage-cost-api;
+ * - 429 carries `retry-after` (seconds): https://docs.anthropic.com/en/api/rate-limits.
+ * Where the sources are silent the code accepts both answers: a non-admin key refused by an
+ * organization endpoint is permission_denied whether the status is 401 or 403.
+ *
  * Assumptions (not documented): a workspace API key on /v1/organizations/* gets 403
  * permission_error (docs/providers.md: "403 permission_error means the key lacks access to the
  * resource"; workspace keys don't work on the Admin API); an admin key on /v1/models gets 401.

@@ -33,6 +33,23 @@ import { header, startFakeServer, type FakeReply, type FakeServerOptions, type R
  * `trustRole`), then issues fresh ASIA credentials that the fake accepts for Cost Explorer and
  * Bedrock with the role's permissions.
  *
+ * Sources, beside what the connection test relies on:
+ * - STS actions, parameters and the query protocol: botocore `botocore/data/sts/2011-06-15/
+ *   service-2.json`; https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
+ *   (needs no permission), API_AssumeRole.html, API_GetSessionToken.html;
+ * - the common errors (InvalidClientTokenId, SignatureDoesNotMatch, ExpiredToken, AccessDenied,
+ *   Throttling): https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html and
+ *   API_AssumeRole.html "Errors"; the AccessDenied message naming sts:AssumeRole is observed
+ *   (aws-azure-login#251, terraform-provider-aws issues);
+ * - Cost Explorer GetCostAndUsage, its errors (AccessDeniedException, DataUnavailableException,
+ *   LimitExceededException) and its price ($0.01 per request):
+ *   https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_GetCostAndUsage.html and
+ *   https://aws.amazon.com/aws-cost-management/aws-cost-explorer/pricing/;
+ * - Bedrock ListFoundationModels (GET /foundation-models) and `x-amzn-ErrorType`:
+ *   https://docs.aws.amazon.com/bedrock/latest/APIReference/API_ListFoundationModels.html;
+ * - SigV4: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv.html; partitions and
+ *   their STS hosts: aws-sdk-js-v3 packages/util-endpoints/src/lib/aws/partitions.json.
+ *
  * Control plane for tests in another process: `POST /__fake/trust-role` with JSON
  * `{"role_arn", "external_id" (string or null), "ce", "bedrock"}` does what `trustRole` does.
  */

@@ -63,6 +63,23 @@ import { makeTestCa, type TestCa } from "./tls";
  *
  * Behaviour is chosen per app (the default apps in azure-keys.ts, or registerApp) or forced for a
  * whole service with setMode(mode, service).
+ *
+ * Sources, beside what the connection test relies on:
+ * - the token request and its error body (`error`, `error_description`, `error_codes`):
+ *   https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow;
+ * - the AADSTS codes (7000215 invalid secret, 7000222 expired secret, 700016 app not in tenant,
+ *   90002 tenant not found, 500011 resource principal not found, 1002012 scope):
+ *   https://learn.microsoft.com/entra/identity-platform/reference-error-codes;
+ * - ARM error codes (AuthenticationFailed, InvalidAuthenticationToken*, AuthorizationFailed,
+ *   SubscriptionNotFound): https://learn.microsoft.com/azure/azure-resource-manager/troubleshooting/common-deployment-errors;
+ * - Cost Management query and its throttling headers (`x-ms-ratelimit-microsoft.costmanagement-
+ *   qpu-retry-after` and friends): https://learn.microsoft.com/rest/api/cost-management/query/usage
+ *   and https://learn.microsoft.com/azure/cost-management-billing/automate/api-best-practices;
+ * - Azure OpenAI v1 (`/openai/v1/models`, no api-version) and its token audiences
+ *   (https://ai.azure.com for v1, https://cognitiveservices.azure.com for dated versions):
+ *   openai/openai-node docs/azure.md and https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle.
+ * Where they disagree (which audience a resource accepts) the code accepts both: v1 first, then
+ * the Cognitive Services audience, and the pipeline gets whichever the resource accepted.
  */
 
 export type AzureFakeService = "token" | "management" | "openai";

@@ -15,6 +15,22 @@ import { header, startFakeServer, type FakeReply, type FakeServer, type FakeServ
  * real API (docs/providers.md: Gemini): the key in `x-goog-api-key` or `?key=`; Google error bodies
  * `{"error":{code,message,status,details:[ErrorInfo{reason,domain,metadata}, …]}}`; a bad key is
  * HTTP 400 INVALID_ARGUMENT with reason API_KEY_INVALID (not 401).
+ *
+ * Sources, beside what the connection test relies on:
+ * - GET /v1beta/models?pageSize=… and the `x-goog-api-key` header:
+ *   https://ai.google.dev/api/rest/v1beta/models/list, https://ai.google.dev/gemini-api/docs/api-key;
+ * - Google's error model (`error.status`, `details[]` with google.rpc.ErrorInfo `reason` and
+ *   google.rpc.RetryInfo `retryDelay`): https://cloud.google.com/apis/design/errors and
+ *   https://google.aip.dev/193;
+ * - a bad key answered 400 INVALID_ARGUMENT / API_KEY_INVALID ("API key not valid. Please pass a
+ *   valid API key.") rather than 401, observed: continuedev/continue#8516, google/timesketch#3703;
+ *   the "API Key not found" variant: google-gemini/gemini-cli#25198;
+ * - an auth key (AQ.…) whose project cannot use it: 401 UNAUTHENTICATED with reason
+ *   ACCESS_TOKEN_TYPE_UNSUPPORTED, observed in google-gemini/gemini-cli issues;
+ * - 403 SERVICE_DISABLED when the Generative Language API is off in the key's project, and 429
+ *   RESOURCE_EXHAUSTED with RetryInfo: the same error model (cloud.google.com/apis/design/errors).
+ * The code classifies by `details[].reason` first and by HTTP status second, so a bad key is an
+ * authentication failure whether Google answers 400 or 401.
  */
 
 export type GeminiFakeMode = "normal" | "hang" | "unavailable" | "rate_limited";
