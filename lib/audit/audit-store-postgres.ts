@@ -1,5 +1,6 @@
 import "server-only";
 import type { Pool, PoolClient } from "pg";
+import { inTransaction, schemaOnFirstUse } from "../auth/pg-pool";
 import { AUDIT_COLUMNS, eventToParams, rowToEvent, type AuditListQuery, type AuditRow, type AuditStore } from "./audit-store";
 import { eventHash, newHead, withMac, type ChainedAuditEvent, type ChainHead } from "./chain";
 import type { AuditEvent } from "./events";
@@ -66,44 +67,24 @@ const fromPg = (r: PgRow) => rowToEvent({ ...r, at: r.at.toISOString(), seq: Num
  */
 export class PostgresAuditStore implements AuditStore {
   readonly backend = "postgres" as const;
-  private ready: Promise<void> | null = null;
   private closed = false;
+  private readonly schema: () => Promise<void>;
 
   constructor(
     private readonly pool: Pool,
     private readonly key: Buffer,
-  ) {}
+  ) {
+    this.schema = schemaOnFirstUse(pool, "credential-manager.audit-store.schema", SCHEMA);
+  }
 
   private async migrated(): Promise<void> {
     if (this.closed) throw new Error("The audit store is closed.");
-    this.ready ??= this.migrate().catch((e: unknown) => {
-      this.ready = null;
-      throw e;
-    });
-    await this.ready;
+    await this.schema();
   }
 
-  private async migrate(): Promise<void> {
-    await this.tx(async (c) => {
-      await c.query("SELECT pg_advisory_xact_lock(hashtext('credential-manager.audit-store.schema'))");
-      await c.query(SCHEMA);
-    }, false);
-  }
-
-  private async tx<T>(fn: (c: PoolClient) => Promise<T>, migrate = true): Promise<T> {
-    if (migrate) await this.migrated();
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      const r = await fn(client);
-      await client.query("COMMIT");
-      return r;
-    } catch (e) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw e;
-    } finally {
-      client.release();
-    }
+  private async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    await this.migrated();
+    return inTransaction(this.pool, fn);
   }
 
   private async query<R extends object>(text: string, values: unknown[] = []): Promise<R[]> {

@@ -1,5 +1,6 @@
 import "server-only";
 import type { Pool } from "pg";
+import { schemaOnFirstUse } from "./pg-pool";
 import {
   lastUseIsStale,
   newApiKeyMaterial,
@@ -54,37 +55,19 @@ const KEY_COLUMNS = "id, org, role, label, created_at, last_used_at, revoked_at,
  */
 export class PostgresAuthStore implements AuthStore {
   readonly backend = "postgres" as const;
-  private ready: Promise<void> | null = null;
   private closed = false;
+  private readonly migrated: () => Promise<void>;
 
-  constructor(private readonly pool: Pool) {}
+  constructor(private readonly pool: Pool) {
+    this.migrated = schemaOnFirstUse(pool, "credential-manager.auth-store.schema", SCHEMA);
+  }
 
   /** Runs one parameterized statement once the tables exist. */
   private async query<R extends object>(text: string, values: unknown[] = []): Promise<{ rows: R[]; rowCount: number }> {
     if (this.closed) throw new Error("The auth store is closed.");
-    // Retried on the next call if it failed (say the database was not up yet), not cached as a failure.
-    this.ready ??= this.migrate().catch((e: unknown) => {
-      this.ready = null;
-      throw e;
-    });
-    await this.ready;
+    await this.migrated();
     const res = await this.pool.query(text, values);
     return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
-  }
-
-  private async migrate(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      await client.query("SELECT pg_advisory_xact_lock(hashtext('credential-manager.auth-store.schema'))");
-      await client.query(SCHEMA);
-      await client.query("COMMIT");
-    } catch (e) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw e;
-    } finally {
-      client.release();
-    }
   }
 
   async getOrg(slug: string): Promise<OrgRecord | null> {

@@ -1,5 +1,5 @@
 import "server-only";
-import { Pool } from "pg";
+import { Pool, type PoolClient } from "pg";
 
 const GLOBAL_KEY = Symbol.for("credential-manager.auth-pg-pools");
 type GlobalWithPools = typeof globalThis & { [GLOBAL_KEY]?: Map<string, Pool> };
@@ -22,4 +22,38 @@ export function sharedAuthPool(url: string): Pool {
     pools.set(url, pool);
   }
   return pool;
+}
+
+/** Run `fn` in one transaction on a pooled connection: COMMIT when it resolves, ROLLBACK when it throws. */
+export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * A store's tables, created on first use: `schema` (idempotent DDL) runs once per process, inside a
+ * transaction holding the advisory lock `lockName`, so instances starting together do not race
+ * (https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS). A failure (the
+ * database not up yet) is not remembered: the next call tries again.
+ */
+export function schemaOnFirstUse(pool: Pool, lockName: string, schema: string): () => Promise<void> {
+  let ready: Promise<void> | null = null;
+  return () =>
+    (ready ??= inTransaction(pool, async (client) => {
+      await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [lockName]);
+      await client.query(schema);
+    }).catch((e: unknown) => {
+      ready = null;
+      throw e;
+    }));
 }

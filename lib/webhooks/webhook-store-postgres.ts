@@ -1,5 +1,6 @@
 import "server-only";
 import type { Pool } from "pg";
+import { schemaOnFirstUse } from "../auth/pg-pool";
 import type { AttemptOutcome, DeliveryRecord, WebhookEndpointRecord, WebhookStore } from "./webhook-store";
 import { toDelivery, toEndpoint, type DeliveryRow } from "./webhook-store-sqlite";
 
@@ -43,35 +44,18 @@ const SCHEMA = `
  */
 export class PostgresWebhookStore implements WebhookStore {
   readonly backend = "postgres" as const;
-  private ready: Promise<void> | null = null;
   private closed = false;
+  private readonly migrated: () => Promise<void>;
 
-  constructor(private readonly pool: Pool) {}
+  constructor(private readonly pool: Pool) {
+    this.migrated = schemaOnFirstUse(pool, "credential-manager.webhook-store.schema", SCHEMA);
+  }
 
   private async query<R extends object>(text: string, values: unknown[] = []): Promise<{ rows: R[]; rowCount: number }> {
     if (this.closed) throw new Error("The webhook store is closed.");
-    this.ready ??= this.migrate().catch((e: unknown) => {
-      this.ready = null;
-      throw e;
-    });
-    await this.ready;
+    await this.migrated();
     const res = await this.pool.query(text, values);
     return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
-  }
-
-  private async migrate(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      await client.query("SELECT pg_advisory_xact_lock(hashtext('credential-manager.webhook-store.schema'))");
-      await client.query(SCHEMA);
-      await client.query("COMMIT");
-    } catch (e) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw e;
-    } finally {
-      client.release();
-    }
   }
 
   async createEndpoint(r: WebhookEndpointRecord): Promise<void> {
