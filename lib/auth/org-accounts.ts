@@ -24,18 +24,31 @@ import {
 import { createOrganization } from "./organizations";
 import { recordAudit, recordAuditFailure, type AuditInput } from "../audit/record-audit";
 
-/** Runs a member/invitation change and records it (outcome ok, or the error's code); `note.target` says whom it concerned. */
-async function auditedChange<T>(
-  deps: CoreDeps,
-  base: Omit<AuditInput, "outcome" | "target">,
-  fn: (note: { target?: string; org?: string }) => Promise<T>,
-): Promise<T> {
-  const note: { target?: string; org?: string } = {};
+/** What a member/invitation change tells its audit record: whom it concerned, the org (when it is learnt), the API keys it revoked. */
+interface AuditNote {
+  target?: string;
+  org?: string;
+  revokedKeyIds?: string[];
+}
+
+/**
+ * Runs a member/invitation change and records it (outcome ok, or the error's code), plus one
+ * api_key.revoke per key it revoked on the way (those stay revoked even if the change then fails).
+ */
+async function auditedChange<T>(deps: CoreDeps, base: Omit<AuditInput, "outcome" | "target">, fn: (note: AuditNote) => Promise<T>): Promise<T> {
+  const note: AuditNote = {};
+  const revokes = async () => {
+    for (const id of note.revokedKeyIds ?? []) {
+      await recordAudit(deps, { actor: base.actor, org: note.org ?? base.org, action: "api_key.revoke", outcome: "ok", target: `${id}, created by ${note.target ?? "the member"}` });
+    }
+  };
   try {
     const r = await fn(note);
+    await revokes();
     await recordAudit(deps, { ...base, org: note.org ?? base.org, target: note.target ?? null, outcome: "ok" });
     return r;
   } catch (e) {
+    await revokes();
     if (note.org ?? base.org) await recordAuditFailure(deps, { ...base, org: note.org ?? base.org, target: note.target ?? null }, e);
     throw e;
   }
@@ -256,7 +269,7 @@ export async function updateMemberRole(
 async function updateMemberRoleUnaudited(
   args: { actor: Actor | null; org: string; memberId: string; role: unknown; reqHeaders: Headers },
   deps: CoreDeps,
-  note: { target?: string },
+  note: AuditNote,
 ): Promise<{ revokedKeys: number }> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
   const role = RoleSchema.safeParse(args.role);
@@ -274,6 +287,7 @@ async function updateMemberRoleUnaudited(
   // A demoted member's keys go with the power they had: revoked first, so that a failure below
   // leaves fewer keys working, never more (docs/security.md, "Removed and demoted members").
   const revokedKeys = ROLE_RANK[role.data] < ROLE_RANK[member.role] ? await deps.auth.revokeApiKeysCreatedBy(args.org, member.userId, new Date(deps.now())) : [];
+  note.revokedKeyIds = revokedKeys;
   const auth = await getReadyAuth(deps.env);
   await withAuthErrors(() => auth.api.updateMemberRole({ body: { memberId: member.id, role: role.data, organizationId }, headers: args.reqHeaders }));
   return { revokedKeys: revokedKeys.length };
@@ -292,7 +306,7 @@ export async function removeMember(
 async function removeMemberUnaudited(
   args: { actor: Actor | null; org: string; memberId: string; reqHeaders: Headers },
   deps: CoreDeps,
-  note: { target?: string },
+  note: AuditNote,
 ): Promise<{ revokedKeys: number }> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
   const organizationId = await authOrgIdOrThrow(deps, args.org);
@@ -306,6 +320,7 @@ async function removeMemberUnaudited(
   }
   // The keys they created stop working with them (revoked first: see updateMemberRole).
   const revokedKeys = await deps.auth.revokeApiKeysCreatedBy(args.org, member.userId, new Date(deps.now()));
+  note.revokedKeyIds = revokedKeys;
   const auth = await getReadyAuth(deps.env);
   await withAuthErrors(() => auth.api.removeMember({ body: { memberIdOrEmail: member.id, organizationId }, headers: args.reqHeaders }));
   return { revokedKeys: revokedKeys.length };
@@ -340,7 +355,7 @@ export async function acceptInvitation(
 async function acceptInvitationUnaudited(
   args: { actor: Actor | null; invitationId: string; reqHeaders: Headers },
   deps: CoreDeps,
-  note: { target?: string; org?: string },
+  note: AuditNote,
 ): Promise<{ org: string }> {
   const user = userOrThrow(args.actor);
   const preview = await getInvitationPreview(args.invitationId, deps);

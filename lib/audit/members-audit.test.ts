@@ -1,0 +1,96 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseEnv, type Env } from "../env";
+import { AppError } from "../errors";
+import { createDeps, type CoreDeps } from "../integrations/deps";
+import { getAccounts, getReadyAuth } from "../auth/accounts";
+import type { Actor } from "../auth/actor";
+import { createOrgApiKey } from "../auth/organizations";
+import { acceptInvitation, createUserOrganization, inviteMember, removeMember, updateMemberRole, listOrgMembers } from "../auth/org-accounts";
+import type { AuditEvent } from "./events";
+import { listAuditEvents } from "./list-audit-events";
+import { recordFailedSignIn } from "./record-sign-in-failure";
+
+/**
+ * Member, invitation and sign-in events through the real accounts layer (Better Auth on SQLite):
+ * invite, accept (and a refused accept), role change, removal, the API keys revoked with a demoted
+ * or removed member, a viewer's refused invite, and failed sign-ins.
+ */
+let dir: string;
+let env: Env;
+let deps: CoreDeps;
+const CLI: Actor = { kind: "system", name: "cli" };
+
+async function signUp(email: string): Promise<{ actor: Actor; headers: Headers }> {
+  const auth = await getReadyAuth(env);
+  const r = await auth.api.signUpEmail({ body: { email, password: "a long enough password", name: email.split("@")[0]! }, returnHeaders: true });
+  const cookie = r.headers.get("set-cookie")!.split(";")[0]!;
+  return { actor: { kind: "user", userId: r.response.user.id, email, clientIp: "198.51.100.20" }, headers: new Headers({ cookie }) };
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return "ok";
+  } catch (e) {
+    if (e instanceof AppError) return e.code;
+    throw e;
+  }
+}
+
+const events = async (org: string): Promise<AuditEvent[]> => (await listAuditEvents({ actor: CLI, org, query: { limit: 500 } }, deps)).events;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "cm-audit-members-"));
+  env = parseEnv({ DATA_DIR: dir, LOG_LEVEL: "silent" });
+  deps = createDeps(env, { log: pino({ level: "silent" }) });
+  await getAccounts(env).ready;
+});
+
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("member and sign-in events", () => {
+  it("invite, accept, role change with the keys it revoked, removal, refusals, failed sign-ins", async () => {
+    const ann = await signUp("ann@example.com");
+    const bob = await signUp("bob@example.com");
+    const eve = await signUp("eve@example.com");
+    await createUserOrganization({ actor: ann.actor, input: { name: "Members Inc", slug: "members" }, reqHeaders: ann.headers }, deps);
+
+    const inv = await inviteMember({ actor: ann.actor, org: "members", input: { email: "bob@example.com", role: "admin" }, reqHeaders: ann.headers }, deps);
+    expect(await codeOf(acceptInvitation({ actor: eve.actor, invitationId: inv.id, reqHeaders: eve.headers }, deps))).toBe("forbidden");
+    await acceptInvitation({ actor: bob.actor, invitationId: inv.id, reqHeaders: bob.headers }, deps);
+    const bobsKey = await createOrgApiKey({ actor: bob.actor, org: "members", role: "viewer" }, deps);
+    const bobMember = (await listOrgMembers({ actor: ann.actor, org: "members" }, deps)).members.find((m) => m.email === "bob@example.com")!;
+    await updateMemberRole({ actor: ann.actor, org: "members", memberId: bobMember.id, role: "viewer", reqHeaders: ann.headers }, deps);
+    expect(await codeOf(inviteMember({ actor: bob.actor, org: "members", input: { email: "x@example.com", role: "viewer" }, reqHeaders: bob.headers }, deps))).toBe("forbidden");
+    await removeMember({ actor: ann.actor, org: "members", memberId: bobMember.id, reqHeaders: ann.headers }, deps);
+    // eve is no member: her refused invite is not written into this org's trail.
+    expect(await codeOf(inviteMember({ actor: eve.actor, org: "members", input: { email: "y@example.com", role: "viewer" }, reqHeaders: eve.headers }, deps))).toBe("org_not_found");
+
+    await recordFailedSignIn({ email: "ann@example.com", clientIp: "203.0.113.66" }, deps);
+    await recordFailedSignIn({ email: "nobody@example.com", clientIp: "203.0.113.66" }, deps);
+    await recordFailedSignIn({ email: "eve@example.com", clientIp: "203.0.113.66" }, deps); // in no org
+
+    const es = await events("members");
+    expect(es.map((e) => [e.action, e.outcome, e.actor.type === "user" ? e.actor.email : e.actor.type, e.target])).toEqual([
+      ["sign_in.failed", "unauthenticated", "ann@example.com", null],
+      ["member.remove", "ok", "ann@example.com", "bob@example.com (viewer)"],
+      ["member.invite", "forbidden", "bob@example.com", null],
+      ["member.role_change", "ok", "ann@example.com", "bob@example.com (admin → viewer)"],
+      ["api_key.revoke", "ok", "ann@example.com", `${bobsKey.key.id}, created by bob@example.com (admin → viewer)`],
+      ["api_key.create", "ok", "bob@example.com", `${bobsKey.key.id} (viewer)`],
+      ["invitation.accept", "ok", "bob@example.com", "bob@example.com (admin)"],
+      ["invitation.accept", "forbidden", "eve@example.com", "bob@example.com (admin)"],
+      ["member.invite", "ok", "ann@example.com", "bob@example.com (admin)"],
+    ]);
+    expect(es[0]).toMatchObject({ client_ip: "203.0.113.66", actor: { type: "user", email: "ann@example.com" } });
+    expect(es[1]).toMatchObject({ client_ip: "198.51.100.20", provider: null, fingerprint_before: null, fingerprint_after: null });
+    expect(JSON.stringify(es)).not.toContain(inv.id); // the invitation id is a bearer secret (the link)
+    expect(JSON.stringify(es)).not.toContain(bobsKey.apiKey.slice(17));
+  });
+});
