@@ -1,5 +1,5 @@
 import "server-only";
-import type { AuditAction, AuditEvent } from "./events";
+import { eventDetails, type AuditAction, type AuditEvent } from "./events";
 import type { ChainedAuditEvent, ChainHead } from "./chain";
 
 export interface AuditListQuery {
@@ -82,25 +82,7 @@ export function rowToEvent(r: AuditRow): ChainedAuditEvent {
 }
 
 export function eventToParams(e: AuditEvent, seq: number, prevHash: string, hash: string): unknown[] {
-  return [
-    e.id,
-    e.org,
-    seq,
-    e.at,
-    e.actor.type,
-    e.actor.id,
-    e.actor.email ?? null,
-    e.action,
-    e.provider,
-    e.fingerprint_before,
-    e.fingerprint_after,
-    e.outcome,
-    e.request_id,
-    e.client_ip,
-    e.target,
-    prevHash,
-    hash,
-  ];
+  return [e.id, e.org, seq, e.at, ...eventDetails(e), prevHash, hash];
 }
 
 export const AUDIT_COLUMNS =

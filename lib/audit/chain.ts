@@ -1,7 +1,7 @@
 import "server-only";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { canonicalize } from "../kms/fingerprint";
-import type { AuditEvent } from "./events";
+import { eventDetails, type AuditEvent } from "./events";
 
 /**
  * The per-org hash chain that makes the audit trail tamper-evident (docs/security.md, "Audit
@@ -35,25 +35,7 @@ const mac = (key: Buffer, parts: unknown[]) => createHmac("sha256", key).update(
 
 /** The hash of an event at `seq` following `prevHash`. */
 export function eventHash(key: Buffer, seq: number, prevHash: string, e: AuditEvent): string {
-  return mac(key, [
-    "audit-event-v1",
-    seq,
-    prevHash,
-    e.id,
-    e.org,
-    e.at,
-    e.actor.type,
-    e.actor.id,
-    e.actor.email ?? null,
-    e.action,
-    e.provider,
-    e.fingerprint_before,
-    e.fingerprint_after,
-    e.outcome,
-    e.request_id,
-    e.client_ip,
-    e.target,
-  ]);
+  return mac(key, ["audit-event-v1", seq, prevHash, e.id, e.org, e.at, ...eventDetails(e)]);
 }
 
 export function headMac(key: Buffer, h: Omit<ChainHead, "mac">): string {

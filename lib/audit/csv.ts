@@ -1,4 +1,4 @@
-import type { AuditEvent } from "./events";
+import { eventDetails, type AuditEvent } from "./events";
 
 export const AUDIT_CSV_COLUMNS = [
   "id",
@@ -34,24 +34,7 @@ export function auditEventsToCsv(events: readonly AuditEvent[]): string {
   const lines = [AUDIT_CSV_COLUMNS.join(",")];
   for (const e of events) {
     lines.push(
-      [
-        e.id,
-        e.at,
-        e.org,
-        e.actor.type,
-        e.actor.id,
-        e.actor.email ?? "",
-        e.action,
-        e.provider,
-        e.fingerprint_before,
-        e.fingerprint_after,
-        e.outcome,
-        e.request_id,
-        e.client_ip,
-        e.target,
-      ]
-        .map(csvField)
-        .join(","),
+      [e.id, e.at, e.org, ...eventDetails(e)].map(csvField).join(","),
     );
   }
   return `${lines.join("\r\n")}\r\n`;

@@ -53,6 +53,27 @@ export const AuditEventSchema = z.object({
 });
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 
+/**
+ * An event's fields after its id, org and time, in the one order the hash chain (lib/audit/chain.ts),
+ * the stores' columns (lib/audit/audit-store.ts) and the CSV export (lib/audit/csv.ts) all use.
+ * Changing it changes every event hash: existing chains would no longer verify.
+ */
+export function eventDetails(e: AuditEvent): Array<string | null> {
+  return [
+    e.actor.type,
+    e.actor.id,
+    e.actor.email ?? null,
+    e.action,
+    e.provider,
+    e.fingerprint_before,
+    e.fingerprint_after,
+    e.outcome,
+    e.request_id,
+    e.client_ip,
+    e.target,
+  ];
+}
+
 export const AuditPageSchema = z.object({
   events: z.array(AuditEventSchema),
   next_cursor: z.string().nullable(),
