@@ -1,6 +1,6 @@
 import { NextResponse, type NextRequest } from "next/server";
 import { getEnv } from "./lib/env";
-import { BODY_LIMIT_BYTES, checkRequestBody } from "./lib/http/body-guard";
+import { BODY_LIMIT_BYTES, checkRequestBody, readBodyUpTo } from "./lib/http/body-guard";
 
 /**
  * Next.js Proxy (https://nextjs.org/docs/app/api-reference/file-conventions/proxy): runs before
@@ -46,30 +46,6 @@ function servedOverHttps(req: NextRequest): boolean {
   return req.nextUrl.protocol === "https:" || req.headers.get("x-forwarded-proto") === "https" || (getEnv().BETTER_AUTH_URL ?? "").startsWith("https://");
 }
 
-async function readLimited(req: NextRequest): Promise<Uint8Array> {
-  if (!req.body) return new Uint8Array(0);
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    chunks.push(value);
-    if (size > BODY_LIMIT_BYTES) {
-      await reader.cancel().catch(() => {});
-      break;
-    }
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
-
 function refuse(status: number, code: string, message: string, headers: Record<string, string>): NextResponse {
   return NextResponse.json({ error: { code, message } }, { status, headers: { "cache-control": "no-store", ...headers } });
 }
@@ -82,7 +58,7 @@ export async function proxy(req: NextRequest): Promise<NextResponse> {
   if (!METHODS_WITHOUT_BODY.has(req.method)) {
     const declared = req.headers.get("content-length");
     const declaredLength = declared !== null && /^\d+$/.test(declared) ? Number(declared) : null;
-    const body = declaredLength !== null && declaredLength > BODY_LIMIT_BYTES ? new Uint8Array(0) : await readLimited(req);
+    const body = declaredLength !== null && declaredLength > BODY_LIMIT_BYTES ? new Uint8Array(0) : (await readBodyUpTo(req.body)).bytes;
     const refusal = await checkRequestBody({ headers: req.headers, body, declaredLength });
     if (refusal) return refuse(refusal.status, refusal.code, refusal.message, { ...security, "content-security-policy": API_CSP });
   }

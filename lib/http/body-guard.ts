@@ -26,13 +26,44 @@ import { MAX_INPUT_DEPTH, pathDeeperThan } from "../json-depth";
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
+/** The one message for a body over the limit (REST routes and the proxy alike). */
+export const TOO_LARGE_MESSAGE = `The body is larger than ${BODY_LIMIT_BYTES / 1024} KiB.`;
+
+/**
+ * A request body, read until it ends or passes `limit` bytes (then reading stops and the stream is
+ * cancelled): `bytes` holds what was read, `tooLarge` says it went past the limit.
+ */
+export async function readBodyUpTo(body: ReadableStream<Uint8Array> | null, limit = BODY_LIMIT_BYTES): Promise<{ bytes: Uint8Array; tooLarge: boolean }> {
+  if (!body) return { bytes: new Uint8Array(0), tooLarge: false };
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    chunks.push(value);
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      break;
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  return { bytes, tooLarge: size > limit };
+}
+
 export interface Refusal {
   status: 400 | 413;
   code: "invalid_request" | "payload_too_large";
   message: string;
 }
 
-const tooLarge = (): Refusal => ({ status: 413, code: "payload_too_large", message: `The body is larger than ${BODY_LIMIT_BYTES / 1024} KiB.` });
+const tooLarge = (): Refusal => ({ status: 413, code: "payload_too_large", message: TOO_LARGE_MESSAGE });
 const bad = (message: string): Refusal => ({ status: 400, code: "invalid_request", message });
 
 /** Allowed `$` strings in a reply row: escapes and plain values only (see the module comment). */

@@ -7,9 +7,10 @@ import type { ApiKeyRole } from "../auth/auth-store";
 import { getDeps } from "../integrations/deps";
 import { requestContextOf } from "../audit/request-context";
 import { MAX_INPUT_DEPTH, pathDeeperThan } from "../json-depth";
+import { BODY_LIMIT_BYTES, readBodyUpTo, TOO_LARGE_MESSAGE } from "./body-guard";
 import { unexpectedErrorFields } from "../log";
 
-export const BODY_LIMIT_BYTES = 64 * 1024;
+export { BODY_LIMIT_BYTES };
 
 type Params = Record<string, string>;
 
@@ -36,23 +37,12 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 
 async function readBody(req: Request): Promise<unknown> {
   const declared = Number(req.headers.get("content-length") ?? "0");
-  const tooLarge = () => new AppError("payload_too_large", `The body is larger than ${BODY_LIMIT_BYTES / 1024} KiB.`);
+  const tooLarge = () => new AppError("payload_too_large", TOO_LARGE_MESSAGE);
   if (declared > BODY_LIMIT_BYTES) throw tooLarge();
   if (!req.body) throw new AppError("invalid_request", "The body must be a JSON object.");
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > BODY_LIMIT_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const text = Buffer.concat(chunks).toString("utf8");
+  const { bytes, tooLarge: over } = await readBodyUpTo(req.body);
+  if (over) throw tooLarge();
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
   let body: unknown;
   try {
     body = JSON.parse(text);
