@@ -1,5 +1,5 @@
 import Link from "next/link";
-import { Brand } from "./_components/brand";
+import { BrandHeader } from "./_components/brand";
 import { buttonClasses } from "./_components/ui/button";
 
 export const metadata = { title: "Not found" };
@@ -8,11 +8,7 @@ export const metadata = { title: "Not found" };
 export default function NotFound() {
   return (
     <div className="flex min-h-screen flex-col">
-      <header className="border-b border-slate-200 bg-white">
-        <div className="mx-auto max-w-6xl px-4 py-3 sm:px-6">
-          <Brand />
-        </div>
-      </header>
+      <BrandHeader />
       <main id="main" className="mx-auto max-w-xl px-4 py-16 text-center">
         <p className="text-sm font-semibold text-brand-700">404</p>
         <h1 className="mt-2 text-2xl font-semibold">Page not found</h1>

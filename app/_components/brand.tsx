@@ -1,5 +1,16 @@
 import Link from "next/link";
 
+/** The header of the pages shown without the app's navigation (sign-in, invitations, not found). */
+export function BrandHeader() {
+  return (
+    <header className="border-b border-slate-200 bg-white">
+      <div className="mx-auto max-w-6xl px-4 py-3 sm:px-6">
+        <Brand />
+      </div>
+    </header>
+  );
+}
+
 /** The product mark: a shield with a key hole, and the name. */
 export function Brand({ href = "/" }: { href?: string }) {
   return (

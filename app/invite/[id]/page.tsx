@@ -6,7 +6,7 @@ import { getEnv } from "@/lib/env";
 import { mailIsDelivered } from "@/lib/mail";
 import { ResendVerification } from "../../_components/auth/password-forms";
 import { signOutAction } from "@/actions/auth";
-import { Brand } from "../../_components/brand";
+import { BrandHeader } from "../../_components/brand";
 import { AcceptInvitation } from "../../_components/orgs/accept-invitation";
 import { Alert } from "../../_components/ui/alert";
 import { buttonClasses } from "../../_components/ui/button";
@@ -76,11 +76,7 @@ export default async function InvitePage({ params }: { params: Promise<{ id: str
   }
   return (
     <div className="flex min-h-screen flex-col">
-      <header className="border-b border-slate-200 bg-white">
-        <div className="mx-auto max-w-6xl px-4 py-3 sm:px-6">
-          <Brand />
-        </div>
-      </header>
+      <BrandHeader />
       <main id="main" className="flex flex-1 items-start justify-center px-4 py-12">
         <Card className="w-full max-w-lg">
           <CardHeader>
