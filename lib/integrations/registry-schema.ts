@@ -72,6 +72,11 @@ export const FieldDefSchema = z
     max_length: z.number().int().positive().optional(),
     example: z.string().optional(),
     help: z.string().optional(),
+    /**
+     * UI hint: keys of a JSON document a person may paste (e.g. what `az ad sp create-for-rbac`
+     * prints) that fill this field. The form offers the paste box only when some field has them.
+     */
+    paste_keys: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/)).optional(),
   })
   .strict()
   .refine((f) => !f.pattern || f.message, { message: "a field with a pattern needs a message", path: ["message"] })

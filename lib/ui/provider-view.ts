@@ -21,7 +21,18 @@ export function toClientProvider(p: ProviderDef) {
     metadata: p.metadata,
     checks: p.connection_test.checks,
     docs: p.docs,
+    paste_json: pasteJsonOf(p),
   };
+}
+
+/**
+ * The paste box's mapping, from the registry's `paste_keys` (never from field names): each JSON
+ * key a pasted document may carry → the field it fills and that field's label. null when the
+ * provider declares none (no paste box).
+ */
+export function pasteJsonOf(p: Pick<ProviderDef, "fields">): Array<{ key: string; field: string; label: string }> | null {
+  const map = p.fields.flatMap((f) => (f.paste_keys ?? []).map((key) => ({ key, field: f.name, label: f.label })));
+  return map.length > 0 ? map : null;
 }
 
 export type ClientProvider = ReturnType<typeof toClientProvider>;

@@ -220,7 +220,8 @@ test("manual SaaS vendors are added by name and listed under SaaS; Azure JSON fi
   await page.goto(`/orgs/${slug}/integrations/azure`);
   const sp = { appId: "11111111-2222-3333-4444-555555555555", displayName: "finops", password: "abc8Q~not-a-real-secret-just-a-test-value", tenant: "66666666-7777-8888-9999-000000000000" };
   await page.getByLabel(/Paste the output of/).fill(JSON.stringify(sp));
-  await expect(page.getByText("Filled Client ID, Tenant ID, Client secret from the pasted JSON.")).toBeVisible();
+  // Which JSON keys fill which field comes from the registry's paste_keys, labelled as the form labels them.
+  await expect(page.getByText("Filled Tenant ID, Client (application) ID, Client secret from the pasted JSON.")).toBeVisible();
   await expect(page.getByLabel("Client (application) ID")).toHaveValue(sp.appId);
   await expect(page.getByLabel("Tenant ID")).toHaveValue(sp.tenant);
   await expect(page.getByLabel(/Paste the output of/)).toHaveValue("");

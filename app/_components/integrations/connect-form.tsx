@@ -56,7 +56,8 @@ export function ConnectForm({
   const vendorSlug = slugifyVendor(vendor);
   const templateId = `saas_${vendorSlug}`;
   const templateIdValid = template && provider.id_pattern ? new RegExp(provider.id_pattern).test(templateId) : false;
-  const sp = provider.fields.some((f) => f.name === "tenant_id") && provider.fields.some((f) => f.name === "client_secret");
+  // The registry says which fields a pasted JSON document fills (paste_keys), not the field names.
+  const pasteJson = provider.paste_json;
 
   const control = (name: string) => formRef.current?.elements.namedItem(name) as HTMLInputElement | HTMLTextAreaElement | null;
   const readValues = () => Object.fromEntries(provider.fields.map((f) => [f.name, control(f.name)?.value ?? ""]));
@@ -139,7 +140,7 @@ export function ConnectForm({
       aria-busy={pending}
       data-testid="connect-form"
     >
-      {sp ? <ServicePrincipalPaste setValue={setValue} /> : null}
+      {pasteJson ? <ServicePrincipalPaste setValue={setValue} map={pasteJson} /> : null}
       {provider.fields.map((f) => (
         <CredentialField
           key={f.name}
@@ -316,8 +317,14 @@ function FileDrop({ field, onText }: { field: FieldDef; onText: (text: string) =
   );
 }
 
-/** Paste the JSON `az ad sp create-for-rbac` prints; appId, password and tenant fill the fields. */
-function ServicePrincipalPaste({ setValue }: { setValue: (name: string, value: string) => void }) {
+/** Paste the JSON `az ad sp create-for-rbac` prints; the registry's paste_keys say which fields its keys fill. */
+function ServicePrincipalPaste({
+  setValue,
+  map,
+}: {
+  setValue: (name: string, value: string) => void;
+  map: NonNullable<ClientProvider["paste_json"]>;
+}) {
   const [msg, setMsg] = useState<string | null>(null);
   // Uncontrolled on purpose: React would mirror a controlled value into the DOM's text content.
   const apply = (el: HTMLTextAreaElement) => {
@@ -329,22 +336,17 @@ function ServicePrincipalPaste({ setValue }: { setValue: (name: string, value: s
       setMsg(raw.trim() ? "Not JSON yet: paste the whole output, from { to }." : null);
       return;
     }
-    const sp = o as { appId?: unknown; password?: unknown; tenant?: unknown };
+    const doc = (o !== null && typeof o === "object" ? o : {}) as Record<string, unknown>;
     const filled: string[] = [];
-    const map = [
-      ["appId", "client_id", "Client ID"],
-      ["tenant", "tenant_id", "Tenant ID"],
-      ["password", "client_secret", "Client secret"],
-    ] as const;
-    for (const [from, to, label] of map) {
-      const v = sp[from];
-      if (typeof v !== "string") continue;
-      setValue(to, v);
+    for (const { key, field, label } of map) {
+      const v = doc[key];
+      if (typeof v !== "string" || filled.includes(label)) continue;
+      setValue(field, v);
       filled.push(label);
     }
     // The pasted text holds the secret: do not keep it around once it is in the form.
     el.value = "";
-    setMsg(filled.length ? `Filled ${filled.join(", ")} from the pasted JSON.` : "That JSON has no appId, password or tenant.");
+    setMsg(filled.length ? `Filled ${filled.join(", ")} from the pasted JSON.` : `That JSON has none of ${[...new Set(map.map((m) => m.key))].join(", ")}.`);
   };
   return (
     <div className="rounded-md border border-slate-200 bg-slate-50 p-3">
@@ -362,7 +364,7 @@ function ServicePrincipalPaste({ setValue }: { setValue: (name: string, value: s
         spellCheck={false}
       />
       <p id="sp-json-status" aria-live="polite" className="mt-1 text-xs text-slate-600">
-        {msg ?? "We fill the tenant, client ID and secret from it; the subscription ID you add yourself."}
+        {msg ?? `We fill ${[...new Set(map.map((m) => m.label))].join(", ")} from what it contains; add the rest yourself.`}
       </p>
     </div>
   );
