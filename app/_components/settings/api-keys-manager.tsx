@@ -11,7 +11,7 @@ import { Alert } from "../ui/alert";
 import { Badge } from "../ui/badge";
 import { Button } from "../ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../ui/card";
-import { CopyButton } from "../ui/copy-button";
+import { ShownOnceValue } from "../ui/shown-once";
 import { ConfirmDialog } from "../ui/dialog";
 import { EmptyState } from "../ui/empty-state";
 import { Field } from "../ui/field";
@@ -96,23 +96,7 @@ export function ApiKeysManager({ org, orgName, initial }: { org: string; orgName
             <p>
               A {created.role} key{created.label ? ` for “${created.label}”` : ""}. Store it in your secret manager.
             </p>
-            <div className="mt-2 flex flex-wrap items-center gap-2">
-              <label htmlFor="new-key-value" className="sr-only">
-                New API key
-              </label>
-              <input
-                id="new-key-value"
-                readOnly
-                value={created.apiKey}
-                onFocus={(e) => e.currentTarget.select()}
-                className="min-w-0 flex-1 rounded-md border border-emerald-300 bg-white px-3 py-2 font-mono text-xs text-slate-900"
-                data-testid="new-api-key-value"
-              />
-              <CopyButton value={created.apiKey} label="Copy key" variant="primary" />
-              <Button variant="ghost" size="sm" onClick={() => setCreated(null)}>
-                Done
-              </Button>
-            </div>
+            <ShownOnceValue id="new-key-value" label="New API key" value={created.apiKey} copyLabel="Copy key" testId="new-api-key-value" onDone={() => setCreated(null)} />
           </Alert>
         ) : null}
         {status ? <Alert tone={status.tone}>{status.text}</Alert> : null}

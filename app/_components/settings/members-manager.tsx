@@ -12,6 +12,7 @@ import { Badge } from "../ui/badge";
 import { Button } from "../ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../ui/card";
 import { CopyButton } from "../ui/copy-button";
+import { ShownOnceValue } from "../ui/shown-once";
 import { ConfirmDialog } from "../ui/dialog";
 import { Field } from "../ui/field";
 import { Input, Select } from "../ui/input";
@@ -129,20 +130,7 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
                   ? "This server sends no mail (no SMTP_URL): the message is in its outbox; or hand over the link yourself."
                   : "The mail could not be sent: hand over the link yourself."}
             </p>
-            <div className="flex flex-wrap items-center gap-2">
-              <label htmlFor="invite-link-value" className="sr-only">
-                Invitation link
-              </label>
-              <input
-                id="invite-link-value"
-                readOnly
-                value={link(lastInvite.id)}
-                onFocus={(e) => e.currentTarget.select()}
-                className="min-w-0 flex-1 rounded-md border border-emerald-300 bg-white px-3 py-2 font-mono text-xs"
-                data-testid="invite-link-value"
-              />
-              <CopyButton value={link(lastInvite.id)} label="Copy link" variant="primary" />
-            </div>
+            <ShownOnceValue className="" id="invite-link-value" label="Invitation link" value={link(lastInvite.id)} copyLabel="Copy link" testId="invite-link-value" />
           </Alert>
         ) : null}
         {status ? <Alert tone={status.tone}>{status.text}</Alert> : null}

@@ -9,7 +9,7 @@ import { Alert } from "../../../../_components/ui/alert";
 import { Badge, type BadgeTone } from "../../../../_components/ui/badge";
 import { Button } from "../../../../_components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../../../../_components/ui/card";
-import { CopyButton } from "../../../../_components/ui/copy-button";
+import { ShownOnceValue } from "../../../../_components/ui/shown-once";
 import { ConfirmDialog } from "../../../../_components/ui/dialog";
 import { EmptyState } from "../../../../_components/ui/empty-state";
 import { Field } from "../../../../_components/ui/field";
@@ -119,23 +119,7 @@ export function WebhooksManager({ org, orgName, initial }: { org: string; orgNam
         {created ? (
           <Alert tone="success" title="Copy this signing secret now: it will not be shown again" data-testid="new-webhook-secret">
             <p>Verify every request to {created.url} with it (any Standard Webhooks library does this).</p>
-            <div className="mt-2 flex flex-wrap items-center gap-2">
-              <label htmlFor="new-webhook-secret-value" className="sr-only">
-                Signing secret
-              </label>
-              <input
-                id="new-webhook-secret-value"
-                readOnly
-                value={created.secret}
-                onFocus={(e) => e.currentTarget.select()}
-                className="min-w-0 flex-1 rounded-md border border-emerald-300 bg-white px-3 py-2 font-mono text-xs text-slate-900"
-                data-testid="new-webhook-secret-value"
-              />
-              <CopyButton value={created.secret} label="Copy secret" variant="primary" />
-              <Button variant="ghost" size="sm" onClick={() => setCreated(null)}>
-                Done
-              </Button>
-            </div>
+            <ShownOnceValue id="new-webhook-secret-value" label="Signing secret" value={created.secret} copyLabel="Copy secret" testId="new-webhook-secret-value" onDone={() => setCreated(null)} />
           </Alert>
         ) : null}
         {status ? <Alert tone={status.tone}>{status.text}</Alert> : null}
