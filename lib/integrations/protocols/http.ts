@@ -84,6 +84,12 @@ export async function timedCheck(name: string, fn: () => Promise<CheckBody>): Pr
   return toCheck(name, value, duration_ms);
 }
 
+/**
+ * Why a check after a failed `authenticate` was not run: said plainly (a skipped check must never
+ * read like a manual entry with nothing to test).
+ */
+export const NOT_RUN_AFTER_AUTH = "Not checked because the authenticate check did not pass.";
+
 /** A check that was not run, e.g. because an earlier one failed. */
 export function skippedCheck(name: string, message: string): CheckResult {
   return { name, outcome: "skipped", duration_ms: 0, message };

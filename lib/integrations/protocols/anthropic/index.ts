@@ -16,6 +16,7 @@ import {
   unexpectedStatus,
   type CheckBody,
   type HttpReply,
+  NOT_RUN_AFTER_AUTH,
 } from "../http";
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
@@ -33,7 +34,7 @@ export const ANTHROPIC_ADMIN_KEY_HINT =
   "An Anthropic Admin key (sk-ant-admin01-…) is needed to read usage and costs; workspace keys cannot. " +
   "An organization admin creates one in the Claude Console under Settings → Admin keys.";
 
-const NOT_RUN = "Not checked because the authenticate check did not pass.";
+const NOT_RUN = NOT_RUN_AFTER_AUTH;
 
 export function anthropicKeyKind(key: string): string {
   if (key.startsWith("sk-ant-admin01-")) return "admin";

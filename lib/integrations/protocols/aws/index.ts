@@ -18,6 +18,7 @@ import {
   toCheck,
   tokenSuffix,
   type CheckBody,
+  NOT_RUN_AFTER_AUTH,
 } from "../http";
 import type { ResolvedProvider } from "../../registry-schema";
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
@@ -92,7 +93,7 @@ export function accessKeyRegion(ctx: Pick<ConnectionTestContext, "metadata">): {
   return { region, partition: partitionOfRegion(region) };
 }
 
-const NOT_RUN = "Not checked because the authenticate check did not pass.";
+const NOT_RUN = NOT_RUN_AFTER_AUTH;
 
 /** How the platform names its sessions in the customer's CloudTrail. */
 export function roleSessionName(org: string): string {

@@ -21,6 +21,7 @@ import {
   unexpectedStatus,
   type CheckBody,
   type HttpReply,
+  NOT_RUN_AFTER_AUTH,
 } from "../http";
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
@@ -105,7 +106,7 @@ const ARM_AUDIENCES = new Set(["https://management.azure.com", "https://manageme
 const TENANT_ID = /^[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$/;
 const GUID = /^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/;
 
-const NOT_RUN = "Not checked because the authenticate check did not pass.";
+const NOT_RUN = NOT_RUN_AFTER_AUTH;
 
 // ---------------------------------------------------------------------------------------------
 // Token acquisition

@@ -21,6 +21,7 @@ import {
   unexpectedStatus,
   type CheckBody,
   type HttpReply,
+  NOT_RUN_AFTER_AUTH,
 } from "../http";
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 import { AppError } from "../../../errors";
@@ -74,7 +75,7 @@ function roleFor(ctx: ConnectionTestContext, permission: string): string | undef
   return definitionOf(ctx).permission_roles?.[permission];
 }
 
-const NOT_RUN = "Not checked because the authenticate check did not pass.";
+const NOT_RUN = NOT_RUN_AFTER_AUTH;
 const NEW_KEY_HINT = "create a new key (IAM → Service accounts → the account → Keys → Add key → JSON) and upload the new file";
 
 interface ServiceAccount {

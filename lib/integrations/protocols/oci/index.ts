@@ -23,6 +23,7 @@ import {
   type CheckBody,
   type HttpOutcome,
   type HttpReply,
+  NOT_RUN_AFTER_AUTH,
 } from "../http";
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
@@ -61,7 +62,7 @@ import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTest
 
 export const OCI_USAGE_POLICY = "Allow group <group> to read usage-report in tenancy";
 
-const NOT_RUN = "Not checked because the authenticate check did not pass.";
+const NOT_RUN = NOT_RUN_AFTER_AUTH;
 const MIN_RSA_BITS = 2048;
 const MAX_RSA_BITS = 4096;
 const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;

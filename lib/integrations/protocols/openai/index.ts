@@ -17,6 +17,7 @@ import {
   unexpectedStatus,
   type CheckBody,
   type HttpReply,
+  NOT_RUN_AFTER_AUTH,
 } from "../http";
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
@@ -33,7 +34,7 @@ export const OPENAI_ADMIN_KEY_HINT =
   "Reading costs needs an OpenAI Admin key (sk-admin-…), created by an organization Owner at " +
   "platform.openai.com/settings/organization/admin-keys. Project, service-account and user keys cannot read organization costs.";
 
-const NOT_RUN = "Not checked because the authenticate check did not pass.";
+const NOT_RUN = NOT_RUN_AFTER_AUTH;
 
 export function openAIKeyKind(key: string): string {
   if (key.startsWith("sk-admin-")) return "admin";
