@@ -1,18 +1,7 @@
 import "server-only";
 import type { Pool } from "pg";
 import { schemaOnFirstUse } from "./pg-pool";
-import {
-  lastUseIsStale,
-  newApiKeyMaterial,
-  newExternalId,
-  parseApiKey,
-  secretMatches,
-  type ApiKeyRecord,
-  type ApiKeyRole,
-  type AuthStore,
-  type OrgRecord,
-  type VerifiedApiKey,
-} from "./auth-store";
+import { lastUseIsStale, newApiKeyMaterial, newExternalId, parseApiKey, secretMatches, type ApiKeyRecord, type ApiKeyRole, type AuthStore, type OrgRecord, type VerifiedApiKey } from "./auth-store";
 
 // The same tables as SqliteAuthStore's. Times are TIMESTAMPTZ (microsecond precision, so the
 // millisecond ISO strings the store is given come back unchanged).

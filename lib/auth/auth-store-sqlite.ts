@@ -1,18 +1,7 @@
 import "server-only";
 import type Database from "better-sqlite3";
 import { openPrivateSqlite } from "../storage/sqlite-file";
-import {
-  lastUseIsStale,
-  newApiKeyMaterial,
-  newExternalId,
-  parseApiKey,
-  secretMatches,
-  type ApiKeyRecord,
-  type ApiKeyRole,
-  type AuthStore,
-  type OrgRecord,
-  type VerifiedApiKey,
-} from "./auth-store";
+import { lastUseIsStale, newApiKeyMaterial, newExternalId, parseApiKey, secretMatches, type ApiKeyRecord, type ApiKeyRole, type AuthStore, type OrgRecord, type VerifiedApiKey } from "./auth-store";
 
 /**
  * AuthStore in SQLite (DATA_DIR/auth.sqlite, the default; Better Auth's tables share the file).
@@ -38,16 +27,7 @@ export class SqliteAuthStore implements AuthStore {
         external_id TEXT NOT NULL UNIQUE,
         created_at TEXT NOT NULL
       );
-      CREATE TABLE IF NOT EXISTS org_api_keys (
-        id TEXT PRIMARY KEY,
-        org TEXT NOT NULL REFERENCES orgs(slug) ON DELETE CASCADE,
-        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer', 'pipeline')),
-        label TEXT,
-        secret_hash BLOB NOT NULL,
-        created_at TEXT NOT NULL,
-        last_used_at TEXT,
-        revoked_at TEXT
-      );
+      ${apiKeysTable("IF NOT EXISTS org_api_keys", [])}
       CREATE INDEX IF NOT EXISTS org_api_keys_org ON org_api_keys(org);
     `);
     widenRoleCheck(this.db);
@@ -179,6 +159,20 @@ function addCreatedByColumn(db: Database.Database): void {
  * A file made before the pipeline role has `CHECK (role IN ('admin', 'viewer'))`; SQLite cannot
  * alter a CHECK, so the table is rebuilt once, in one transaction (https://www.sqlite.org/lang_altertable.html#otheralter).
  */
+/** The org_api_keys table as created today (`extra`: TEXT columns added later by ALTER TABLE, kept on a rebuild). */
+function apiKeysTable(name: string, extra: string[]): string {
+  return `CREATE TABLE ${name} (
+        id TEXT PRIMARY KEY,
+        org TEXT NOT NULL REFERENCES orgs(slug) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer', 'pipeline')),
+        label TEXT,
+        secret_hash BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT,
+        revoked_at TEXT${extra.map((c) => `,\n        ${c} TEXT`).join("")}
+      );`;
+}
+
 function widenRoleCheck(db: Database.Database): void {
   const row = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'org_api_keys'").get() as { sql: string } | undefined;
   if (!row || row.sql.includes("'pipeline'")) return;
@@ -188,16 +182,7 @@ function widenRoleCheck(db: Database.Database): void {
   const list = [...cols, ...later].join(", ");
   db.transaction(() => {
     db.exec(`
-      CREATE TABLE org_api_keys_new (
-        id TEXT PRIMARY KEY,
-        org TEXT NOT NULL REFERENCES orgs(slug) ON DELETE CASCADE,
-        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer', 'pipeline')),
-        label TEXT,
-        secret_hash BLOB NOT NULL,
-        created_at TEXT NOT NULL,
-        last_used_at TEXT,
-        revoked_at TEXT${later.map((c) => `,\n        ${c} TEXT`).join("")}
-      );
+      ${apiKeysTable("org_api_keys_new", later)}
       INSERT INTO org_api_keys_new (${list}) SELECT ${list} FROM org_api_keys;
       DROP TABLE org_api_keys;
       ALTER TABLE org_api_keys_new RENAME TO org_api_keys;
