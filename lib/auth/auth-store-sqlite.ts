@@ -155,10 +155,6 @@ function addCreatedByColumn(db: Database.Database): void {
   db.exec("CREATE INDEX IF NOT EXISTS org_api_keys_created_by ON org_api_keys(org, created_by)");
 }
 
-/**
- * A file made before the pipeline role has `CHECK (role IN ('admin', 'viewer'))`; SQLite cannot
- * alter a CHECK, so the table is rebuilt once, in one transaction (https://www.sqlite.org/lang_altertable.html#otheralter).
- */
 /** The org_api_keys table as created today (`extra`: TEXT columns added later by ALTER TABLE, kept on a rebuild). */
 function apiKeysTable(name: string, extra: string[]): string {
   return `CREATE TABLE ${name} (
@@ -173,6 +169,10 @@ function apiKeysTable(name: string, extra: string[]): string {
       );`;
 }
 
+/**
+ * A file made before the pipeline role has `CHECK (role IN ('admin', 'viewer'))`; SQLite cannot
+ * alter a CHECK, so the table is rebuilt once, in one transaction (https://www.sqlite.org/lang_altertable.html#otheralter).
+ */
 function widenRoleCheck(db: Database.Database): void {
   const row = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'org_api_keys'").get() as { sql: string } | undefined;
   if (!row || row.sql.includes("'pipeline'")) return;
