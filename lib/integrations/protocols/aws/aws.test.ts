@@ -579,7 +579,10 @@ describe("helpers", () => {
     expect(notEnabled.outcome).toBe("not_found");
     expect(classifyAwsError(ctx, "caller_identity", fake.url, serviceError("RequestExpired", 400)).outcome).toBe("expired");
     expect(classifyAwsError(ctx, "caller_identity", fake.url, serviceError("InternalFailure", 500)).outcome).toBe("provider_error");
-    expect(classifyAwsError(ctx, "role_bedrock", fake.url, serviceError("UnauthorizedOperation", 403)).message).toMatch(/bedrock:ListFoundationModels/);
+    // What to grant comes from the provider's registry entry (aws_bedrock's cost_permissions).
+    expect(classifyAwsError(ctxFor("aws_bedrock", {}), "role_bedrock", fake.url, serviceError("UnauthorizedOperation", 403)).message).toMatch(
+      /Grant bedrock:ListFoundationModels, ce:GetCostAndUsage to the role/,
+    );
     const skew = classifyAwsError(ctx, "caller_identity", fake.url, serviceError("SignatureDoesNotMatch", 403, "Signature expired: 20260101T000000Z is now earlier than 20260101T001000Z"));
     expect(skew.outcome).toBe("provider_error");
     expect(skew.message).toMatch(/clock/);

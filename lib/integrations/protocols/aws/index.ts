@@ -19,6 +19,7 @@ import {
   tokenSuffix,
   type CheckBody,
   NOT_RUN_AFTER_AUTH,
+  definitionOf,
 } from "../http";
 import type { ResolvedProvider } from "../../registry-schema";
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
@@ -323,12 +324,11 @@ export const AWS_NO_PLATFORM_IDENTITY_MESSAGE =
   "The platform has no AWS identity configured: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or run the server " +
   "with a container/instance role) so that it can assume customer roles, then try again. This is an operator setting, not a problem with your role.";
 
-const CE_GRANT_HINT =
-  "Grant ce:GetCostAndUsage (the cost pipeline also uses ce:GetDimensionValues) to this identity in IAM, " +
-  "and check that no service control policy denies it.";
-const BEDROCK_GRANT_HINT =
-  "Grant bedrock:ListFoundationModels to the role in IAM (the cost pipeline also needs ce:GetCostAndUsage), " +
-  "and check that no service control policy denies it.";
+/** What to grant, from the registry's cost_permissions for this provider (never a hand copy). */
+function grantHint(ctx: ConnectionTestContext, who: string): string {
+  const actions = definitionOf(ctx).cost_permissions.filter((p) => /^[a-z0-9-]+:[A-Za-z*]+$/.test(p));
+  return `Grant ${actions.join(", ")} to ${who} in IAM, and check that no service control policy denies it.`;
+}
 const CE_NOT_ENABLED =
   "Cost Explorer has no data for this account: it must be enabled in the payer (management) account " +
   "(Billing and Cost Management → Cost Explorer → Launch Cost Explorer); data appears within about 24 hours.";
@@ -481,12 +481,12 @@ export function classifyAwsError(
         if (/not enabled for cost explorer/i.test(info.text)) return { outcome: "not_found", message: CE_NOT_ENABLED };
         return {
           outcome: "permission_denied",
-          message: `${op === "role_costs" ? "The role" : "This access key"} may not read Cost Explorer${tokenSuffix(code)}. ${CE_GRANT_HINT}`,
+          message: `${op === "role_costs" ? "The role" : "This access key"} may not read Cost Explorer${tokenSuffix(code)}. ${grantHint(ctx, op === "role_costs" ? "the role" : "this identity")}`,
         };
       case "role_bedrock":
         return {
           outcome: "permission_denied",
-          message: `The role may not list Bedrock foundation models in ${details.region ?? "this region"}${tokenSuffix(code)}. ${BEDROCK_GRANT_HINT}`,
+          message: `The role may not list Bedrock foundation models in ${details.region ?? "this region"}${tokenSuffix(code)}. ${grantHint(ctx, "the role")}`,
         };
       case "caller_identity":
         return {

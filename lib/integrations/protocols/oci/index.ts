@@ -24,6 +24,7 @@ import {
   type HttpOutcome,
   type HttpReply,
   NOT_RUN_AFTER_AUTH,
+  definitionOf,
 } from "../http";
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
@@ -60,7 +61,14 @@ import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTest
  * oraclecloud.com, oc2/oc3 → oraclegovcloud.com, oc4 → oraclegovcloud.uk, oc19 → oraclecloud.eu).
  */
 
+/** The usage policy as the registry states it (cost_permissions); tests compare against this text. */
 export const OCI_USAGE_POLICY = "Allow group <group> to read usage-report in tenancy";
+
+/** The policy statement to name in a message: the registry's, never a hand copy. */
+function usagePolicy(ctx: ConnectionTestContext): string {
+  const perms = definitionOf(ctx).cost_permissions;
+  return perms.find((p) => /^allow\b.*usage-report/i.test(p)) ?? perms[0] ?? OCI_USAGE_POLICY;
+}
 
 const NOT_RUN = NOT_RUN_AFTER_AUTH;
 const MIN_RSA_BITS = 2048;
@@ -343,7 +351,7 @@ async function readCosts(ctx: ConnectionTestContext, client: OciClient, usage: s
         outcome: "permission_denied",
         message:
           `This user cannot read the tenancy's cost data (HTTP ${reply.status}${tokenSuffix(err.code)}). ` +
-          `Add this policy in the root compartment, for a group the user belongs to: "${OCI_USAGE_POLICY}"; then try again (a new policy can take a minute to apply).`,
+          `Add this policy in the root compartment, for a group the user belongs to: "${usagePolicy(ctx)}"; then try again (a new policy can take a minute to apply).`,
       };
     }
     return classifyHttpStatus(ctx, reply, err.code) ?? unexpectedStatus(ctx, reply, url, err.code);

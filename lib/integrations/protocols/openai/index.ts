@@ -18,6 +18,7 @@ import {
   type CheckBody,
   type HttpReply,
   NOT_RUN_AFTER_AUTH,
+  definitionOf,
 } from "../http";
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
@@ -83,8 +84,9 @@ export function missingScopes(err: { code: string | null; text: string }): strin
   return [...new Set(scopes)];
 }
 
-function scopeDenied(scopes: string[], status: number): CheckBody {
-  const named = scopes.length > 0 ? scopes.join(", ") : "api.usage.read";
+function scopeDenied(ctx: ConnectionTestContext, scopes: string[], status: number): CheckBody {
+  // OpenAI names the missing scopes; when it does not, the registry's cost permissions are what is needed.
+  const named = scopes.length > 0 ? scopes.join(", ") : definitionOf(ctx).cost_permissions.join(", ");
   return {
     outcome: "permission_denied",
     message:
@@ -189,7 +191,7 @@ async function testAdminKey(
     if (err.code === REGION_CODE) return authFailed(regionRefused(err));
     // The key was recognized; it lacks the permission to read costs.
     const body: CheckBody = scopes
-      ? scopeDenied(scopes, reply.status)
+      ? scopeDenied(ctx, scopes, reply.status)
       : {
           outcome: "permission_denied",
           message:
