@@ -46,10 +46,10 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "keys create",
     positionals: ["org"],
-    options: { role: { type: "string", value: "ROLE", required: true, choices: ["admin", "viewer", "pipeline"] }, label: { type: "string", value: "TEXT" } },
+    options: { role: { type: "string", value: "ROLE", required: true, choices: API_KEY_ROLES }, label: { type: "string", value: "TEXT" } },
     summary: "create an org API key (shown once)",
     async run({ args, option, actor, deps, io }) {
-      const r = await createOrgApiKey({ actor, org: args.org!, role: option("role") as "admin" | "viewer" | "pipeline", label: option("label") }, deps);
+      const r = await createOrgApiKey({ actor, org: args.org!, role: option("role") as ApiKeyRole, label: option("label") }, deps);
       await io.result(`API key (${r.key.role}, shown once): ${r.apiKey}\nKey id: ${r.key.id}`, { api_key: r.apiKey, key_id: r.key.id, role: r.key.role }, { secret: true });
       return 0;
     },

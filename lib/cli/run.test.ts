@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { API_KEY_ROLES } from "../auth/auth-store";
 import { COMMANDS } from "./commands";
 import { commandSynopsis, createIo, parseCommandLine, usage, UsageError } from "./run";
 
@@ -24,7 +25,7 @@ describe("the command table", () => {
   it("generates one usage line per command, from the table", () => {
     const text = usage(COMMANDS);
     for (const c of COMMANDS) expect(text).toContain(`  ${commandSynopsis(c)}\n      ${c.summary}`);
-    expect(text).toContain("keys create <org> --role admin|viewer [--label TEXT] [--json]");
+    expect(text).toContain(`keys create <org> --role ${API_KEY_ROLES.join("|")} [--label TEXT] [--json]`);
     expect(new Set(COMMANDS.map((c) => c.name)).size).toBe(COMMANDS.length);
   });
 
@@ -36,7 +37,7 @@ describe("the command table", () => {
     expect(p.args).toEqual({ org: "acme" });
     expect(p.values).toMatchObject({ role: "viewer", json: true });
 
-    expect(() => parseCommandLine(COMMANDS, ["keys", "create", "acme"])).toThrow(/keys create needs --role admin\|viewer/);
+    expect(() => parseCommandLine(COMMANDS, ["keys", "create", "acme"])).toThrow(`keys create needs --role ${API_KEY_ROLES.join("|")}`);
     expect(() => parseCommandLine(COMMANDS, ["keys", "create", "acme", "--role", "root"])).toThrow(/--role must be one of admin, viewer/);
     expect(() => parseCommandLine(COMMANDS, ["keys", "revoke", "acme"])).toThrow(/keys revoke needs <key-id>/);
     expect(() => parseCommandLine(COMMANDS, ["orgs", "list", "extra"])).toThrow(/unexpected argument "extra"/);
