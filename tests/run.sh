@@ -24,7 +24,9 @@ if [ -z "${CHROMIUM_PATH:-}" ] && [ ! -x /usr/bin/chromium ]; then
 fi
 
 # A throwaway Postgres for the unit project's Postgres suites (AuthStore and Better Auth on
-# AUTH_DATABASE_URL), unless AUTH_TEST_DATABASE_URL already names one. Best effort: when Postgres
+# AUTH_DATABASE_URL; the Postgres limiter, cache invalidation and lease) and for the first integration
+# pass's two-instance test (tests/integration/multi-instance.test.ts: two built servers on one
+# Postgres), unless AUTH_TEST_DATABASE_URL already names one. Best effort: when Postgres
 # cannot be had (no apt, no root, slow mirror, SKIP_POSTGRES=1) those suites skip and say so.
 PG_TMP="" PG_BIN="" PG_WHY=""
 stop_test_postgres() {
