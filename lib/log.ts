@@ -66,9 +66,14 @@ export function getLogger(): Logger {
  * multi-line message. At most `max` frames.
  */
 export function stackFramesOf(err: unknown, max = 8): string {
-  const stack = typeof (err as { stack?: unknown } | null)?.stack === "string" ? (err as { stack: string }).stack : "";
+  const e = err as { stack?: unknown; message?: unknown } | null;
+  const stack = typeof e?.stack === "string" ? e.stack : "";
+  // V8's stack starts with "<name>: <message>", as many lines as the message has: skip them all,
+  // so a message line that looks like a frame ("\n    at <the input>") is dropped too.
+  const messageLines = typeof e?.message === "string" ? e.message.split("\n").length : 1;
   return stack
     .split("\n")
+    .slice(messageLines)
     .filter((l) => /^\s+at \S/.test(l))
     .slice(0, max)
     .map((l) => l.slice(0, 300))

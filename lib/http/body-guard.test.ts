@@ -1,43 +1,68 @@
 import { describe, expect, it } from "vitest";
-import { BODY_LIMIT_BYTES, readBodyUpTo } from "./body-guard";
+import { BODY_LIMIT_BYTES, checkRequestBody, checkReplyRow } from "./body-guard";
 
-function stream(chunks: number[]): { body: ReadableStream<Uint8Array>; pulled: () => number; cancelled: () => boolean } {
-  let i = 0;
-  let cancelled = false;
-  const body = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (i < chunks.length) controller.enqueue(new Uint8Array(chunks[i++]!).fill(0x61));
-      else controller.close();
-    },
-    cancel() {
-      cancelled = true;
-    },
-  });
-  return { body, pulled: () => i, cancelled: () => cancelled };
+const enc = (s: string) => new TextEncoder().encode(s);
+const check = (headers: Record<string, string>, body: string, declaredLength: number | null = null) =>
+  checkRequestBody({ headers: new Headers(headers), body: enc(body), declaredLength });
+
+async function multipartOf(fd: FormData): Promise<{ contentType: string; body: string }> {
+  const r = new Request("http://x/", { method: "POST", body: fd });
+  return { contentType: r.headers.get("content-type")!, body: await r.text() };
 }
 
-describe("readBodyUpTo (the one body reader of the REST routes and the proxy)", () => {
-  it("reads a body within the limit whole", async () => {
-    const s = stream([10, 20, 30]);
-    const r = await readBodyUpTo(s.body, 100);
-    expect(r.tooLarge).toBe(false);
-    expect(r.bytes.byteLength).toBe(60);
-    expect(Buffer.from(r.bytes).toString()).toBe("a".repeat(60));
+describe("body guard", () => {
+  it("one limit: declared or counted", async () => {
+    expect(await check({}, "x", BODY_LIMIT_BYTES + 1)).toMatchObject({ status: 413 });
+    expect(await check({}, "x".repeat(BODY_LIMIT_BYTES + 1))).toMatchObject({ status: 413 });
+    expect(await check({ "content-type": "application/json" }, "x".repeat(BODY_LIMIT_BYTES))).toBeNull();
   });
 
-  it("stops reading at the first chunk past the limit and cancels the stream", async () => {
-    const s = stream([60, 60, 60, 60]);
-    const r = await readBodyUpTo(s.body, 100);
-    expect(r.tooLarge).toBe(true);
-    expect(r.bytes.byteLength).toBe(120);
-    expect(s.pulled()).toBe(2);
-    expect(s.cancelled()).toBe(true);
+  it("multipart must parse", async () => {
+    expect(await check({ "content-type": "multipart/form-data" }, "hello")).toMatchObject({ status: 400 });
+    expect(await check({ "content-type": "multipart/form-data; boundary=xyz" }, "hello")).toMatchObject({ status: 400 });
+    const fd = new FormData();
+    fd.append("name", "x");
+    const ok = await multipartOf(fd);
+    expect(await check({ "content-type": ok.contentType }, ok.body)).toBeNull();
   });
 
-  it("exactly the limit is not too large; no body is empty; the default limit is 64 KiB", async () => {
-    expect((await readBodyUpTo(stream([100]).body, 100)).tooLarge).toBe(false);
-    expect(await readBodyUpTo(null)).toEqual({ bytes: new Uint8Array(0), tooLarge: false });
-    expect(BODY_LIMIT_BYTES).toBe(64 * 1024);
-    expect((await readBodyUpTo(stream([BODY_LIMIT_BYTES, 1]).body)).tooLarge).toBe(true);
+  it("server-action payloads: what our pages send passes, React references they never send do not", async () => {
+    const action = { "next-action": "40ab", "content-type": "text/plain;charset=UTF-8" };
+    expect(await check(action, '["acme","$$literal",{"a":"$undefined"},"$D2024-01-01T00:00:00.000Z"]')).toBeNull();
+    for (const bad of ["[", "{}", '["$@1"]', '["$Q1"]', '["$h1"]', '["$T"]', '["$K1"]', '[{"$x":1}]', `[${"[".repeat(100)}${"]".repeat(100)}]`]) {
+      expect(await check(action, bad), bad).toMatchObject({ status: 400 });
+    }
+    const fd = new FormData();
+    fd.append("_1_email", "a@b.c");
+    fd.append("0", '[null,"$K1"]');
+    const form = await multipartOf(fd);
+    expect(await check({ "next-action": "40ab", "content-type": form.contentType }, form.body)).toBeNull();
+    const noRoot = new FormData();
+    noRoot.append("_1_email", "a@b.c");
+    const m = await multipartOf(noRoot);
+    expect(await check({ "next-action": "40ab", "content-type": m.contentType }, m.body)).toMatchObject({ status: 400 });
+  });
+
+  it("no-JS form posts: well-formed passes, broken descriptions do not", async () => {
+    const good = new FormData();
+    good.append("$ACTION_REF_1", "");
+    good.append("$ACTION_1:0", JSON.stringify({ id: "40ab", bound: "$@1" }));
+    good.append("$ACTION_1:1", "[null]");
+    good.append("$ACTION_KEY", "k0");
+    good.append("email", "a@b.c");
+    const g = await multipartOf(good);
+    expect(await check({ "content-type": g.contentType }, g.body)).toBeNull();
+    for (const [meta, bound] of [["{nope", null], [JSON.stringify({ id: "40ab", bound: "$@1" }), null], [JSON.stringify({ id: "40ab", bound: "$Q1" }), "[]"]] as const) {
+      const fd = new FormData();
+      fd.append("$ACTION_REF_1", "");
+      fd.append("$ACTION_1:0", meta);
+      if (bound) fd.append("$ACTION_1:1", bound);
+      const b = await multipartOf(fd);
+      expect(await check({ "content-type": b.contentType }, b.body), meta).toMatchObject({ status: 400 });
+    }
+  });
+
+  it("checkReplyRow walks without recursion", () => {
+    expect(checkReplyRow(`[${"[".repeat(20000)}${"]".repeat(20000)}]`, null, true)).toMatch(/levels deep/);
   });
 });

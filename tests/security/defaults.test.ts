@@ -1,0 +1,82 @@
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it, inject } from "vitest";
+import { baseUrl, signUp } from "./support";
+
+/** "Defaults" (docs/security.md): CSP with nonces, HSTS behind https, /readyz not a free KMS/store call. */
+
+function directives(csp: string): Map<string, string[]> {
+  return new Map(csp.split(";").map((d) => d.trim().split(/\s+/)).filter((d) => d[0]).map(([name, ...values]) => [name!, values]));
+}
+
+describe("Content-Security-Policy", () => {
+  it("every page has a strict CSP with a fresh nonce, and every script Next renders carries it", async () => {
+    const owner = await signUp();
+    const seen = new Set<string>();
+    for (const p of ["/", "/sign-in", "/sign-up", "/orgs/new", "/no-such-page"]) {
+      for (const cookie of [undefined, owner.cookie]) {
+        const res = await fetch(`${baseUrl()}${p}`, { headers: cookie ? { cookie } : {}, redirect: "manual" });
+        if (res.status >= 300 && res.status < 400) continue;
+        const csp = res.headers.get("content-security-policy");
+        expect(csp, p).toBeTruthy();
+        const d = directives(csp!);
+        const scriptSrc = d.get("script-src")!;
+        expect(scriptSrc, p).toContain("'strict-dynamic'");
+        expect(scriptSrc.join(" "), p).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
+        expect(d.get("object-src")).toEqual(["'none'"]);
+        expect(d.get("frame-ancestors")).toEqual(["'none'"]);
+        expect(d.get("base-uri")).toEqual(["'none'"]);
+        const nonce = /'nonce-([^']+)'/.exec(scriptSrc.join(" "))?.[1];
+        expect(nonce, p).toBeTruthy();
+        expect(seen.has(nonce!), "a nonce is never reused").toBe(false);
+        seen.add(nonce!);
+        const html = await res.text();
+        const scripts = [...html.matchAll(/<script\b[^>]*>/g)].map((m) => m[0]);
+        expect(scripts.length, p).toBeGreaterThan(0);
+        for (const tag of scripts) expect(tag, `${p}: ${tag}`).toContain(`nonce="${nonce}"`);
+      }
+    }
+  });
+
+  it("JSON routes forbid everything", async () => {
+    const res = await fetch(`${baseUrl()}/providers`);
+    expect(res.headers.get("content-security-policy")).toMatch(/default-src 'none'/);
+  });
+});
+
+describe("HSTS", () => {
+  it("is sent when the request came over https (a TLS-terminating proxy says so), not over plain http", async () => {
+    const plain = await fetch(`${baseUrl()}/sign-in`);
+    expect(plain.headers.get("strict-transport-security")).toBeNull();
+    const tls = await fetch(`${baseUrl()}/sign-in`, { headers: { "x-forwarded-proto": "https" } });
+    expect(tls.headers.get("strict-transport-security")).toMatch(/^max-age=\d{7,}/);
+    const csp = tls.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("upgrade-insecure-requests");
+  });
+});
+
+describe("/readyz is not a free call to the key service and the store", () => {
+  it("answers from one probe for a few seconds: breaking the key ring is not seen at once, then is", async () => {
+    // Let any earlier probe's result expire, so the next call makes a fresh one.
+    await new Promise((r) => setTimeout(r, 5_200));
+    const first = await fetch(`${baseUrl()}/readyz`);
+    expect(first.status).toBe(200);
+    const ring = path.join(inject("dataDir"), "keyring.json");
+    const saved = fs.readFileSync(ring);
+    fs.writeFileSync(ring, "{ broken", { mode: 0o600 });
+    try {
+      // 50 unauthenticated calls right away: all from the cached probe (before: 50 key-ring reads, all 503).
+      const burst = await Promise.all(Array.from({ length: 50 }, () => fetch(`${baseUrl()}/readyz`).then((r) => r.status)));
+      expect(new Set(burst)).toEqual(new Set([200]));
+      // The cache expires: a fresh probe sees the broken key ring.
+      let status = 200;
+      for (let i = 0; i < 40 && status === 200; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        status = (await fetch(`${baseUrl()}/readyz`)).status;
+      }
+      expect(status).toBe(503);
+    } finally {
+      fs.writeFileSync(ring, saved, { mode: 0o600 });
+    }
+  });
+});

@@ -1,0 +1,184 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { makeServiceAccountKey } from "../fakes/gcp-keys";
+import { FAKE_OPENAI_ADMIN_KEY } from "../fakes/keys";
+import { actionId, baseUrl, callAction, createApiKey, createOrganization, rest, signUp, type Session } from "./support";
+
+/**
+ * "Uneven limits and 5xx on bad input" (docs/security.md): every transport takes at most 64 KiB;
+ * bodies Next cannot parse are 4xx, never 500; server actions parse their arguments; user-chosen
+ * names that look like secrets are never echoed back.
+ */
+
+let owner: Session;
+let org: string;
+let key: string;
+
+beforeAll(async () => {
+  owner = await signUp();
+  org = await createOrganization(owner);
+  key = await createApiKey(owner, org);
+});
+
+/** A GCP key file padded to `bytes` with a long extra field: passes the format check's shape. */
+function paddedKeyFile(bytes: number): string {
+  const sa = makeServiceAccountKey({ projectId: "finops-limit-1" }).keyFile;
+  const text = JSON.stringify(sa);
+  return `${text.slice(0, -1)},"padding":"${"x".repeat(Math.max(0, bytes - text.length - 14))}"}`;
+}
+
+describe("one body limit (64 KiB) on every transport", () => {
+  it("a 900 KB key file through the server action is 413 before the action runs", async () => {
+    const r = await callAction({
+      page: `/orgs/${org}/integrations/gcp`,
+      file: "actions/integrations.ts",
+      name: "setupIntegrationAction",
+      args: [org, "gcp", { credential: { service_account_json: paddedKeyFile(900_000) } }],
+      cookie: owner.cookie,
+    });
+    expect(r.status, r.text.slice(0, 300)).toBe(413);
+    expect(JSON.parse(r.text)).toMatchObject({ error: { code: "payload_too_large" } });
+  });
+
+  it("the same through REST is 413", async () => {
+    const r = await rest("POST", `/integrations/${org}/gcp/setup`, { key, body: { credential: { service_account_json: paddedKeyFile(900_000) } } });
+    expect(r.status).toBe(413);
+    expect(r.body.error.code).toBe("payload_too_large");
+  });
+
+  it("a chunked body without Content-Length over 64 KiB is 413 as well, on a page and on a route", async () => {
+    for (const target of [`/orgs/${org}/integrations/gcp`, `/integrations/${org}/gcp/setup`]) {
+      const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent++ >= 8) controller.close();
+          else controller.enqueue(chunk);
+        },
+      });
+      const headers: Record<string, string> = { "content-type": "text/plain;charset=UTF-8", "x-api-key": key, cookie: owner.cookie };
+      if (target.startsWith("/orgs/")) headers["next-action"] = actionId("actions/integrations.ts", "setupIntegrationAction");
+      const res = await fetch(`${baseUrl()}${target}`, { method: "POST", headers, body, duplex: "half" } as RequestInit);
+      expect(res.status, target).toBe(413);
+    }
+  });
+
+  it("a key file just under the limit still gets a proper answer (the limit is the only thing refusing the large one)", async () => {
+    const r = await callAction({
+      page: `/orgs/${org}/integrations/gcp`,
+      file: "actions/integrations.ts",
+      name: "setupIntegrationAction",
+      args: [org, "gcp", { credential: { service_account_json: paddedKeyFile(40_000) } }],
+      cookie: owner.cookie,
+    });
+    expect(r.status).toBe(200);
+    expect(r.value).toMatchObject({ ok: false }); // no GCP fake here: the connection test fails, nothing else
+    expect(r.value.error.code).not.toBe("internal");
+  });
+});
+
+describe("bodies Next cannot parse are 4xx on every page, never 500", () => {
+  const pages = () => ["/", "/sign-in", "/sign-up", "/orgs/new", `/orgs/${org}/integrations`, `/orgs/${org}/integrations/gcp`, `/orgs/${org}/settings/members`, "/invite/abc", "/no-such-page"];
+
+  it("POST content-type: multipart/form-data with a body that is not multipart", async () => {
+    for (const p of pages()) {
+      for (const contentType of ["multipart/form-data", "multipart/form-data; boundary=xyz", "multipart/form-data; boundary=\"\""]) {
+        const res = await fetch(`${baseUrl()}${p}`, { method: "POST", headers: { "content-type": contentType, cookie: owner.cookie }, body: "hello, not multipart" });
+        expect(res.status, `${p} ${contentType}`).toBeGreaterThanOrEqual(400);
+        expect(res.status, `${p} ${contentType}`).toBeLessThan(500);
+      }
+    }
+  });
+
+  it("server-action payloads React cannot decode (bad JSON, unknown references, missing parts, bad no-JS form posts)", async () => {
+    const id = actionId("actions/integrations.ts", "listIntegrationsAction");
+    const page = `/orgs/${org}/integrations`;
+    const post = (body: BodyInit, headers: Record<string, string>) => fetch(`${baseUrl()}${page}`, { method: "POST", headers: { cookie: owner.cookie, ...headers }, body });
+    const text = { "next-action": id, "content-type": "text/plain;charset=UTF-8" };
+    const payloads: [string, () => Promise<Response>][] = [
+      ["truncated JSON", () => post("[", text)],
+      ["a promise reference", () => post('["$@1"]', text)],
+      ["a Map reference", () => post('["$Q1"]', text)],
+      ["a server reference", () => post('["$h1"]', text)],
+      ["not an argument list", () => post('{"a":1}', text)],
+      ["multipart without the root row", () => {
+        const fd = new FormData();
+        fd.append("_1_name", "x");
+        return post(fd, { "next-action": id });
+      }],
+      ["multipart root referencing a missing row", () => {
+        const fd = new FormData();
+        fd.append("0", '["$@5"]');
+        return post(fd, { "next-action": id });
+      }],
+      ["no-JS form post with a missing bound row", () => {
+        const fd = new FormData();
+        fd.append("$ACTION_REF_1", "");
+        fd.append("$ACTION_1:0", JSON.stringify({ id, bound: "$@1" }));
+        return post(fd, {});
+      }],
+      ["no-JS form post with a description that is not JSON", () => {
+        const fd = new FormData();
+        fd.append("$ACTION_REF_1", "");
+        fd.append("$ACTION_1:0", "{nope");
+        return post(fd, {});
+      }],
+    ];
+    for (const [what, send] of payloads) {
+      const res = await send();
+      expect(res.status, what).toBeGreaterThanOrEqual(400);
+      expect(res.status, what).toBeLessThan(500);
+    }
+  });
+});
+
+describe("server actions parse their arguments at the boundary", () => {
+  const calls = () =>
+    [
+      ["setupIntegrationAction", [{ slug: org }, "openai", { credential: { api_key: "sk-x" } }]],
+      ["validateIntegrationAction", [{ slug: org }, "openai"]],
+      ["listIntegrationsAction", [{ toString: org }]],
+      ["updateIntegrationMetadataAction", [[org], "openai", { label: "x" }]],
+      ["deleteIntegrationAction", [org, { id: "openai" }]],
+    ] as const;
+
+  it("an object where the org slug (or provider) belongs is an invalid_request value naming the argument, not 500", async () => {
+    for (const [name, args] of calls()) {
+      const r = await callAction({ page: `/orgs/${org}/integrations/openai`, file: "actions/integrations.ts", name, args: [...args], cookie: owner.cookie });
+      expect(r.status, name).toBe(200);
+      expect(r.value, name).toMatchObject({ ok: false, error: { code: "invalid_request" } });
+      expect(Object.keys(r.value.error.fields), name).toEqual([Array.isArray(args[0]) || typeof args[0] === "object" ? "org" : "provider"]);
+    }
+  });
+
+  it("missing arguments are named too", async () => {
+    const r = await callAction({ page: `/orgs/${org}/integrations`, file: "actions/integrations.ts", name: "validateIntegrationAction", args: [org], cookie: owner.cookie });
+    expect(r.value).toMatchObject({ ok: false, error: { code: "invalid_request", fields: { provider: expect.any(String) } } });
+  });
+});
+
+describe("tag names that look like secrets are never echoed", () => {
+  const SECRET_NAMES = ["sk-admin-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "AKIAIOSFODNN7EXAMPLE", "ghp_16C7e42F292c6912E7710c838347Ae178B4a", "k".repeat(80)];
+
+  it("REST setup and metadata update, and the metadata server action, answer with the field hidden", async () => {
+    for (const name of SECRET_NAMES) {
+      const metadata = { tags: { [name]: 7 } }; // a bad value, so the error names the tag
+      const setup = await rest("POST", `/integrations/${org}/openai/setup`, { key, body: { credential: { api_key: FAKE_OPENAI_ADMIN_KEY }, metadata } });
+      const update = await rest("PUT", `/integrations/${org}/openai/metadata`, { key, body: { metadata } });
+      const action = await callAction({
+        page: `/orgs/${org}/integrations/openai`,
+        file: "actions/integrations.ts",
+        name: "updateIntegrationMetadataAction",
+        args: [org, "openai", metadata],
+        cookie: owner.cookie,
+      });
+      expect(setup.status).toBe(400);
+      expect(setup.body.error.fields).toHaveProperty(["metadata.tags.(hidden name)"]);
+      for (const text of [setup.text, update.text, action.text]) expect(text).not.toContain(name);
+    }
+  });
+
+  it("an ordinary tag name is still named", async () => {
+    const r = await rest("POST", `/integrations/${org}/openai/setup`, { key, body: { credential: { api_key: FAKE_OPENAI_ADMIN_KEY }, metadata: { tags: { "cost-center": 7 } } } });
+    expect(r.body.error.fields).toHaveProperty(["metadata.tags.cost-center"]);
+  });
+});
