@@ -8,6 +8,7 @@ import {
 } from "../integrations";
 import fs from "node:fs";
 import { createOrganization, createOrgApiKey, listOrgApiKeys, revokeOrgApiKey } from "../auth/organizations";
+import { API_KEY_ROLES, type ApiKeyRole } from "../auth/auth-store";
 import { UsageError, type Command } from "./run";
 import { verifyAuditTrail } from "../audit/verify-audit-trail";
 
