@@ -3,10 +3,13 @@ import { ERROR_STATUS, type ErrorCode } from "../errors";
 import { getRegistry } from "../integrations/registry";
 import type { Registry } from "../integrations/registry-schema";
 import { buildOpenApiDocument } from "./openapi";
+import { COMMANDS } from "../cli/commands";
+import { commandSynopsis, type Command } from "../cli/run";
 
 /**
  * The generated parts of docs/api.md: the route table from the OpenAPI document (GET /openapi.json),
- * the error table from lib/errors.ts, and the credential fields from the provider registry. Each
+ * the error table from lib/errors.ts, the credential fields from the provider registry, and the CLI
+ * commands from lib/cli/commands.ts. Each
  * sits between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`; `npm run docs:api`
  * rewrites them and lib/http/api-doc.test.ts fails when docs/api.md is out of date.
  */
@@ -80,10 +83,18 @@ export function renderProviders(registry: Registry = getRegistry()): string {
   return rows.join("\n");
 }
 
+/** The command line, from the CLI's own table (lib/cli/commands.ts): the same text as `--help`. */
+export function renderCli(commands: readonly Command[] = COMMANDS): string {
+  const rows = ["| Command | What it does |", "|---|---|"];
+  for (const c of commands) rows.push(`| \`${cell(commandSynopsis(c))}\` | ${cell([c.summary, ...(c.details ?? [])].join("; "))} |`);
+  return rows.join("\n");
+}
+
 export const API_DOC_SECTIONS: Record<string, () => string> = {
   routes: () => renderRoutes(),
   errors: renderErrors,
   providers: () => renderProviders(),
+  cli: () => renderCli(),
 };
 
 /** The document with every generated section replaced by what the code says today. */
