@@ -77,7 +77,7 @@ import { makeTestCa, type TestCa } from "./tls";
  *   and https://learn.microsoft.com/azure/cost-management-billing/automate/api-best-practices;
  * - Azure OpenAI v1 (`/openai/v1/models`, no api-version) and its token audiences
  *   (https://ai.azure.com for v1, https://cognitiveservices.azure.com for dated versions):
- *   openai/openai-node docs/azure.md and https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle.
+ *   https://github.com/openai/openai-node/blob/master/docs/azure.md and https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle.
  * Where they disagree (which audience a resource accepts) the code accepts both: v1 first, then
  * the Cognitive Services audience, and the pipeline gets whichever the resource accepted.
  */
