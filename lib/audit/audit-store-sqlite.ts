@@ -15,6 +15,13 @@ import type { AuditEvent } from "./events";
 export class SqliteAuditStore implements AuditStore {
   readonly backend = "sqlite" as const;
   private db: Database.Database;
+  /** The append path's statements (every setup, validate and delete appends), prepared once. */
+  private stmts = new Map<string, Database.Statement>();
+  private stmt(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) this.stmts.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
 
   constructor(
     file: string,
@@ -68,13 +75,13 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   private head(org: string): ChainHead | null {
-    const r = this.db.prepare("SELECT org, last_seq, last_hash, pruned_seq, pruned_hash, mac FROM audit_chain_heads WHERE org = ?").get(org) as HeadRow | undefined;
+    const r = this.stmt("SELECT org, last_seq, last_hash, pruned_seq, pruned_hash, mac FROM audit_chain_heads WHERE org = ?").get(org) as HeadRow | undefined;
     return r ? toHead(r) : null;
   }
 
   private writeHead(h: ChainHead): void {
-    this.db
-      .prepare(
+    this
+      .stmt(
         `INSERT INTO audit_chain_heads (org, last_seq, last_hash, pruned_seq, pruned_hash, mac) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (org) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash,
            pruned_seq = excluded.pruned_seq, pruned_hash = excluded.pruned_hash, mac = excluded.mac`,
@@ -87,7 +94,7 @@ export class SqliteAuditStore implements AuditStore {
       const head = this.head(e.org) ?? newHead(this.key, e.org);
       const seq = head.lastSeq + 1;
       const hash = eventHash(this.key, seq, head.lastHash, e);
-      this.db.prepare(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${Array(17).fill("?").join(", ")})`).run(...eventToParams(e, seq, head.lastHash, hash));
+      this.stmt(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${Array(17).fill("?").join(", ")})`).run(...eventToParams(e, seq, head.lastHash, hash));
       this.writeHead(withMac(this.key, { ...head, lastSeq: seq, lastHash: hash }));
       return { ...e, seq, prev_hash: head.lastHash, hash };
     });

@@ -20,11 +20,22 @@ export function orgAdminEmailsFor(env: Env): (org: string) => Promise<string[]> 
   };
 }
 
+/**
+ * Per file: the tables were seen (they are never dropped: no further check), or were missing at
+ * `at` (checked again after a second: Better Auth may have created them since). Opening the database
+ * for this on every integration event cost setup more than its encryption.
+ */
+const tablesChecked = new Map<string, { found: boolean; at: number }>();
+
 function betterAuthTablesExist(file: string): boolean {
+  const known = tablesChecked.get(file);
+  if (known && (known.found || performance.now() - known.at < 1000)) return known.found;
   if (!fs.existsSync(file)) return false;
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
-    return Boolean(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'member'").get());
+    const found = Boolean(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'member'").get());
+    tablesChecked.set(file, { found, at: performance.now() });
+    return found;
   } finally {
     db.close();
   }
