@@ -96,7 +96,10 @@ export function ConnectForm({
     setPending(true);
     let r: SetupOutcome;
     try {
-      const res = await setupIntegrationAction(org, providerId, { credential: readValues() });
+      const credential = readValues();
+      // A new vendor is labelled with its name (not secret), so lists show "Datadog Inc.", not "datadog-inc".
+      const input = template ? { credential, metadata: { label: String(credential.display_name ?? "").trim() } } : { credential };
+      const res = await setupIntegrationAction(org, providerId, input);
       r = res.ok ? { ok: true, ...res.data } : res;
     } catch {
       r = { ok: false, error: { code: "network", message: "The server could not be reached; nothing was stored. Check your connection and try again." } };
