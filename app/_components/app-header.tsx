@@ -32,7 +32,7 @@ export function AppHeader({
       </div>
       {current ? (
         <nav aria-label="Organization" className="mx-auto max-w-6xl px-4 sm:px-6">
-          <ul className="-mb-px flex gap-1 overflow-x-auto">
+          <ul className="-mb-px flex gap-1 overflow-x-auto whitespace-nowrap">
             <li>
               <NavLink href={`/orgs/${current.slug}/integrations`}>Integrations</NavLink>
             </li>
