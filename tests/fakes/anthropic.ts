@@ -11,7 +11,7 @@ import { header, startFakeServer, type FakeReply, type FakeServer, type FakeServ
 
 /**
  * A local stand-in for https://api.anthropic.com answering /v1/models, /v1/organizations/me and
- * /v1/organizations/cost_report like the real API (docs/providers.md: Anthropic): `x-api-key` and
+ * /v1/organizations/cost_report like the real API (docs/providers.md, "Anthropic"): `x-api-key` and
  * `anthropic-version` headers required, error bodies
  * `{"type":"error","error":{"type","message"},"request_id"}` with 401 authentication_error,
  * 403 permission_error, 404 not_found_error, 429 rate_limit_error, 529 overloaded_error.

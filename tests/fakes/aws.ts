@@ -12,7 +12,7 @@ import { header, startFakeServer, type FakeReply, type FakeServerOptions, type R
 
 /**
  * One local stand-in for the three AWS APIs the connection tests call, answering like the real
- * services (docs/providers.md: AWS access keys, AWS IAM role, AWS Bedrock; the official clients are
+ * services (docs/providers.md, "AWS, access keys", "AWS, IAM role" and "AWS Bedrock"; the official clients are
  * pointed here by the endpoint variables, docs/operations.md, "Provider endpoints"):
  *
  * - STS (query protocol): form POST `Action=GetCallerIdentity|AssumeRole&Version=2011-06-15`, XML

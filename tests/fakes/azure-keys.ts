@@ -2,7 +2,7 @@ import { fakeChars } from "./keys";
 
 /**
  * Deterministic identities the Azure fakes (tests/fakes/azure.ts) know. Every value is structurally
- * valid for the registry (docs/providers.md: Azure/Azure OpenAI): GUID tenant/client/subscription ids, and client
+ * valid for the registry (docs/providers.md, "Microsoft Azure" and "Azure OpenAI"): GUID tenant/client/subscription ids, and client
  * secrets of the current `xxx8Q~…` shape (40 characters, `^[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}$`).
  * The random-looking parts come from a seeded generator: stable across runs.
  *

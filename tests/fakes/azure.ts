@@ -23,7 +23,7 @@ import { makeTestCa, type TestCa } from "./tls";
 /**
  * Local stand-ins for Microsoft Entra ID (the token service), Azure Resource Manager (the Cost
  * Management query) and an Azure OpenAI resource (GET /openai/v1/models), answering like the real
- * services (docs/providers.md: Azure, Azure OpenAI).
+ * services (docs/providers.md, "Microsoft Azure" and "Azure OpenAI").
  *
  * All three speak HTTPS with a certificate from a throwaway CA made at run time (tests/fakes/tls.ts):
  * MSAL, under @azure/identity, refuses any http: authority. The process that talks to them must

@@ -3,10 +3,10 @@ import crypto from "node:crypto";
 /**
  * Google service account key files for tests, generated at test time (never committed): a fresh
  * RSA-2048 key pair, the private half as PKCS#8 PEM in a key file shaped like the ones the Cloud
- * Console downloads (docs/providers.md: GCP format), and the public half to register with the GCP fake.
+ * Console downloads (docs/providers.md, "Google Cloud"), and the public half to register with the GCP fake.
  */
 
-/** The key file fields (docs/providers.md: GCP format). */
+/** The key file fields (docs/providers.md, "Google Cloud"). */
 export interface ServiceAccountKeyFile {
   type: "service_account";
   project_id: string;

@@ -5,7 +5,7 @@ import { header, startFakeServer, type FakeReply, type FakeServer, type FakeServ
 
 /**
  * A local stand-in for Google's OAuth token endpoint (https://oauth2.googleapis.com/token) and the
- * Cloud Resource Manager v1 `projects.testIamPermissions` (docs/providers.md: GCP connection test, GCP Vertex connection test).
+ * Cloud Resource Manager v1 `projects.testIamPermissions` (docs/providers.md, "Google Cloud" and "Google Vertex AI").
  *
  * `POST /token` takes the JWT-bearer grant (`grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer
  * &assertion=<JWT>`) and checks the assertion the way Google does: RS256 signature against a public
@@ -113,7 +113,7 @@ const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const SKEW_S = 300;
 const MAX_LIFETIME_S = 3600;
 
-/** The OAuth error descriptions Google sends (docs/providers.md: GCP connection test; [O] for each). */
+/** The OAuth error descriptions Google sends (docs/providers.md, "Google Cloud"; [O] for each). */
 export const GOOGLE_OAUTH_ERRORS = {
   badSignature: { error: "invalid_grant", error_description: "Invalid JWT Signature." },
   clockSkew: {

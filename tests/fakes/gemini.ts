@@ -12,7 +12,7 @@ import { header, startFakeServer, type FakeReply, type FakeServer, type FakeServ
 
 /**
  * A local stand-in for https://generativelanguage.googleapis.com answering /v1beta/models like the
- * real API (docs/providers.md: Gemini): the key in `x-goog-api-key` or `?key=`; Google error bodies
+ * real API (docs/providers.md, "Google Gemini API"): the key in `x-goog-api-key` or `?key=`; Google error bodies
  * `{"error":{code,message,status,details:[ErrorInfo{reason,domain,metadata}, …]}}`; a bad key is
  * HTTP 400 INVALID_ARGUMENT with reason API_KEY_INVALID (not 401).
  *

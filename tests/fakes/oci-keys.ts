@@ -6,7 +6,7 @@ import { fakeChars } from "./keys";
  * OCI API signing keys for tests, generated at test time (never committed): an RSA key pair in the
  * PEM forms the OCI console and `openssl genrsa` produce, the matching OCI fingerprint (MD5 of the
  * DER SubjectPublicKeyInfo, colon-separated lowercase hex) and structurally valid OCIDs
- * (docs/providers.md: OCI format), ready to use as an `oci` credential and to register with the OCI fake.
+ * (docs/providers.md, "Oracle Cloud"), ready to use as an `oci` credential and to register with the OCI fake.
  */
 
 export interface OciCredential {

@@ -5,7 +5,7 @@ import { header, startFakeServer, type FakeReply, type FakeServer, type FakeServ
 /**
  * A local stand-in for the OCI Identity API (`identity.{region}.oci.oraclecloud.com`) and Usage API
  * (`usageapi.{region}.oci.oraclecloud.com`), both on one port (point OCI_IDENTITY_ENDPOINT and
- * OCI_USAGE_ENDPOINT at `url`). Like the real service (docs/providers.md: OCI) it VERIFIES every request
+ * OCI_USAGE_ENDPOINT at `url`). Like the real service (docs/providers.md, "Oracle Cloud") it VERIFIES every request
  * signature (draft-cavage-http-signatures-08, rsa-sha256) on its own, with node:crypto only:
  *
  * - parses `Authorization: Signature version="1",keyId="<tenancy>/<user>/<fingerprint>",

@@ -13,7 +13,7 @@ import { header, startFakeServer, type FakeReply, type FakeServer, type FakeServ
 
 /**
  * A local stand-in for https://api.openai.com answering /v1/models and /v1/organization/costs
- * like the real API (docs/providers.md: OpenAI): Bearer auth, 401 invalid_api_key with the key masked,
+ * like the real API (docs/providers.md, "OpenAI"): Bearer auth, 401 invalid_api_key with the key masked,
  * admin-only costs endpoint, 429 with Retry-After, 503, and an "Invalid URL" 404 for anything else.
  *
  * Scope errors: an admin key without usage read gets HTTP 401, `type: invalid_request_error`,
@@ -169,12 +169,12 @@ function handle(req: RecordedRequest, mode: OpenAIFakeMode): FakeReply | "hang" 
   }
 
   if (route === "models") {
-    // "Admin API keys cannot be used for non-administration endpoints" (docs/providers.md: OpenAI); the
+    // "Admin API keys cannot be used for non-administration endpoints" (docs/providers.md, "OpenAI"); the
     // exact status is not documented, 401 is assumed here.
     if (key.admin) return error(401, "Admin API keys cannot be used for non-administration endpoints.", null);
     return listModels();
   }
-  // costs: admin keys only (a project key gets 403, docs/providers.md: OpenAI [O]).
+  // costs: admin keys only (a project key gets 403, docs/providers.md, "OpenAI" [O]).
   if (!key.admin) return MISSING_SCOPE(403);
   if (key.behaviour === "no_usage_scope") return MISSING_SCOPE(401);
   if (key.behaviour === "no_usage_scope_coded") return MISSING_SCOPE(401, "missing_scope");

@@ -21,7 +21,7 @@ import {
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**
- * Anthropic (docs/providers.md: Anthropic). An Admin key (sk-ant-admin01-…) authenticates on
+ * Anthropic (docs/providers.md, "Anthropic"). An Admin key (sk-ant-admin01-…) authenticates on
  * /v1/organizations/me (which also names the organization) and reads costs on
  * /v1/organizations/cost_report. Any other key authenticates on /v1/models; the organization
  * endpoints then refuse it (workspace keys cannot use the Admin API) → permission_denied.
@@ -175,7 +175,7 @@ export const testAnthropic: ConnectionTest = async (ctx) => {
     checks.push(authenticate);
     if (authenticate.outcome === "ok") {
       // Personal or service-account keys not scoped to a workspace may use the Admin API
-      // (docs/providers.md: Anthropic format), so try it rather than refusing by prefix.
+      // (docs/providers.md, "Anthropic"), so try it rather than refusing by prefix.
       const denied: CheckBody = { outcome: "permission_denied", message: ANTHROPIC_ADMIN_KEY_HINT };
       checks.push(
         await timedCheck("read_costs", async () => {

@@ -25,7 +25,7 @@ import type { ResolvedProvider } from "../../registry-schema";
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**
- * AWS (docs/providers.md: AWS access keys, AWS IAM role, AWS Bedrock): one module for the AWS protocol, speaking through the official
+ * AWS (docs/providers.md, "AWS, access keys", "AWS, IAM role" and "AWS Bedrock"): one module for the AWS protocol, speaking through the official
  * SDK clients (SigV4 signing, query/JSON/REST-JSON protocols), never signing by hand.
  *
  * - `aws_keys` (kind aws_access_keys): STS GetCallerIdentity with the uploaded keys proves they
@@ -163,7 +163,7 @@ export function stsTarget(
 
 /**
  * The Cost Explorer endpoint and signing region: us-east-1 (`ce.us-east-1.amazonaws.com`), or
- * cn-northwest-1 for the China partition (docs/providers.md: AWS access keys cost data).
+ * cn-northwest-1 for the China partition (docs/providers.md, "AWS, access keys").
  */
 export function ceTarget(ctx: ConnectionTestContext, partition: string | null): { endpoint: string; region: string } {
   const configured = ctx.endpoints.ce_endpoint ?? DEFAULT_CE_ENDPOINT;

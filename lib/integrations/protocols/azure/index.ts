@@ -26,7 +26,7 @@ import {
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**
- * Microsoft Azure and Azure OpenAI (docs/providers.md: Azure, Azure OpenAI), both with a service principal's client
+ * Microsoft Azure and Azure OpenAI (docs/providers.md, "Microsoft Azure" and "Azure OpenAI"), both with a service principal's client
  * secret.
  *
  * Tokens come from the official library: @azure/identity's ClientSecretCredential (MSAL underneath),
@@ -62,7 +62,7 @@ export const AZURE_COST_QUERY_BODY = {
 } as const;
 
 /**
- * Token scopes for Azure OpenAI (docs/providers.md: Azure OpenAI, https://github.com/openai/openai-node/blob/master/docs/azure.md): the v1 API
+ * Token scopes for Azure OpenAI (docs/providers.md, "Azure OpenAI", https://github.com/openai/openai-node/blob/master/docs/azure.md): the v1 API
  * (`/openai/v1/...`, which /openai/v1/models is) is documented with `https://ai.azure.com/.default`;
  * the dated `api-version` API with `https://cognitiveservices.azure.com/.default`. We ask for the v1
  * scope first. Resources also accept the Cognitive Services audience (Microsoft's own v1 samples

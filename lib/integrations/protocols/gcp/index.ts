@@ -32,7 +32,7 @@ const MAX_RSA_BITS = 4096;
 import { definitionOf } from "../http";
 
 /**
- * Google Cloud service accounts (docs/providers.md: GCP connection test, GCP Vertex connection test), for `gcp` and `gcp_vertex`.
+ * Google Cloud service accounts (docs/providers.md, "Google Cloud" and "Google Vertex AI"), for `gcp` and `gcp_vertex`.
  *
  * 1. authenticate: google-auth-library's `JWT` signs the assertion (aud = Google's token URL, which
  *    Google checks) and exchanges it for an access token. The library posts to a hard-coded

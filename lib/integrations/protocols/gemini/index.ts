@@ -22,7 +22,7 @@ import {
 import type { ConnectionTest, ConnectionTestContext, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**
- * Gemini API keys (docs/providers.md: Gemini). One call, `GET /v1beta/models?pageSize=1`, with the key in the
+ * Gemini API keys (docs/providers.md, "Google Gemini API"). One call, `GET /v1beta/models?pageSize=1`, with the key in the
  * `x-goog-api-key` header (never `?key=`, so the key never sits in a URL that could be logged).
  * Errors are classified by `error.details[].reason` first (a bad key is HTTP 400, not 401), then by
  * `error.status`, then by HTTP status. Gemini keys have no cost API: read_costs is always skipped.

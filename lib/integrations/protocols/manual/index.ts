@@ -4,7 +4,7 @@ import { combineChecks, skippedCheck } from "../http";
 import type { ConnectionTest, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**
- * Manual-entry SaaS vendors (docs/providers.md: manual SaaS): there is no remote credential, so nothing is called.
+ * Manual-entry SaaS vendors (docs/providers.md, "Manual SaaS entries"): there is no remote credential, so nothing is called.
  * The values were validated locally by the registry before this runs.
  */
 export const MANUAL_ENTRY_MESSAGE =

@@ -29,7 +29,7 @@ import {
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**
- * Oracle Cloud (OCI) API signing key (docs/providers.md: OCI).
+ * Oracle Cloud (OCI) API signing key (docs/providers.md, "Oracle Cloud").
  *
  * Before any request the private key is opened with node:crypto: it must be RSA of at least 2048
  * bits, decrypt with the given passphrase (if encrypted) and match the given fingerprint (MD5 of the

@@ -23,7 +23,7 @@ import {
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**
- * OpenAI (docs/providers.md: OpenAI). An Admin key (sk-admin-…) is tested with one call to the organization
+ * OpenAI (docs/providers.md, "OpenAI"). An Admin key (sk-admin-…) is tested with one call to the organization
  * costs endpoint, which proves both that it authenticates and that it can read costs (admin keys
  * cannot call /v1/models). Any other key is tested on /v1/models, then on the costs endpoint, which
  * it cannot read: the result is permission_denied with a hint to use an Admin key.
