@@ -34,8 +34,13 @@ describe("invitation ids are bearer secrets: only owners and admins see them", (
     expect(action.value.data.members.map((m: { email: string }) => m.email)).toContain(viewer.email);
     const html = await httpFrom(base, viewer.from, "GET", `/orgs/${org}/settings/members`, { headers: { cookie: viewer.cookie } });
     expect(html.status).toBe(200);
-    const rsc = await httpFrom(base, viewer.from, "GET", `/orgs/${org}/settings/members`, { headers: { cookie: viewer.cookie, rsc: "1" } });
+    // The RSC payload a client-side navigation fetches (Next answers a bare `RSC: 1` with a 307 to
+    // the same path plus its `_rsc` cache key; follow it as the router does).
+    let rsc = await httpFrom(base, viewer.from, "GET", `/orgs/${org}/settings/members`, { headers: { cookie: viewer.cookie, rsc: "1" } });
+    if (rsc.status === 307) rsc = await httpFrom(base, viewer.from, "GET", String(rsc.headers.location), { headers: { cookie: viewer.cookie, rsc: "1" } });
     expect(rsc.status).toBe(200);
+    expect(String(rsc.headers["content-type"])).toContain("text/x-component");
+    expect(rsc.text).toContain(viewer.email); // the payload is the members page's
     for (const body of [action.text, html.text, rsc.text]) {
       expect(body).not.toContain(pending.id);
       expect(body).not.toContain(v.id);

@@ -101,7 +101,15 @@ export async function startStack(opts: { port: number; env?: Record<string, stri
     } catch {
       /* not up yet */
     }
-    if (Date.now() > deadline) throw new Error(`next start did not become healthy:\n${fs.readFileSync(logFile, "utf8")}`);
+    if (Date.now() > deadline) {
+      // Never leave it behind holding the port (it runs in its own process group).
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+      throw new Error(`next start did not become healthy:\n${fs.readFileSync(logFile, "utf8")}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
   return {
