@@ -91,3 +91,35 @@ describe("setup-info from the protocol modules, driven by the registry", () => {
     ]);
   });
 });
+
+describe("the platform's AWS identity lookup", () => {
+  it("a missing identity is remembered for a minute (no STS round trip per page), then asked again", async () => {
+    const http = await import("node:http");
+    let calls = 0;
+    const sts = http.createServer((_req, res) => {
+      calls++;
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((r) => sts.listen(0, "127.0.0.1", () => r()));
+    const { getPlatformAwsPrincipal, clearPlatformAwsPrincipalCache } = await import("./platform-identity");
+    try {
+      clearPlatformAwsPrincipalCache();
+      const url = `http://127.0.0.1:${(sts.address() as { port: number }).port}`;
+      const env = { ...bare.deps.env, PLATFORM_AWS_PRINCIPAL_ARN: undefined, endpointOverrides: { AWS_STS_ENDPOINT: url } };
+      Object.assign(process.env, { AWS_ACCESS_KEY_ID: "AKIAFAKEPLATFORM0001", AWS_SECRET_ACCESS_KEY: "x".repeat(40) });
+      const t0 = Date.UTC(2026, 0, 1);
+      expect(await getPlatformAwsPrincipal(env, t0)).toBeNull();
+      const first = calls;
+      expect(first).toBeGreaterThan(0);
+      expect(await getPlatformAwsPrincipal(env, t0 + 30_000)).toBeNull();
+      expect(calls).toBe(first);
+      expect(await getPlatformAwsPrincipal(env, t0 + 61_000)).toBeNull();
+      expect(calls).toBeGreaterThan(first);
+    } finally {
+      delete process.env.AWS_ACCESS_KEY_ID;
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+      clearPlatformAwsPrincipalCache();
+      sts.close();
+    }
+  });
+});
