@@ -1,6 +1,6 @@
 import "server-only";
 import type net from "node:net";
-import { WindowRateLimiter } from "../integrations/rate-limit";
+import { WindowRateLimiter } from "../rate-limit";
 import { addressBudgetKey, clientAddressOf, parseTrustedProxies } from "./client-address";
 
 /**

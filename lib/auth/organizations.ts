@@ -5,7 +5,7 @@ import { authorizeOrgOrThrow } from "./authorize";
 import type { ApiKeyRecord, ApiKeyRole, OrgRecord } from "./auth-store";
 import { getDeps, type CoreDeps } from "../integrations/deps";
 import { recordAudit, recordAuditFailure } from "../audit/record-audit";
-import { OrgSlugSchema } from "../integrations/schemas";
+import { OrgSlugSchema } from "./org-slug";
 import { findUserEmails } from "./accounts";
 
 /**

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { Env } from "../env";
 import { sharedAuthPool } from "../auth/pg-pool";
 import { PostgresCacheInvalidation } from "./cache-invalidation-postgres";
-import { WindowRateLimiter } from "./rate-limit";
+import { WindowRateLimiter } from "../rate-limit";
 import { PostgresRateLimiter } from "./rate-limit-postgres";
 import type { RateLimiter } from "./rate-limiter";
 import type { CredentialCache } from "./runtime";
