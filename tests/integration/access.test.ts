@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
 import { api, uniqueOrg } from "../support/api";
 import { runCliAsync } from "../support/stack";
 import { startAwsFake, type AwsFake } from "../fakes/aws";
+import { startGcpFake, type GcpFake } from "../fakes/gcp";
+import { makeServiceAccountKey } from "../fakes/gcp-keys";
 import { FAKE_AWS_KEYS, FAKE_AWS_ROLE_ARN } from "../fakes/aws-keys";
 import { FAKE_ANTHROPIC_ADMIN_KEY, FAKE_OPENAI_ADMIN_KEY } from "../fakes/keys";
 
@@ -13,10 +15,12 @@ import { FAKE_ANTHROPIC_ADMIN_KEY, FAKE_OPENAI_ADMIN_KEY } from "../fakes/keys";
  */
 describe("pipeline access", () => {
   let aws: AwsFake;
+  let gcp: GcpFake;
   beforeAll(async () => {
     aws = await startAwsFake({ port: inject("ports").aws });
+    gcp = await startGcpFake({ port: inject("ports").gcp });
   });
-  afterAll(async () => aws.close());
+  afterAll(async () => Promise.all([aws.close(), gcp.close()]));
 
   // The CLI runs without blocking this process: a blocked event loop misses the server closing an
   // idle keep-alive socket, and the next request on it fails with "other side closed".
@@ -172,6 +176,41 @@ describe("pipeline access", () => {
     const again = await api(pipeline).post(`/integrations/${org}/aws_keys/access`);
     expect(again.body.credentials).toEqual(r.body.credentials);
     expect(aws.sessionTokenCalls.length).toBe(before + 1);
+  });
+
+  it("gcp: a Google access token (never the key file) with its expiry; every call is in the audit trail with the key, the fingerprint and the outcome", async () => {
+    const { org, admin, pipeline, pipelineId } = await orgWithKeys("acc-gcp");
+    const sa = makeServiceAccountKey({ projectId: "finops-access-1", tokenUri: "http://127.0.0.1:9/never-called" });
+    gcp.registerServiceAccount({ email: sa.keyFile.client_email, keyId: sa.keyFile.private_key_id, publicKey: sa.publicKey, projectId: "finops-access-1", permissions: ["bigquery.jobs.create"] });
+    const setup = await api(admin).post(`/integrations/${org}/gcp/setup`, { credential: { service_account_json: sa.keyFile } });
+    expect(setup.status, setup.text).toBe(201);
+    const r = await api(pipeline).post(`/integrations/${org}/gcp/access`);
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toMatchObject({ kind: "google_access_token", fingerprint: setup.body.fingerprint, credentials: { project_id: "finops-access-1" } });
+    expect(typeof r.body.credentials.access_token).toBe("string");
+    expect(r.body.credentials.access_token.length).toBeGreaterThan(10);
+    expect(Date.parse(r.body.expires_at)).toBeGreaterThan(Date.now());
+    expect(r.text).not.toContain("PRIVATE KEY");
+    expect(r.text).not.toContain(sa.keyFile.private_key_id);
+
+    expect((await api(pipeline).post(`/integrations/${org}/openai/access`)).status).toBe(404);
+    const audit = await api(admin).get(`/integrations/${org}/audit?action=integration.access`);
+    expect(audit.status, audit.text).toBe(200);
+    const events = audit.body.events as Array<Record<string, any>>;
+    expect(events).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          action: "integration.access",
+          provider: "gcp",
+          actor: expect.objectContaining({ type: "api_key", id: pipelineId }),
+          fingerprint_before: setup.body.fingerprint,
+          fingerprint_after: setup.body.fingerprint,
+          outcome: "ok",
+        }),
+        expect.objectContaining({ action: "integration.access", provider: "openai", outcome: "integration_not_found" }),
+      ]),
+    );
+    expect(audit.text).not.toContain(r.body.credentials.access_token);
   });
 
   it("each pipeline key has its own budget (ACCESS_RATE_LIMIT_PER_MINUTE=30 here): the 31st call is 429 with Retry-After; another key is unaffected; a revoked key is 401", async () => {
