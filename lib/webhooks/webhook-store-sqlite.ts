@@ -8,6 +8,8 @@ import type { DeliveryStatus, WebhookEventType } from "./schemas";
 export class SqliteWebhookStore implements WebhookStore {
   readonly backend = "sqlite" as const;
   private db: Database.Database;
+  /** Every integration event lists the org's endpoints: that statement is prepared once. */
+  private listStmt: Database.Statement | null = null;
 
   constructor(file: string) {
     this.db = openPrivateSqlite(file);
@@ -56,7 +58,8 @@ export class SqliteWebhookStore implements WebhookStore {
   }
 
   async listEndpoints(org: string): Promise<WebhookEndpointRecord[]> {
-    return (this.db.prepare("SELECT * FROM webhook_endpoints WHERE org = ? ORDER BY created_at, id").all(org) as EndpointRow[]).map(toEndpoint);
+    this.listStmt ??= this.db.prepare("SELECT * FROM webhook_endpoints WHERE org = ? ORDER BY created_at, id");
+    return (this.listStmt.all(org) as EndpointRow[]).map(toEndpoint);
   }
 
   async getEndpoint(org: string, id: string): Promise<WebhookEndpointRecord | null> {
