@@ -60,6 +60,12 @@ export function getLogger(): Logger {
   return root;
 }
 
+/** Send the process logger to stderr instead (the CLI, whose stdout carries only its result). */
+export function logToStderr(): Logger {
+  root = createLogger(pino.destination(2));
+  return root;
+}
+
 /**
  * An unexpected error's stack frames for the log: only the `    at …` lines, never the message
  * (which can quote input, e.g. JSON.parse's "Unexpected token … in '<the body>'") nor any line of a
