@@ -4,10 +4,9 @@
  * The commands are the rows of lib/cli/commands.ts (add one there; the usage text follows); the
  * runner, argument checks and output streams are lib/cli/run.ts. This file only wires them up.
  */
-import pino from "pino";
 import { getEnv } from "../env";
 import { AppError } from "../errors";
-import { createLogger } from "../log";
+import { logToStderr } from "../log";
 import type { Actor } from "../auth/actor";
 import { createDeps, setDeps, type CoreDeps } from "../integrations";
 import { COMMANDS } from "./commands";
@@ -38,8 +37,9 @@ async function cli(argv: string[]): Promise<number> {
   const io = createIo(json);
   let deps: CoreDeps | undefined;
   try {
-    // Logs go to stderr so that --json output on stdout stays machine-readable.
-    deps = createDeps(getEnv(), { log: createLogger(pino.destination(2)) });
+    // Logs go to stderr (every logger of the process, not only the core's) so that --json output
+    // on stdout stays machine-readable.
+    deps = createDeps(getEnv(), { log: logToStderr() });
     setDeps(deps);
     const values = parsed.values;
     return await parsed.command.run({
