@@ -129,6 +129,16 @@ describe("document references", () => {
     expect(bad).toEqual([]);
   });
 
+  it("every decision record is numbered once and listed in docs/decisions/README.md", () => {
+    const dir = path.join(ROOT, "docs/decisions");
+    const records = fs.readdirSync(dir).filter((f) => f !== "README.md");
+    expect(records.every((f) => /^\d{3}-[a-z0-9-]+\.md$/.test(f)), records.join(", ")).toBe(true);
+    const numbers = records.map((f) => f.slice(0, 3));
+    expect(new Set(numbers).size).toBe(numbers.length);
+    const index = fs.readFileSync(path.join(dir, "README.md"), "utf8");
+    expect(records.filter((f) => !index.includes(`](${f})`))).toEqual([]);
+  });
+
   it("docs/operations.md documents every variable lib/env.ts reads", () => {
     const env = fs.readFileSync(path.join(ROOT, "lib/env.ts"), "utf8");
     const schema = env.slice(env.indexOf("const EnvSchema"), env.indexOf("export type Env"));
