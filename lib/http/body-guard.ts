@@ -1,6 +1,6 @@
 /**
  * The request-body checks proxy.ts applies to every request before Next.js sees it
- * (docs/security.md, "Uneven limits and 5xx on bad input"):
+ * (docs/security.md, "Input limits"):
  *
  * - one body limit for every transport: 64 KiB, the same as the REST routes' (lib/http/route.ts).
  *   Server actions otherwise take 1 MB (Next's default `serverActions.bodySizeLimit`) and answer an

@@ -4,7 +4,7 @@ import crypto from "node:crypto";
 
 /**
  * Opening a PEM private key that a tenant uploaded, within bounds, so that no single request can
- * hold the event loop (docs/security.md, "One request freezes the server").
+ * hold the event loop (docs/security.md, "Stalls").
  *
  * An encrypted PEM carries its own key-derivation parameters, and node:crypto honours them
  * synchronously: a PBKDF2 iteration count of 2^31 or scrypt N = 2^20 takes minutes. So before

@@ -8,7 +8,7 @@ import { baseUrl, createApiKey, createOrganization, ROOT, signUp, type Session }
  * 10,000 requests across every route and page, with every method, malformed JSON, wrong content
  * types, malformed multipart bodies, bogus server-action payloads (every action id of the build,
  * with and without a session), huge headers and weird paths. None may answer 5xx
- * (docs/security.md, "Uneven limits and 5xx on bad input"). Deterministic: a seeded generator, so
+ * (docs/security.md, "Input limits"). Deterministic: a seeded generator, so
  * a failure names a request that can be replayed.
  */
 const TOTAL = 10_000;

@@ -125,7 +125,7 @@ export function assertAllowedHost(provider: ResolvedProvider, url: string): void
  * The provider's documented rate, from the registry: a test that would exceed it is answered
  * `rate_limited` with the time to wait, without reaching the provider. The budget is per org and
  * provider-side scope (e.g. an Azure subscription) or per credential: one org's calls never spend
- * another org's budget (docs/security.md, "One tenant blocks another").
+ * another org's budget (docs/security.md, "Pacing").
  */
 async function throttleOrNull(
   provider: ResolvedProvider,
