@@ -95,7 +95,7 @@ describe("OCI", () => {
   });
   afterAll(async () => oci.close());
 
-  function user(seed: string, canReadUsage = true) {
+  function user(seed: string, canReadUsage = true, canReadSelf = true) {
     const key = makeOciApiKey({ seed });
     oci.registerUser({
       tenancy: key.credential.tenancy_ocid,
@@ -104,9 +104,23 @@ describe("OCI", () => {
       publicKeyPem: key.publicKeyPem,
       name: `finops-${seed}`,
       canReadUsage,
+      canReadSelf,
     });
     return key.credential;
   }
+
+  it("a least-privilege user (its group may only read usage-report; no self-read, so GET users/{self} is 404) is active", async () => {
+    const org = uniqueOrg("oci-lp");
+    const c = api(createOrg(inject("dataDir"), org));
+    const r = await c.post(`/integrations/${org}/oci/setup`, { credential: user("least", true, false) });
+    expect(r.status, r.text).toBe(201);
+    expect(r.body).toMatchObject({ status: "active", account: { name: null } });
+    expect(r.body.connection_test.checks.map((x: { name: string; outcome: string }) => [x.name, x.outcome])).toEqual([
+      ["authenticate", "ok"],
+      ["read_costs", "ok"],
+    ]);
+    expect(oci.verifications.at(-1)).toMatchObject({ ok: true });
+  });
 
   it("a signed API key with the usage policy sets up active; without the policy 422 names the policy", async () => {
     const org = uniqueOrg("oci");
