@@ -228,19 +228,40 @@ export const MetadataBodySchema = z
 
 export const OutcomeSchema = z.enum(CONNECTION_OUTCOMES_LIST);
 
+/** One check of a connection test ("authenticate", "read_costs", …). */
 export const CheckResultSchema = z.object({
   name: z.string(),
   outcome: OutcomeSchema,
   duration_ms: z.number().int().nonnegative(),
+  /** Written for a person: what is wrong and what to do. Never echoes the secret. Absent when ok. */
   message: z.string().optional(),
+  /** Seconds the provider asked us to wait (rate_limited). */
   retry_after_s: z.number().optional(),
 });
 
+/** A connection test's result as responses show it. */
 export const ConnectionTestResultSchema = z.object({
   outcome: OutcomeSchema,
   duration_ms: z.number().int().nonnegative(),
   checks: z.array(CheckResultSchema),
   retry_after_s: z.number().optional(),
+});
+
+/**
+ * The same result inside the server (lib/integrations/protocols/types.ts infers its types from
+ * here): what the test found out besides the verdict, stored on the row, never all of it in a
+ * response (lib/errors.ts `publicConnectionTest`).
+ */
+export const ConnectionTestVerdictSchema = ConnectionTestResultSchema.extend({
+  /** Identity the test discovered (OpenAI org, Anthropic org, AWS account...), or null. */
+  account: z.object({ id: z.string(), name: z.string().nullable().optional() }).nullable(),
+  /** What kind of key it is ("admin", "project", "service_account", "standard", "auth"...), or null. */
+  key_kind: z.string().nullable(),
+  /**
+   * Non-blocking advice keyed like the setup response's `warnings` (e.g.
+   * "metadata.billing_export_table"): the credential passed, but something should be added.
+   */
+  warnings: z.record(z.string(), z.string()).optional(),
 });
 
 export const IntegrationStatusSchema = z.enum(["active", "invalid", "expired", "pending"]);

@@ -1,37 +1,18 @@
 import "server-only";
 import type { ResolvedProvider } from "../registry-schema";
 import { CONNECTION_OUTCOMES_LIST } from "../outcomes";
+import type { z } from "zod";
+import type { CheckResultSchema, ConnectionTestVerdictSchema } from "../schemas";
 
 /** Outcomes of a connection test and of each of its checks: the one list, in lib/integrations/outcomes.ts. */
 export const CONNECTION_OUTCOMES = CONNECTION_OUTCOMES_LIST;
 export type ConnectionOutcome = (typeof CONNECTION_OUTCOMES)[number];
 
-export interface CheckResult {
-  /** e.g. "authenticate", "read_costs" */
-  name: string;
-  outcome: ConnectionOutcome;
-  duration_ms: number;
-  /** Written for a person: what is wrong and what to do. Never echoes the secret. Absent when ok. */
-  message?: string;
-  /** Seconds the provider asked us to wait (rate_limited). */
-  retry_after_s?: number;
-}
+/** One check of a connection test: the type of its schema, CheckResultSchema (lib/integrations/schemas.ts). */
+export type CheckResult = z.infer<typeof CheckResultSchema>;
 
-export interface ConnectionTestResult {
-  outcome: ConnectionOutcome;
-  duration_ms: number;
-  checks: CheckResult[];
-  /** Identity the test discovered (OpenAI org, Anthropic org, AWS account...), or null. */
-  account: { id: string; name?: string | null } | null;
-  /** What kind of key it is ("admin", "project", "service_account", "standard", "auth"...), or null. */
-  key_kind: string | null;
-  retry_after_s?: number;
-  /**
-   * Non-blocking advice keyed like the setup response's `warnings` (e.g.
-   * "metadata.billing_export_table"): the credential passed, but something should be added.
-   */
-  warnings?: Record<string, string>;
-}
+/** A connection test's full result: the type of ConnectionTestVerdictSchema (lib/integrations/schemas.ts). */
+export type ConnectionTestResult = z.infer<typeof ConnectionTestVerdictSchema>;
 
 export interface ConnectionTestContext {
   /** Concrete provider id, e.g. "openai" or "saas_datadog". */
