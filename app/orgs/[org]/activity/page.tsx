@@ -4,7 +4,6 @@ import { AUDIT_ACTIONS, type AuditEvent, type AuditPage } from "@/lib/audit/even
 import { handlePageError, requireOrgPage } from "@/lib/auth/page-guard";
 import { AppError } from "@/lib/errors";
 import { getRegistry } from "@/lib/integrations/registry";
-import { formatDateTime } from "@/lib/ui/format";
 import { Alert } from "../../../_components/ui/alert";
 import { Badge } from "../../../_components/ui/badge";
 import { buttonClasses } from "../../../_components/ui/button";
@@ -150,7 +149,9 @@ export default async function ActivityPage({ params, searchParams }: { params: P
                 {page.events.map((e) => (
                   <tr key={e.id} data-testid="activity-row" data-action={e.action}>
                     <td className="whitespace-nowrap px-4 py-2 text-slate-700">
-                      <time dateTime={e.at}>{formatDateTime(e.at)}</time>
+                      <time dateTime={e.at} title={e.at}>
+                        {e.at.slice(0, 19).replace("T", " ")} UTC
+                      </time>
                     </td>
                     <td className="px-4 py-2">{actorLabel(e)}</td>
                     <td className="whitespace-nowrap px-4 py-2 font-mono text-xs">{e.action}</td>
@@ -162,7 +163,7 @@ export default async function ActivityPage({ params, searchParams }: { params: P
                     <td className="px-4 py-2 text-xs text-slate-600">
                       {e.target ? <div>{e.target}</div> : null}
                       <div>
-                        {e.client_ip ? `from ${e.client_ip} · ` : ""}request {e.request_id}
+                        {e.client_ip ? `from ${e.client_ip} · ` : ""}request <span title={e.request_id}>{e.request_id.slice(0, 8)}</span>
                       </div>
                     </td>
                   </tr>
