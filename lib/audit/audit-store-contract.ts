@@ -164,6 +164,17 @@ export function describeAuditStoreContract(name: string, make: () => Promise<Aud
       expect((await verifyOrgChain(store, fx.key, "gamma")).first_broken).toMatchObject({ seq: 2, reason: expect.stringMatching(/event 1 is missing/) });
     });
 
+    it("an org whose head row was deleted refuses further appends, and verify names it", async () => {
+      const first = await store.append(sampleEvent("acme", 1));
+      await fx.raw("DELETE FROM audit_chain_heads WHERE org = ?", ["acme"]);
+      await expect(store.append(sampleEvent("acme", 2))).rejects.toThrow();
+      expect(await store.list("acme", { limit: 10 })).toEqual([first]);
+      const r = await verifyOrgChain(store, fx.key, "acme");
+      expect(r).toMatchObject({ ok: false, first_broken: { event_id: first.id, reason: expect.stringMatching(/head row is missing/) } });
+      // Other orgs are unaffected.
+      expect((await store.append(sampleEvent("beta", 1))).seq).toBe(1);
+    });
+
     it("a chain checked with another key does not verify", async () => {
       await store.append(sampleEvent("acme", 1));
       const r = await verifyOrgChain(store, crypto.randomBytes(32), "acme");
