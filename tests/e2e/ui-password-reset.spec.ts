@@ -10,7 +10,11 @@ function mailTo(email: string, marker: string): string | null {
   const dir = path.join(process.env.E2E_DATA_DIR!, "outbox");
   if (!fs.existsSync(dir)) return null;
   for (const f of fs.readdirSync(dir).sort().reverse()) {
-    const text = fs.readFileSync(path.join(dir, f), "utf8").replace(/=\r?\n/g, "");
+    // Quoted-printable (RFC 2045 §6.7): soft line breaks and =XX escapes (`token=` is `token=3D`).
+    const text = fs
+      .readFileSync(path.join(dir, f), "utf8")
+      .replace(/=\r?\n/g, "")
+      .replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
     if (text.includes(`To: ${email}`) && text.includes(marker)) return text;
   }
   return null;
