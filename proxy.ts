@@ -1,6 +1,6 @@
 import { NextResponse, type NextRequest } from "next/server";
 import { getEnv } from "./lib/env";
-import { BODY_LIMIT_BYTES, checkRequestBody, readBodyUpTo } from "./lib/http/body-guard";
+import { BODY_LIMIT_BYTES, checkRequestBody, checkRequestHead, readBodyUpTo } from "./lib/http/body-guard";
 
 /**
  * Next.js Proxy (https://nextjs.org/docs/app/api-reference/file-conventions/proxy): runs before
@@ -54,6 +54,8 @@ export async function proxy(req: NextRequest): Promise<NextResponse> {
   const https = servedOverHttps(req);
   const security: Record<string, string> = https ? { "strict-transport-security": "max-age=63072000; includeSubDomains" } : {};
   const api = isApiPath(req.nextUrl.pathname);
+  const head = checkRequestHead({ method: req.method, pathname: req.nextUrl.pathname, headers: req.headers, isApi: api });
+  if (head) return refuse(head.status, head.code, head.message, { ...security, "content-security-policy": API_CSP });
 
   if (!METHODS_WITHOUT_BODY.has(req.method)) {
     const declared = req.headers.get("content-length");

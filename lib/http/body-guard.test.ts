@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BODY_LIMIT_BYTES, checkRequestBody, checkReplyRow, readBodyUpTo } from "./body-guard";
+import { BODY_LIMIT_BYTES, checkRequestBody, checkRequestHead, checkReplyRow, checkRouterStateHeader, readBodyUpTo } from "./body-guard";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const check = (headers: Record<string, string>, body: string, declaredLength: number | null = null) =>
@@ -105,5 +105,33 @@ describe("readBodyUpTo (the one body reader of the REST routes and the proxy)", 
     expect(await readBodyUpTo(null)).toEqual({ bytes: new Uint8Array(0), tooLarge: false });
     expect(BODY_LIMIT_BYTES).toBe(64 * 1024);
     expect((await readBodyUpTo(stream([BODY_LIMIT_BYTES, 1]).body)).tooLarge).toBe(true);
+  });
+});
+
+describe("request head guard", () => {
+  const head = (method: string, pathname: string, headers: Record<string, string> = {}, isApi = false) =>
+    checkRequestHead({ method, pathname, headers: new Headers({ host: "app.example", ...headers }), isApi });
+
+  it("paths that do not decode, or decode to control characters, are 400", () => {
+    expect(head("GET", "/orgs/%ff%fe/integrations")).toMatchObject({ status: 400 });
+    expect(head("GET", "/orgs/%00/settings")).toMatchObject({ status: 400 });
+    expect(head("GET", "/orgs/acme%2dx/integrations")).toBeNull();
+  });
+
+  it("router-state headers: what the client router sends passes, anything else is 400", () => {
+    const tree = ["", { children: ["orgs", { children: [["org", "acme", "d", null], { children: ["__PAGE__", {}, null, null, 0] }] }] }, null, null, 0];
+    expect(checkRouterStateHeader(encodeURIComponent(JSON.stringify(tree)))).toBeNull();
+    for (const bad of ["garbage", "%7B%7D", "[[[[[", encodeURIComponent('["",{"children":["orgs",{}]}]').replace("%5D", "%"), encodeURIComponent(JSON.stringify([["org", "acme", "zz", null], {}]))]) {
+      expect(checkRouterStateHeader(bad), bad).not.toBeNull();
+    }
+    expect(head("GET", "/", { "next-router-state-tree": "garbage" })).toMatchObject({ status: 400 });
+  });
+
+  it("a cross-site Origin on a request that can run a server action is 403; same-site and API routes pass", () => {
+    expect(head("POST", "/sign-in", { origin: "https://evil.example" })).toMatchObject({ status: 403 });
+    expect(head("POST", "/sign-in", { origin: "null" })).toMatchObject({ status: 403 });
+    expect(head("POST", "/sign-in", { origin: "http://app.example" })).toBeNull();
+    expect(head("GET", "/sign-in", { origin: "https://evil.example" })).toBeNull();
+    expect(head("POST", "/integrations/acme/openai/setup", { origin: "https://evil.example" }, true)).toBeNull();
   });
 });

@@ -90,7 +90,7 @@ describe("bodies Next cannot parse are 4xx on every page, never 500", () => {
   });
 
   it("server-action payloads React cannot decode (bad JSON, unknown references, missing parts, bad no-JS form posts)", async () => {
-    const id = actionId("actions/integrations.ts", "listIntegrationsAction");
+    const id = actionId("actions/integrations.ts", "validateIntegrationAction");
     const page = `/orgs/${org}/integrations`;
     const post = (body: BodyInit, headers: Record<string, string>) => fetch(`${baseUrl()}${page}`, { method: "POST", headers: { cookie: owner.cookie, ...headers }, body });
     const text = { "next-action": id, "content-type": "text/plain;charset=UTF-8" };
@@ -136,7 +136,7 @@ describe("server actions parse their arguments at the boundary", () => {
     [
       ["setupIntegrationAction", [{ slug: org }, "openai", { credential: { api_key: "sk-x" } }]],
       ["validateIntegrationAction", [{ slug: org }, "openai"]],
-      ["listIntegrationsAction", [{ toString: org }]],
+      ["validateIntegrationAction", [org, ["openai"]]],
       ["updateIntegrationMetadataAction", [[org], "openai", { label: "x" }]],
       ["deleteIntegrationAction", [org, { id: "openai" }]],
     ] as const;

@@ -38,7 +38,7 @@ describe("connection-test pacing is per org and counts only calls that reach the
     }
     // Refused by the format check: never near Azure either.
     for (let i = 0; i < 4; i++) {
-      const r = await rest("POST", `/integrations/${orgA}/azure/setup`, { key: keyA, body: { credential: { ...junk.credential, tenant_id: "not-a-tenant" } } });
+      const r = await rest("POST", `/integrations/${orgA}/azure/setup`, { key: keyA, body: { credential: { ...junk.credential, client_secret: "" } } });
       expect(r.status, r.text).toBe(400);
     }
     expect(managementCalls()).toBe(before); // no Cost Management query was made for any of them
