@@ -1,0 +1,191 @@
+import "server-only";
+
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+
+import type { ConnectionTestContext } from "../types";
+
+/**
+ * AWS endpoints, partitions and the SDK client settings the connection test and the pipelines
+ * share (index.ts), so both reach the same STS with the same signing region.
+ */
+
+const DEFAULT_STS_ENDPOINT = "https://sts.amazonaws.com";
+const DEFAULT_CE_ENDPOINT = "https://ce.us-east-1.amazonaws.com";
+const CN_CE_ENDPOINT = "https://ce.cn-northwest-1.amazonaws.com.cn";
+
+/** The IAM role ARN shape (registry pattern); only a matching value is quoted in a message. */
+const ROLE_ARN_RE =
+  /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::(\d{12}):role\/(?:[\x21-\x7E]*\/)?[\w+=,.@-]{1,64}$/;
+const REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
+/** Partitions: DNS suffix and the region their global endpoints sign for (aws-sdk-js-v3 partitions.json). */
+const PARTITIONS: Record<string, { dnsSuffix: string; region: string }> = {
+  aws: { dnsSuffix: "amazonaws.com", region: "us-east-1" },
+  "aws-cn": { dnsSuffix: "amazonaws.com.cn", region: "cn-northwest-1" },
+  "aws-us-gov": { dnsSuffix: "amazonaws.com", region: "us-gov-west-1" },
+  "aws-iso": { dnsSuffix: "c2s.ic.gov", region: "us-iso-east-1" },
+  "aws-iso-b": { dnsSuffix: "sc2s.sgov.gov", region: "us-isob-east-1" },
+  "aws-iso-e": { dnsSuffix: "cloud.adc-e.uk", region: "eu-isoe-west-1" },
+  "aws-iso-f": { dnsSuffix: "csp.hci.ic.gov", region: "us-isof-south-1" },
+  "aws-eusc": { dnsSuffix: "amazonaws.eu", region: "eusc-de-east-1" },
+};
+
+/**
+ * Which partition a region belongs to: the `regionRegex` of each partition in aws-sdk-js-v3
+ * `packages/util-endpoints/src/lib/aws/partitions.json` (the SDK's own table).
+ */
+const PARTITION_REGIONS: ReadonlyArray<readonly [string, RegExp]> = [
+  ["aws", /^(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+$/],
+  ["aws-cn", /^cn-\w+-\d+$/],
+  ["aws-us-gov", /^us-gov-\w+-\d+$/],
+  ["aws-iso", /^us-iso-\w+-\d+$/],
+  ["aws-iso-b", /^us-isob-\w+-\d+$/],
+  ["aws-iso-e", /^eu-isoe-\w+-\d+$/],
+  ["aws-iso-f", /^us-isof-\w+-\d+$/],
+  ["aws-eusc", /^eusc-(de)-\w+-\d+$/],
+];
+
+/** The partition of a region name, or null when it is none of the known ones. */
+export function partitionOfRegion(region: string | null | undefined): string | null {
+  if (!region) return null;
+  return PARTITION_REGIONS.find(([, re]) => re.test(region))?.[0] ?? null;
+}
+
+/**
+ * aws_keys: an access key belongs to one partition, and only that partition's STS knows it (a
+ * China or GovCloud key gets InvalidClientTokenId from sts.amazonaws.com). The registry's
+ * `region` metadata key says which; without it the key is taken for the `aws` partition.
+ */
+export function accessKeyRegion(ctx: Pick<ConnectionTestContext, "metadata">): { region: string | null; partition: string | null } {
+  const region = typeof ctx.metadata?.region === "string" && /^[a-z]{2,4}(-[a-z]+)+-\d+$/.test(ctx.metadata.region) ? ctx.metadata.region : null;
+  return { region, partition: partitionOfRegion(region) };
+}
+
+
+/** How the platform names its sessions in the customer's CloudTrail. */
+export function roleSessionName(org: string): string {
+  const cleaned = `finops-cm-${org}`.replace(/[^\w+=,.@-]/g, "-").slice(0, 64);
+  return cleaned.length >= 2 ? cleaned : "finops-cm";
+}
+
+/** "long_term" for AKIA…, "temporary" for ASIA… (STS GetAccessKeyInfo doc). */
+export function awsKeyKind(accessKeyId: string): string {
+  if (accessKeyId.startsWith("AKIA")) return "long_term";
+  if (accessKeyId.startsWith("ASIA")) return "temporary";
+  return "unknown";
+}
+
+/** Partition and account of an IAM role ARN, or null when it is not one. */
+export function parseRoleArn(arn: string): { partition: string; account: string } | null {
+  const m = ROLE_ARN_RE.exec(arn);
+  return m?.[1] && m[2] ? { partition: m[1], account: m[2] } : null;
+}
+
+/** The account id in any ARN (`arn:partition:service:region:account:…`), or null. */
+export function accountOfArn(arn: string | undefined): string | null {
+  const account = arn?.split(":")[4];
+  return account && /^\d{12}$/.test(account) ? account : null;
+}
+
+/** The region an AWS host signs for (`sts.eu-west-1.amazonaws.com` → eu-west-1), or null. */
+export function regionOfHost(url: string): string | null {
+  try {
+    const labels = new URL(url).hostname.split(".");
+    const candidate = labels[1];
+    return labels.length >= 3 && candidate && REGION_RE.test(candidate) ? candidate : null;
+  } catch {
+    return null;
+  }
+}
+
+function isChinaHost(url: string): boolean {
+  try {
+    return new URL(url).hostname.endsWith(".amazonaws.com.cn");
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The STS endpoint and signing region. The registry default is the global endpoint of the `aws`
+ * partition; for a role in another partition that default is replaced with the partition's own STS
+ * (an override variable is always used as given).
+ */
+export function stsTarget(
+  ctx: Pick<ConnectionTestContext, "endpoints">,
+  partition: string | null,
+  regionHint: string | null = null,
+): { endpoint: string; region: string } {
+  const configured = ctx.endpoints.sts_endpoint ?? DEFAULT_STS_ENDPOINT;
+  const part = partition ? PARTITIONS[partition] : undefined;
+  if (part && partition !== "aws" && configured.replace(/\/+$/, "") === DEFAULT_STS_ENDPOINT) {
+    // The partition's regional STS (sts.<region>.<dnsSuffix>): the given region's, else the partition's default one.
+    const region = regionHint && partitionOfRegion(regionHint) === partition ? regionHint : part.region;
+    return { endpoint: `https://sts.${region}.${part.dnsSuffix}`, region };
+  }
+  const region = regionOfHost(configured) ?? (isChinaHost(configured) ? "cn-northwest-1" : (part?.region ?? "us-east-1"));
+  return { endpoint: configured, region };
+}
+
+/**
+ * The Cost Explorer endpoint and signing region: us-east-1 (`ce.us-east-1.amazonaws.com`), or
+ * cn-northwest-1 for the China partition (docs/providers.md, "AWS, access keys").
+ */
+export function ceTarget(ctx: ConnectionTestContext, partition: string | null): { endpoint: string; region: string } {
+  const configured = ctx.endpoints.ce_endpoint ?? DEFAULT_CE_ENDPOINT;
+  if (partition === "aws-cn" && configured.replace(/\/+$/, "") === DEFAULT_CE_ENDPOINT) {
+    return { endpoint: CN_CE_ENDPOINT, region: "cn-northwest-1" };
+  }
+  const region = regionOfHost(configured) ?? (isChinaHost(configured) ? "cn-northwest-1" : "us-east-1");
+  return { endpoint: configured, region };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calling the SDK
+
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/** Options every client shares: one attempt, the test's timeouts, an explicit endpoint. */
+export function clientConfig(ctx: ConnectionTestContext, endpoint: string, region: string, credentials?: AwsCredentials) {
+  return {
+    endpoint,
+    region,
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: ctx.timeoutMs,
+      requestTimeout: ctx.timeoutMs,
+      throwOnRequestTimeout: true,
+      socketTimeout: ctx.timeoutMs,
+    }),
+    // Without `credentials` the client uses the SDK's default chain (the platform's own identity).
+    ...(credentials ? { credentials } : {}),
+  };
+}
+
+export class DeadlineError extends Error {
+  override name = "TimeoutError";
+}
+
+/**
+ * Runs one SDK call with an overall deadline of ctx.timeoutMs. The handler's own timeouts cover the
+ * HTTP exchange; this also bounds credential resolution (an instance-metadata probe, for example).
+ */
+export async function withDeadline<T>(ctx: ConnectionTestContext, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new DeadlineError("deadline"));
+    }, ctx.timeoutMs);
+  });
+  try {
+    return await Promise.race([call(controller.signal), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
