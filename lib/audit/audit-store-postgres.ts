@@ -1,7 +1,7 @@
 import "server-only";
 import type { Pool, PoolClient } from "pg";
 import { inTransaction, schemaOnFirstUse } from "../auth/pg-pool";
-import { AUDIT_COLUMNS, eventToParams, rowToEvent, type AuditListQuery, type AuditRow, type AuditStore } from "./audit-store";
+import { AUDIT_COLUMNS, auditTablesSql, eventToParams, rowToEvent, type AuditListQuery, type AuditRow, type AuditStore } from "./audit-store";
 import { eventHash, newHead, withMac, type ChainedAuditEvent, type ChainHead } from "./chain";
 import type { AuditEvent } from "./events";
 
@@ -10,35 +10,7 @@ import type { AuditEvent } from "./events";
 // append-only: UPDATE and TRUNCATE always fail, DELETE only succeeds inside prune(), which sets
 // the transaction-local cm.audit_prune.
 const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS audit_events (
-    id TEXT PRIMARY KEY,
-    org TEXT NOT NULL,
-    seq BIGINT NOT NULL,
-    at TIMESTAMPTZ NOT NULL,
-    actor_type TEXT NOT NULL,
-    actor_id TEXT NOT NULL,
-    actor_email TEXT,
-    action TEXT NOT NULL,
-    provider TEXT,
-    fingerprint_before TEXT,
-    fingerprint_after TEXT,
-    outcome TEXT NOT NULL,
-    request_id TEXT NOT NULL,
-    client_ip TEXT,
-    target TEXT,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    UNIQUE (org, seq)
-  );
-  CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events(at);
-  CREATE TABLE IF NOT EXISTS audit_chain_heads (
-    org TEXT PRIMARY KEY,
-    last_seq BIGINT NOT NULL,
-    last_hash TEXT NOT NULL,
-    pruned_seq BIGINT NOT NULL,
-    pruned_hash TEXT NOT NULL,
-    mac TEXT NOT NULL
-  );
+  ${auditTablesSql({ int: "BIGINT", time: "TIMESTAMPTZ" })}
   CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
   BEGIN
     IF TG_OP = 'DELETE' AND current_setting('cm.audit_prune', true) = 'on' THEN

@@ -1,7 +1,7 @@
 import "server-only";
 import type Database from "better-sqlite3";
 import { openPrivateSqlite } from "../storage/sqlite-file";
-import { AUDIT_COLUMNS, eventToParams, rowToEvent, type AuditListQuery, type AuditRow, type AuditStore } from "./audit-store";
+import { AUDIT_COLUMNS, auditTablesSql, eventToParams, rowToEvent, type AuditListQuery, type AuditRow, type AuditStore } from "./audit-store";
 import { eventHash, newHead, withMac, type ChainedAuditEvent, type ChainHead } from "./chain";
 import type { AuditEvent } from "./events";
 
@@ -29,35 +29,7 @@ export class SqliteAuditStore implements AuditStore {
   ) {
     this.db = openPrivateSqlite(file);
     this.db.exec(`
-      CREATE TABLE IF NOT EXISTS audit_events (
-        id TEXT PRIMARY KEY,
-        org TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        at TEXT NOT NULL,
-        actor_type TEXT NOT NULL,
-        actor_id TEXT NOT NULL,
-        actor_email TEXT,
-        action TEXT NOT NULL,
-        provider TEXT,
-        fingerprint_before TEXT,
-        fingerprint_after TEXT,
-        outcome TEXT NOT NULL,
-        request_id TEXT NOT NULL,
-        client_ip TEXT,
-        target TEXT,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL,
-        UNIQUE (org, seq)
-      );
-      CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events(at);
-      CREATE TABLE IF NOT EXISTS audit_chain_heads (
-        org TEXT PRIMARY KEY,
-        last_seq INTEGER NOT NULL,
-        last_hash TEXT NOT NULL,
-        pruned_seq INTEGER NOT NULL,
-        pruned_hash TEXT NOT NULL,
-        mac TEXT NOT NULL
-      );
+      ${auditTablesSql({ int: "INTEGER", time: "TEXT" })}
       CREATE TABLE IF NOT EXISTS audit_prune_permits (
         org TEXT PRIMARY KEY,
         up_to_seq INTEGER NOT NULL

@@ -81,6 +81,44 @@ export function rowToEvent(r: AuditRow): ChainedAuditEvent {
   };
 }
 
+/**
+ * The audit tables, for both stores: only the integer and time column types differ by dialect
+ * (Postgres keeps `at` as TIMESTAMPTZ, microseconds, so the millisecond ISO strings come back
+ * unchanged and the hashes still match). Each store adds its own append-only triggers.
+ */
+export function auditTablesSql(types: { int: "INTEGER" | "BIGINT"; time: "TEXT" | "TIMESTAMPTZ" }): string {
+  return `  CREATE TABLE IF NOT EXISTS audit_events (
+    id TEXT PRIMARY KEY,
+    org TEXT NOT NULL,
+    seq ${types.int} NOT NULL,
+    at ${types.time} NOT NULL,
+    actor_type TEXT NOT NULL,
+    actor_id TEXT NOT NULL,
+    actor_email TEXT,
+    action TEXT NOT NULL,
+    provider TEXT,
+    fingerprint_before TEXT,
+    fingerprint_after TEXT,
+    outcome TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    client_ip TEXT,
+    target TEXT,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    UNIQUE (org, seq)
+  );
+  CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events(at);
+  CREATE TABLE IF NOT EXISTS audit_chain_heads (
+    org TEXT PRIMARY KEY,
+    last_seq ${types.int} NOT NULL,
+    last_hash TEXT NOT NULL,
+    pruned_seq ${types.int} NOT NULL,
+    pruned_hash TEXT NOT NULL,
+    mac TEXT NOT NULL
+  );
+`;
+}
+
 export function eventToParams(e: AuditEvent, seq: number, prevHash: string, hash: string): unknown[] {
   return [e.id, e.org, seq, e.at, ...eventDetails(e), prevHash, hash];
 }
