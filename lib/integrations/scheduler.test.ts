@@ -10,6 +10,7 @@ import { parseEnv } from "../env";
 import { RevalidationScheduler, runRevalidationRound } from "./scheduler";
 import { SqliteRoundLease } from "./scheduler-lease";
 import { setupIntegration } from "./setup-integration";
+import { createWebhook } from "../webhooks/create-webhook";
 
 /**
  * Scheduled re-validation: exactly one instance per round (two schedulers on one auth.sqlite),
@@ -42,7 +43,7 @@ async function storeRevokedOpenAI(org: string) {
 beforeAll(async () => {
   openai = await startOpenAIFake();
   anthropic = await startAnthropicFake();
-  core = await makeCore({ env: { OPENAI_API_BASE: openai.url, ANTHROPIC_API_BASE: anthropic.url, CONNECTION_TEST_TIMEOUT_MS: "3000" } });
+  core = await makeCore({ env: { OPENAI_API_BASE: openai.url, ANTHROPIC_API_BASE: anthropic.url, CONNECTION_TEST_TIMEOUT_MS: "3000", WEBHOOK_ALLOW_PRIVATE: "1" } });
   for (const org of ["a-org", "b-org", "c-org"]) await core.addOrg(org);
   await setupIntegration({ actor: SYSTEM_ACTOR, org: "a-org", provider: "openai", input: { credential: { api_key: FAKE_OPENAI_ADMIN_KEY } } }, core.deps);
   await setupIntegration({ actor: SYSTEM_ACTOR, org: "b-org", provider: "openai", input: { credential: { api_key: FAKE_OPENAI_ADMIN_KEY } } }, core.deps);
@@ -61,6 +62,10 @@ describe("scheduled re-validation", () => {
     const [l1, l2] = [new SqliteRoundLease(file), new SqliteRoundLease(file)];
     const s1 = new RevalidationScheduler(core.deps, l1, EVERY, { sleep });
     const s2 = new RevalidationScheduler(core.deps, l2, EVERY, { sleep });
+    const hook = await createWebhook(
+      { actor: { kind: "api_key", org: "c-org", role: "admin", keyId: "k" }, org: "c-org", input: { url: "http://127.0.0.1:9/hook", events: ["integration.status_changed"] } },
+      core.deps,
+    );
     const before = openai.requests.length;
     const [r1, r2] = await Promise.all([s1.tick(), s2.tick()]);
     expect([r1, r2].filter((r) => r !== null)).toHaveLength(1);
@@ -69,6 +74,11 @@ describe("scheduled re-validation", () => {
     expect(openai.requests.length).toBeGreaterThan(before);
     expect((await core.deps.store.get("c-org", "openai"))!.status).toBe("invalid");
     expect((await core.deps.store.get("a-org", "openai"))!.status).toBe("active");
+    // Like any validate: the change is notified, and audited with the scheduler as the actor.
+    const deliveries = await core.deps.webhooks.listDeliveries("c-org", hook.id, 10);
+    expect(deliveries.map((d) => d.event)).toEqual(["integration.status_changed"]);
+    const events = await core.deps.audit.store.list("c-org", { limit: 10, action: "integration.validate" });
+    expect(events[0]).toMatchObject({ actor: { type: "scheduler" }, provider: "openai", outcome: "auth_failed" });
     // The same round again on either instance: nobody runs it.
     expect(await s1.tick()).toBeNull();
     expect(await s2.tick()).toBeNull();
