@@ -1,41 +1,12 @@
 import "server-only";
 import type { Pool } from "pg";
 import { schemaOnFirstUse } from "../auth/pg-pool";
-import type { AttemptOutcome, DeliveryRecord, WebhookEndpointRecord, WebhookStore } from "./webhook-store";
+import { webhookTablesSql, type AttemptOutcome, type DeliveryRecord, type WebhookEndpointRecord, type WebhookStore } from "./webhook-store";
 import { toDelivery, toEndpoint, type DeliveryRow } from "./webhook-store-sqlite";
 
 // The same tables as SqliteWebhookStore's; times are TIMESTAMPTZ.
 const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS webhook_endpoints (
-    id TEXT PRIMARY KEY,
-    org TEXT NOT NULL,
-    url TEXT NOT NULL,
-    events TEXT NOT NULL,
-    secret_ciphertext BYTEA NOT NULL,
-    secret_key_ref TEXT NOT NULL,
-    secret_key_version TEXT NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL
-  );
-  CREATE INDEX IF NOT EXISTS webhook_endpoints_org ON webhook_endpoints(org);
-  CREATE TABLE IF NOT EXISTS webhook_deliveries (
-    id TEXT PRIMARY KEY,
-    endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
-    org TEXT NOT NULL,
-    event TEXT NOT NULL,
-    provider TEXT,
-    payload TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_response_code INTEGER,
-    last_error TEXT,
-    created_at TIMESTAMPTZ NOT NULL,
-    last_attempt_at TIMESTAMPTZ,
-    next_attempt_at TIMESTAMPTZ,
-    delivered_at TIMESTAMPTZ,
-    locked_until TIMESTAMPTZ
-  );
-  CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
-  CREATE INDEX IF NOT EXISTS webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, created_at);
+  ${webhookTablesSql({ bytes: "BYTEA", time: "TIMESTAMPTZ" })}
 `;
 
 /**

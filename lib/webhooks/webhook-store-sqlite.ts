@@ -1,7 +1,7 @@
 import "server-only";
 import type Database from "better-sqlite3";
 import { openPrivateSqlite } from "../storage/sqlite-file";
-import type { AttemptOutcome, DeliveryRecord, WebhookEndpointRecord, WebhookStore } from "./webhook-store";
+import { webhookTablesSql, type AttemptOutcome, type DeliveryRecord, type WebhookEndpointRecord, type WebhookStore } from "./webhook-store";
 import type { DeliveryStatus, WebhookEventType } from "./schemas";
 
 /** WebhookStore in SQLite (DATA_DIR/auth.sqlite, beside the org and API-key tables). */
@@ -14,36 +14,7 @@ export class SqliteWebhookStore implements WebhookStore {
   constructor(file: string) {
     this.db = openPrivateSqlite(file);
     this.db.exec(`
-      CREATE TABLE IF NOT EXISTS webhook_endpoints (
-        id TEXT PRIMARY KEY,
-        org TEXT NOT NULL,
-        url TEXT NOT NULL,
-        events TEXT NOT NULL,
-        secret_ciphertext BLOB NOT NULL,
-        secret_key_ref TEXT NOT NULL,
-        secret_key_version TEXT NOT NULL,
-        created_at TEXT NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS webhook_endpoints_org ON webhook_endpoints(org);
-      CREATE TABLE IF NOT EXISTS webhook_deliveries (
-        id TEXT PRIMARY KEY,
-        endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
-        org TEXT NOT NULL,
-        event TEXT NOT NULL,
-        provider TEXT,
-        payload TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
-        attempts INTEGER NOT NULL DEFAULT 0,
-        last_response_code INTEGER,
-        last_error TEXT,
-        created_at TEXT NOT NULL,
-        last_attempt_at TEXT,
-        next_attempt_at TEXT,
-        delivered_at TEXT,
-        locked_until TEXT
-      );
-      CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
-      CREATE INDEX IF NOT EXISTS webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, created_at);
+      ${webhookTablesSql({ bytes: "BLOB", time: "TEXT" })}
     `);
   }
 

@@ -73,3 +73,40 @@ export interface WebhookStore {
 }
 
 export const ENDPOINT_ID_RE = /^wh_[0-9a-f]{16}$/;
+
+/**
+ * The webhook tables, for both stores: only the bytes and time column types differ by dialect.
+ */
+export function webhookTablesSql(types: { bytes: "BLOB" | "BYTEA"; time: "TEXT" | "TIMESTAMPTZ" }): string {
+  return `  CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    id TEXT PRIMARY KEY,
+    org TEXT NOT NULL,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    secret_ciphertext ${types.bytes} NOT NULL,
+    secret_key_ref TEXT NOT NULL,
+    secret_key_version TEXT NOT NULL,
+    created_at ${types.time} NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS webhook_endpoints_org ON webhook_endpoints(org);
+  CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id TEXT PRIMARY KEY,
+    endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+    org TEXT NOT NULL,
+    event TEXT NOT NULL,
+    provider TEXT,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_response_code INTEGER,
+    last_error TEXT,
+    created_at ${types.time} NOT NULL,
+    last_attempt_at ${types.time},
+    next_attempt_at ${types.time},
+    delivered_at ${types.time},
+    locked_until ${types.time}
+  );
+  CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+  CREATE INDEX IF NOT EXISTS webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, created_at);
+`;
+}

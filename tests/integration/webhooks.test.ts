@@ -3,9 +3,9 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
 import { Webhook } from "standardwebhooks";
 import { api, uniqueOrg } from "../support/api";
-import { createKey, createOrg } from "../support/stack";
+import { createKey, createOrg, runCliAsync } from "../support/stack";
 import { startAwsFake, type AwsFake } from "../fakes/aws";
-import { FAKE_AWS_ROLE_ARN } from "../fakes/aws-keys";
+import { FAKE_AWS_PLATFORM_ENV, FAKE_AWS_ROLE_ARN } from "../fakes/aws-keys";
 import * as K from "../fakes/keys";
 
 /**
@@ -197,6 +197,30 @@ describe("webhooks over REST", () => {
     const wait = Date.parse(String(entry!.next_attempt_at)) - Date.parse(String(entry!.last_attempt_at));
     expect(wait).toBeGreaterThanOrEqual(27_000);
     expect(wait).toBeLessThanOrEqual(33_000);
+  });
+
+  // The CLI writes to the same DATA_DIR as the server only on the embedded defaults.
+  it.skipIf(inject("backends") === "gcp")("a status change found by the CLI's validate-all is queued by the CLI and delivered by the server", async () => {
+    const org = uniqueOrg("wh-cli");
+    const c = api(createOrg(inject("dataDir"), org));
+    const hook = await c.post(`/integrations/${org}/webhooks`, { url: `${base}/cli/${org}`, events: ["integration.status_changed"] });
+    const externalId = (await c.get(`/integrations/${org}/aws_iam/setup-info`)).body.aws.external_id;
+    aws.trustRole(FAKE_AWS_ROLE_ARN, externalId, { ce: true, bedrock: true });
+    expect((await c.post(`/integrations/${org}/aws_iam/setup`, { credential: { role_arn: FAKE_AWS_ROLE_ARN } })).status).toBe(201);
+    aws.trustRole(FAKE_AWS_ROLE_ARN, "cm-not-this-org", { ce: true, bedrock: true });
+    const local = `http://127.0.0.1:${inject("ports").aws}`;
+    const r = await runCliAsync(inject("dataDir"), ["integrations", "validate-all", "--org", org, "--json"], {
+      ...FAKE_AWS_PLATFORM_ENV,
+      AWS_STS_ENDPOINT: local,
+      AWS_CE_ENDPOINT: local,
+      AWS_BEDROCK_ENDPOINT: local,
+      AWS_EC2_METADATA_DISABLED: "true",
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    });
+    expect(r.status, r.stderr).toBe(1); // a credential became invalid
+    const hit = await waitFor("the CLI's status_changed", () => hits.find((h) => h.path === `/cli/${org}`));
+    const event = new Webhook(hook.body.secret).verify(hit.body, hit.headers) as Event;
+    expect(event).toMatchObject({ type: "integration.status_changed", data: { org, provider: "aws_iam", previous_status: "active", status: "invalid", outcome: "permission_denied" } });
   });
 
   it("is in the OpenAPI document", async () => {
