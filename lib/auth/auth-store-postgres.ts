@@ -1,7 +1,7 @@
 import "server-only";
 import type { Pool } from "pg";
 import { schemaOnFirstUse } from "./pg-pool";
-import { lastUseIsStale, newApiKeyMaterial, newExternalId, parseApiKey, secretMatches, type ApiKeyRecord, type ApiKeyRole, type AuthStore, type OrgRecord, type VerifiedApiKey } from "./auth-store";
+import { apiKeysTableSql, lastUseIsStale, newApiKeyMaterial, newExternalId, parseApiKey, secretMatches, type ApiKeyRecord, type ApiKeyRole, type AuthStore, type OrgRecord, type VerifiedApiKey } from "./auth-store";
 
 // The same tables as SqliteAuthStore's. Times are TIMESTAMPTZ (microsecond precision, so the
 // millisecond ISO strings the store is given come back unchanged).
@@ -12,16 +12,7 @@ const SCHEMA = `
     external_id TEXT NOT NULL UNIQUE,
     created_at TIMESTAMPTZ NOT NULL
   );
-  CREATE TABLE IF NOT EXISTS org_api_keys (
-    id TEXT PRIMARY KEY,
-    org TEXT NOT NULL REFERENCES orgs(slug) ON DELETE CASCADE,
-    role TEXT NOT NULL CHECK (role IN ('admin', 'viewer', 'pipeline')),
-    label TEXT,
-    secret_hash BYTEA NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL,
-    last_used_at TIMESTAMPTZ,
-    revoked_at TIMESTAMPTZ
-  );
+  ${apiKeysTableSql("IF NOT EXISTS org_api_keys", { bytes: "BYTEA", time: "TIMESTAMPTZ" })}
   CREATE INDEX IF NOT EXISTS org_api_keys_org ON org_api_keys(org);
   -- Tables made before the pipeline role: widen the role check (idempotent; small table).
   ALTER TABLE org_api_keys DROP CONSTRAINT IF EXISTS org_api_keys_role_check;

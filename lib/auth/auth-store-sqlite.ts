@@ -1,7 +1,7 @@
 import "server-only";
 import type Database from "better-sqlite3";
 import { openPrivateSqlite } from "../storage/sqlite-file";
-import { lastUseIsStale, newApiKeyMaterial, newExternalId, parseApiKey, secretMatches, type ApiKeyRecord, type ApiKeyRole, type AuthStore, type OrgRecord, type VerifiedApiKey } from "./auth-store";
+import { apiKeysTableSql, lastUseIsStale, newApiKeyMaterial, newExternalId, parseApiKey, secretMatches, type ApiKeyRecord, type ApiKeyRole, type AuthStore, type OrgRecord, type VerifiedApiKey } from "./auth-store";
 
 /**
  * AuthStore in SQLite (DATA_DIR/auth.sqlite, the default; Better Auth's tables share the file).
@@ -27,7 +27,7 @@ export class SqliteAuthStore implements AuthStore {
         external_id TEXT NOT NULL UNIQUE,
         created_at TEXT NOT NULL
       );
-      ${apiKeysTable("IF NOT EXISTS org_api_keys", [])}
+      ${apiKeysTableSql("IF NOT EXISTS org_api_keys", SQLITE_TYPES)}
       CREATE INDEX IF NOT EXISTS org_api_keys_org ON org_api_keys(org);
     `);
     widenRoleCheck(this.db);
@@ -155,19 +155,7 @@ function addCreatedByColumn(db: Database.Database): void {
   db.exec("CREATE INDEX IF NOT EXISTS org_api_keys_created_by ON org_api_keys(org, created_by)");
 }
 
-/** The org_api_keys table as created today (`extra`: TEXT columns added later by ALTER TABLE, kept on a rebuild). */
-function apiKeysTable(name: string, extra: string[]): string {
-  return `CREATE TABLE ${name} (
-        id TEXT PRIMARY KEY,
-        org TEXT NOT NULL REFERENCES orgs(slug) ON DELETE CASCADE,
-        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer', 'pipeline')),
-        label TEXT,
-        secret_hash BLOB NOT NULL,
-        created_at TEXT NOT NULL,
-        last_used_at TEXT,
-        revoked_at TEXT${extra.map((c) => `,\n        ${c} TEXT`).join("")}
-      );`;
-}
+const SQLITE_TYPES = { bytes: "BLOB", time: "TEXT" } as const;
 
 /**
  * A file made before the pipeline role has `CHECK (role IN ('admin', 'viewer'))`; SQLite cannot
@@ -182,7 +170,7 @@ function widenRoleCheck(db: Database.Database): void {
   const list = [...cols, ...later].join(", ");
   db.transaction(() => {
     db.exec(`
-      ${apiKeysTable("org_api_keys_new", later)}
+      ${apiKeysTableSql("org_api_keys_new", SQLITE_TYPES, later)}
       INSERT INTO org_api_keys_new (${list}) SELECT ${list} FROM org_api_keys;
       DROP TABLE org_api_keys;
       ALTER TABLE org_api_keys_new RENAME TO org_api_keys;

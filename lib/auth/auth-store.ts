@@ -8,6 +8,23 @@ import crypto from "node:crypto";
 export const API_KEY_ROLES = ["admin", "viewer", "pipeline"] as const;
 export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
 
+/**
+ * The org_api_keys table as created today, for both stores (only the bytes and time types differ
+ * by dialect); `extra`: TEXT columns added later by ALTER TABLE, kept when SQLite rebuilds it.
+ */
+export function apiKeysTableSql(name: string, types: { bytes: "BLOB" | "BYTEA"; time: "TEXT" | "TIMESTAMPTZ" }, extra: string[] = []): string {
+  return `CREATE TABLE ${name} (
+    id TEXT PRIMARY KEY,
+    org TEXT NOT NULL REFERENCES orgs(slug) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'viewer', 'pipeline')),
+    label TEXT,
+    secret_hash ${types.bytes} NOT NULL,
+    created_at ${types.time} NOT NULL,
+    last_used_at ${types.time},
+    revoked_at ${types.time}${extra.map((c) => `,\n    ${c} TEXT`).join("")}
+  );`;
+}
+
 export interface OrgRecord {
   slug: string;
   name: string;
