@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 
-import { CONNECTION_TESTS } from "./protocols/index";
+import { PROTOCOLS } from "./protocols/index";
 import {
   CATEGORY_IDS,
   CONNECTION_TEST_KINDS,
@@ -344,13 +344,15 @@ describe("every provider is complete", () => {
     });
   }
 
-  it("every connection_test kind has an entry in the exhaustive CONNECTION_TESTS map", () => {
-    expect(Object.keys(CONNECTION_TESTS).sort()).toEqual([...CONNECTION_TEST_KINDS].sort());
-    for (const kind of Object.keys(CONNECTION_TESTS)) {
-      expect(typeof CONNECTION_TESTS[kind as keyof typeof CONNECTION_TESTS], kind).toBe("function");
+  it("every connection_test kind has a protocol module in the exhaustive PROTOCOLS map: its test, authenticate() and setup help", () => {
+    expect(Object.keys(PROTOCOLS).sort()).toEqual([...CONNECTION_TEST_KINDS].sort());
+    for (const [kind, protocol] of Object.entries(PROTOCOLS)) {
+      expect(typeof protocol.test, kind).toBe("function");
+      expect(typeof protocol.authenticate, kind).toBe("function");
+      expect(typeof protocol.setupInfo, kind).toBe("function");
     }
     for (const p of registry.providers) {
-      expect(Object.keys(CONNECTION_TESTS), p.id).toContain(p.connection_test.kind);
+      expect(Object.keys(PROTOCOLS), p.id).toContain(p.connection_test.kind);
     }
   });
 
