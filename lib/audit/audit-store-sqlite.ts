@@ -1,6 +1,5 @@
 import "server-only";
-import type Database from "better-sqlite3";
-import { openPrivateSqlite } from "../storage/sqlite-file";
+import { SqliteFileStore } from "../storage/sqlite-file";
 import { AUDIT_COLUMNS, auditTablesSql, eventToParams, rowToEvent, type AuditListQuery, type AuditRow, type AuditStore } from "./audit-store";
 import { eventHash, newHead, withMac, type ChainedAuditEvent, type ChainHead } from "./chain";
 import type { AuditEvent } from "./events";
@@ -12,22 +11,15 @@ import type { AuditEvent } from "./events";
  * append-only: UPDATE is refused, and DELETE too unless prune() has put a permit for those rows
  * in the same transaction.
  */
-export class SqliteAuditStore implements AuditStore {
+export class SqliteAuditStore extends SqliteFileStore implements AuditStore {
   readonly backend = "sqlite" as const;
-  private db: Database.Database;
-  /** The append path's statements (every setup, validate and delete appends), prepared once. */
-  private stmts = new Map<string, Database.Statement>();
-  private stmt(sql: string): Database.Statement {
-    let s = this.stmts.get(sql);
-    if (!s) this.stmts.set(sql, (s = this.db.prepare(sql)));
-    return s;
-  }
+  // The append path's statements (every setup, validate and delete appends) go through stmt(): prepared once.
 
   constructor(
     file: string,
     private readonly key: Buffer,
   ) {
-    this.db = openPrivateSqlite(file);
+    super(file);
     this.db.exec(`
       ${auditTablesSql({ int: "INTEGER", time: "TEXT" })}
       CREATE TABLE IF NOT EXISTS audit_prune_permits (
@@ -128,14 +120,6 @@ export class SqliteAuditStore implements AuditStore {
       deleted += tx.immediate();
     }
     return deleted;
-  }
-
-  async ping(): Promise<void> {
-    this.db.prepare("SELECT 1").get();
-  }
-
-  async close(): Promise<void> {
-    this.db.close();
   }
 }
 

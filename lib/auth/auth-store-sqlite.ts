@@ -1,25 +1,18 @@
 import "server-only";
 import type Database from "better-sqlite3";
-import { openPrivateSqlite } from "../storage/sqlite-file";
+import { SqliteFileStore } from "../storage/sqlite-file";
 import { apiKeysTableSql, lastUseIsStale, newApiKeyMaterial, newExternalId, parseApiKey, secretMatches, type ApiKeyRecord, type ApiKeyRole, type AuthStore, type OrgRecord, type VerifiedApiKey } from "./auth-store";
 
 /**
  * AuthStore in SQLite (DATA_DIR/auth.sqlite, the default; Better Auth's tables share the file).
  * better-sqlite3 is synchronous: the methods are async only to share the interface with Postgres.
  */
-export class SqliteAuthStore implements AuthStore {
+export class SqliteAuthStore extends SqliteFileStore implements AuthStore {
   readonly backend = "sqlite" as const;
-  private db: Database.Database;
-  /** Statements on the request path (every API call verifies a key and reads its org), prepared once. */
-  private stmts = new Map<string, Database.Statement>();
-  private stmt(sql: string): Database.Statement {
-    let s = this.stmts.get(sql);
-    if (!s) this.stmts.set(sql, (s = this.db.prepare(sql)));
-    return s;
-  }
+  // Statements on the request path (every API call verifies a key and reads its org) go through stmt(): prepared once.
 
   constructor(file: string) {
-    this.db = openPrivateSqlite(file);
+    super(file);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS orgs (
         slug TEXT PRIMARY KEY,
@@ -102,14 +95,6 @@ export class SqliteAuthStore implements AuthStore {
       this.stmt("UPDATE org_api_keys SET last_used_at = ? WHERE id = ?").run(now.toISOString(), key.id);
     }
     return { org: r.org, role: r.role, keyId: key.id };
-  }
-
-  async ping(): Promise<void> {
-    this.db.prepare("SELECT 1").get();
-  }
-
-  async close(): Promise<void> {
-    this.db.close();
   }
 }
 

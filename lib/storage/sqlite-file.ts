@@ -46,3 +46,31 @@ export function restrictModes(file: string): void {
     }
   }
 }
+
+/**
+ * What every embedded store on one SQLite file shares (the auth, audit and webhook stores on
+ * DATA_DIR/auth.sqlite): the private connection, statements prepared once, ping and close.
+ */
+export abstract class SqliteFileStore {
+  protected readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  protected constructor(file: string) {
+    this.db = openPrivateSqlite(file);
+  }
+
+  /** The statement for `sql`, prepared on first use and reused (the request path prepares nothing twice). */
+  protected stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare("SELECT 1").get();
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

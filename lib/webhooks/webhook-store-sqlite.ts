@@ -1,18 +1,17 @@
 import "server-only";
 import type Database from "better-sqlite3";
-import { openPrivateSqlite } from "../storage/sqlite-file";
+import { SqliteFileStore } from "../storage/sqlite-file";
 import { webhookTablesSql, type AttemptOutcome, type DeliveryRecord, type WebhookEndpointRecord, type WebhookStore } from "./webhook-store";
 import type { DeliveryStatus, WebhookEventType } from "./schemas";
 
 /** WebhookStore in SQLite (DATA_DIR/auth.sqlite, beside the org and API-key tables). */
-export class SqliteWebhookStore implements WebhookStore {
+export class SqliteWebhookStore extends SqliteFileStore implements WebhookStore {
   readonly backend = "sqlite" as const;
-  private db: Database.Database;
   /** Every integration event lists the org's endpoints: that statement is prepared once. */
   private listStmt: Database.Statement | null = null;
 
   constructor(file: string) {
-    this.db = openPrivateSqlite(file);
+    super(file);
     this.db.exec(`
       ${webhookTablesSql({ bytes: "BLOB", time: "TEXT" })}
     `);
@@ -84,10 +83,6 @@ export class SqliteWebhookStore implements WebhookStore {
 
   async pruneFinished(before: string): Promise<number> {
     return this.db.prepare("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < ?").run(before).changes;
-  }
-
-  async close(): Promise<void> {
-    this.db.close();
   }
 }
 
