@@ -11,7 +11,7 @@ import { getEnv } from "@/lib/env";
 import { issuesToFields } from "@/lib/integrations/schemas";
 import { recordFailedSignIn } from "@/lib/audit/record-sign-in-failure";
 import { getDeps } from "@/lib/integrations/deps";
-import { AuthIdArg } from "./args";
+import { InvitationTokenArg } from "./args";
 import { run, safeNext } from "./run";
 
 /**
@@ -171,13 +171,14 @@ export async function createOrganizationAction(_prev: FormState, fd: FormData): 
   redirect(`/orgs/${r.data.slug}/integrations`);
 }
 
-export async function acceptInvitationAction(invitationId: string): Promise<FormState> {
-  const id = AuthIdArg.safeParse(invitationId);
-  if (!id.success) return { error: "Bad request: the invitation id is not valid.", fields: { invitationId: id.error.issues[0]?.message ?? "is not valid" } };
+/** Accept the invitation of the link /invite/<token> (lib/auth/invitation-links.ts). */
+export async function acceptInvitationAction(token: string): Promise<FormState> {
+  const t = InvitationTokenArg.safeParse(token);
+  if (!t.success) return { error: "Bad request: the invitation link is not valid.", fields: { token: t.error.issues[0]?.message ?? "is not valid" } };
   const actor = await getSessionActor();
-  if (!actor) redirect(`/sign-in?next=${encodeURIComponent(`/invite/${id.data}`)}`);
+  if (!actor) redirect(`/sign-in?next=${encodeURIComponent(`/invite/${t.data}`)}`);
   const reqHeaders = await headers();
-  const r = await run(() => acceptInvitation({ actor, invitationId: id.data, reqHeaders }));
+  const r = await run(() => acceptInvitation({ actor, token: t.data, reqHeaders }));
   if (!r.ok) return { error: r.error.message };
   redirect(`/orgs/${r.data.org}/integrations`);
 }

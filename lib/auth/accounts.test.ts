@@ -99,11 +99,11 @@ describe("accounts", () => {
 
     // Invited as viewer, Bob can read but not write.
     const inv = await inviteMember({ actor: ann.actor, org: "acme", input: { email: "bob@example.com", role: "viewer" }, reqHeaders: ann.headers }, deps);
-    expect(await getInvitationPreview(inv.id, deps)).toMatchObject({ orgName: "Acme", role: "viewer", state: "pending", email: "bob@example.com" });
+    expect(await getInvitationPreview(inv.token, deps)).toMatchObject({ orgName: "Acme", role: "viewer", state: "pending", email: "bob@example.com" });
     const carl = await signUp("carl@example.com");
-    expect(await codeOf(acceptInvitation({ actor: carl.actor, invitationId: inv.id, reqHeaders: carl.headers }, deps))).toBe("forbidden");
-    expect(await acceptInvitation({ actor: bob.actor, invitationId: inv.id, reqHeaders: bob.headers }, deps)).toEqual({ org: "acme" });
-    expect(await getInvitationPreview(inv.id, deps)).toMatchObject({ state: "accepted" });
+    expect(await codeOf(acceptInvitation({ actor: carl.actor, token: inv.token, reqHeaders: carl.headers }, deps))).toBe("forbidden");
+    expect(await acceptInvitation({ actor: bob.actor, token: inv.token, reqHeaders: bob.headers }, deps)).toEqual({ org: "acme" });
+    expect(await getInvitationPreview(inv.token, deps)).toMatchObject({ state: "accepted" });
     expect(await lookupMembership(env, (bob.actor as { userId: string }).userId, "acme")).toBe("viewer");
     expect((await listIntegrations({ actor: bob.actor, org: "acme" }, deps)).integrations).toEqual([]);
     expect(await codeOf(authorizeOrgOrThrow(deps, bob.actor, "acme", "write"))).toBe("forbidden");

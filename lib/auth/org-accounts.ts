@@ -9,6 +9,7 @@ import { authorizeOrgOrThrow } from "./authorize";
 import type { OrgRecord } from "./auth-store";
 import { mailIsDelivered, sendMail } from "../mail";
 import { invitationMail } from "../mail/templates";
+import { invitationIdFromToken, invitationToken } from "./invitation-links";
 import {
   findAuthOrganization,
   findInvitation,
@@ -154,6 +155,8 @@ export interface InvitationView {
   email: string;
   role: string;
   expiresAt: string;
+  /** The secret of the link /invite/<token> (lib/auth/invitation-links.ts); owners and admins only. */
+  token: string;
   /** How the link went to the invited address (only right after inviting). */
   mail?: "smtp" | "outbox" | "failed";
 }
@@ -182,6 +185,7 @@ export async function listOrgMembers(
   if (myRole !== "owner" && myRole !== "admin") return { members, invitations: [] };
   const invitations = (await listPendingInvitationsRaw(deps.env, orgId)).map((i) => ({
     id: i.id,
+    token: invitationToken(deps.env, i.id),
     email: i.email,
     role: i.role,
     expiresAt: new Date(i.expiresAt).toISOString(),
@@ -231,7 +235,7 @@ async function inviteMemberUnaudited(
     const org = await deps.auth.getOrg(args.org);
     const message = invitationMail({
       to: inv.email,
-      link: `${publicOrigin(deps.env)}/invite/${inv.id}`,
+      link: `${publicOrigin(deps.env)}/invite/${invitationToken(deps.env, inv.id)}`,
       orgName: org?.name ?? args.org,
       role: inv.role,
       inviterEmail: (args.actor as Extract<Actor, { kind: "user" }>).email,
@@ -242,7 +246,7 @@ async function inviteMemberUnaudited(
     mail = "failed";
     deps.log.error({ org: args.org, mail: "invitation", err_name: (e as Error)?.name ?? "Error", err_code: (e as { code?: unknown })?.code }, "mail could not be sent");
   }
-  return { id: inv.id, email: inv.email, role: inv.role, expiresAt: new Date(inv.expiresAt).toISOString(), mail };
+  return { id: inv.id, token: invitationToken(deps.env, inv.id), email: inv.email, role: inv.role, expiresAt: new Date(inv.expiresAt).toISOString(), mail };
 }
 
 export async function cancelInvitation(
@@ -329,6 +333,8 @@ async function removeMemberUnaudited(
 
 export interface InvitationPreview {
   id: string;
+  /** The link token it was opened with. */
+  token: string;
   email: string;
   role: string;
   orgName: string;
@@ -336,30 +342,32 @@ export interface InvitationPreview {
   state: "pending" | "accepted" | "expired" | "canceled" | "rejected";
 }
 
-/** What the invitation link shows before signing in: the id is the capability, so no auth. */
-export async function getInvitationPreview(id: string, deps: CoreDeps = getDeps()): Promise<InvitationPreview | null> {
+/** What the invitation link shows before signing in: the link token is the capability, so no auth. */
+export async function getInvitationPreview(token: string, deps: CoreDeps = getDeps()): Promise<InvitationPreview | null> {
+  const id = invitationIdFromToken(deps.env, token);
+  if (!id) return null;
   const inv = await findInvitation(deps.env, id);
   if (!inv || !inv.org) return null;
   const state =
     inv.status === "pending" ? (new Date(inv.expiresAt).getTime() <= deps.now() ? "expired" : "pending") : (inv.status as InvitationPreview["state"]);
-  return { id: inv.id, email: inv.email, role: inv.role, orgName: inv.org.name, orgSlug: inv.org.slug, state };
+  return { id: inv.id, token, email: inv.email, role: inv.role, orgName: inv.org.name, orgSlug: inv.org.slug, state };
 }
 
-/** Accept an invitation addressed to the signed-in user's email; returns the org slug. Audited in that org (invitation.accept), refusals included. */
+/** Accept an invitation (by its link token) addressed to the signed-in user's email; returns the org slug. Audited in that org (invitation.accept), refusals included. */
 export async function acceptInvitation(
-  args: { actor: Actor | null; invitationId: string; reqHeaders: Headers },
+  args: { actor: Actor | null; token: string; reqHeaders: Headers },
   deps: CoreDeps = getDeps(),
 ): Promise<{ org: string }> {
   return auditedChange(deps, { actor: args.actor, org: "", action: "invitation.accept" }, (note) => acceptInvitationUnaudited(args, deps, note));
 }
 
 async function acceptInvitationUnaudited(
-  args: { actor: Actor | null; invitationId: string; reqHeaders: Headers },
+  args: { actor: Actor | null; token: string; reqHeaders: Headers },
   deps: CoreDeps,
   note: AuditNote,
 ): Promise<{ org: string }> {
   const user = userOrThrow(args.actor);
-  const preview = await getInvitationPreview(args.invitationId, deps);
+  const preview = await getInvitationPreview(args.token, deps);
   if (!preview) throw new AppError("not_found", "This invitation does not exist.");
   note.org = preview.orgSlug;
   note.target = `${preview.email} (${preview.role})`;

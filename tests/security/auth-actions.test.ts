@@ -64,10 +64,10 @@ describe("every accounts action parses its arguments at the boundary", () => {
         expect(r.value, `${f.name}(${JSON.stringify(bad)})`).toEqual({ error: "Bad request: this action takes a form submission." });
       }
     }
-    for (const bad of [{ id: "x" }, 12, null, "../../etc"]) {
+    for (const bad of [{ id: "x" }, 12, null, "../../etc", "abcdefgh12345678"]) {
       const r = await actionFrom(base, owner.from, { page: "/invite/abcdefgh", file: "actions/auth.ts", name: "acceptInvitationAction", args: [bad], cookie: owner.cookie });
       expect(r.status).toBe(200);
-      expect(r.value).toMatchObject({ error: "Bad request: the invitation id is not valid.", fields: { invitationId: expect.any(String) } });
+      expect(r.value).toMatchObject({ error: "Bad request: the invitation link is not valid.", fields: { token: expect.any(String) } });
     }
   });
 });

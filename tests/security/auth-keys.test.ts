@@ -11,7 +11,7 @@ async function orgWithAdmin(): Promise<{ owner: Person; admin: Person; org: stri
   const owner = await newPerson(base);
   const org = await createOrgAs(base, owner);
   const admin = await newPerson(base);
-  await acceptAs(base, admin, (await inviteAs(base, owner, org, admin.email, "admin")).id);
+  await acceptAs(base, admin, (await inviteAs(base, owner, org, admin.email, "admin")).token);
   return { owner, admin, org };
 }
 

@@ -64,7 +64,7 @@ describe("mail over SMTP", () => {
     const mail = await waitFor(mailTo(invitee, /\/invite\//), "the invitation mail");
     expect(mail.to).toEqual([invitee]);
     expect(mail.from).toBe("cm@example.test");
-    expect(linkFor(mail, /http:\/\/[^\s]+\/invite\/[A-Za-z0-9_-]+/)).toBe(`${base}/invite/${inv.id}`);
+    expect(linkFor(mail, /http:\/\/[^\s]+\/invite\/[A-Za-z0-9_.-]+/)).toBe(`${base}/invite/${inv.token}`);
     expect(mail.raw).toMatch(/^Subject: You are invited to /m);
 
     // Every other message (the owner's own verification mail …) and the log are free of it.
@@ -73,6 +73,7 @@ describe("mail over SMTP", () => {
     for (const m of elsewhere) expect(m.raw).not.toContain(inv.id);
     const log = fs.readFileSync(stack.logFile, "utf8");
     expect(log).not.toContain(inv.id);
+    expect(log).not.toContain(inv.token);
     expect(log).toContain('"mail":"invitation"');
     // No outbox when mail really goes out.
     expect(fs.existsSync(`${stack.dataDir}/outbox`)).toBe(false);
@@ -88,11 +89,11 @@ describe("mail over SMTP", () => {
     const attackerMachine = freshAddress();
     const attacker = await signUpFrom(base, attackerMachine, victim, "attacker's own password");
     expect(attacker.cookie).not.toBeNull();
-    const attempt = await actionFrom(base, attackerMachine, { page: `/invite/${inv.id}`, file: "actions/auth.ts", name: "acceptInvitationAction", args: [inv.id], cookie: attacker.cookie! });
+    const attempt = await actionFrom(base, attackerMachine, { page: `/invite/${inv.token}`, file: "actions/auth.ts", name: "acceptInvitationAction", args: [inv.token], cookie: attacker.cookie! });
     expect(attempt.redirect).toBeNull();
     expect(attempt.value.error).toMatch(/^Confirm .* first: open the link we mailed to it/);
     expect((await membersOf(base, owner, org)).map((m) => m.email)).not.toContain(victim);
-    const page = await httpFrom(base, attackerMachine, "GET", `/invite/${inv.id}`, { headers: { cookie: attacker.cookie! } });
+    const page = await httpFrom(base, attackerMachine, "GET", `/invite/${inv.token}`, { headers: { cookie: attacker.cookie! } });
     expect(page.text).toContain("Confirm your email address first");
     // The confirmation link went to the victim's mailbox, which the attacker cannot read.
     const verification = await waitFor(mailTo(victim, /\/verify-email\?token=/), "the verification mail");
@@ -108,7 +109,7 @@ describe("mail over SMTP", () => {
     expect((await httpFrom(base, victimMachine, "GET", new URL(resetLink).pathname + new URL(resetLink).search)).status).toBe(200);
     const reset = await actionFrom(base, victimMachine, { page: "/reset-password", file: "actions/auth.ts", name: "resetPasswordAction", args: [null, form({ token, password: PASSWORD })] });
     expect(reset.redirect).toBe("/sign-in?reset=1");
-    const stale = await actionFrom(base, attackerMachine, { page: `/invite/${inv.id}`, file: "actions/auth.ts", name: "acceptInvitationAction", args: [inv.id], cookie: attacker.cookie! });
+    const stale = await actionFrom(base, attackerMachine, { page: `/invite/${inv.token}`, file: "actions/auth.ts", name: "acceptInvitationAction", args: [inv.token], cookie: attacker.cookie! });
     expect(stale.redirect).toMatch(/^\/sign-in\?next=/); // the attacker's session is gone
     expect((await signInFrom(base, attackerMachine, victim, "attacker's own password")).cookie).toBeNull();
     // The token was single-use.
@@ -121,7 +122,7 @@ describe("mail over SMTP", () => {
     const verifyLink = linkFor(verification, /http:\/\/[^\s]+\/verify-email\?token=[A-Za-z0-9_.-]+/);
     const verified = await httpFrom(base, victimMachine, "GET", new URL(verifyLink).pathname + new URL(verifyLink).search);
     expect(verified.text).toContain("Your email address is confirmed");
-    const joined = await acceptAs(base, { email: victim, cookie: session.cookie!, from: victimMachine }, inv.id);
+    const joined = await acceptAs(base, { email: victim, cookie: session.cookie!, from: victimMachine }, inv.token);
     expect(joined.redirect).toBe(`/orgs/${org}/integrations`);
     expect((await membersOf(base, owner, org)).find((m) => m.email === victim)?.role).toBe("admin");
   });

@@ -153,14 +153,16 @@ export function keysAction(base: string, p: Person, org: string, name: string, a
   return actionFrom(base, p.from, { page: `/orgs/${org}/settings/api-keys`, file: "actions/api-keys.ts", name, args, cookie: p.cookie });
 }
 
-export async function inviteAs(base: string, p: Person, org: string, email: string, role: "admin" | "viewer"): Promise<{ id: string; mail: string }> {
+/** Invite as `p`: the invitation's database id, its link token (`<id>.<mac>`: /invite/<token>) and how it was mailed. */
+export async function inviteAs(base: string, p: Person, org: string, email: string, role: "admin" | "viewer"): Promise<{ id: string; token: string; mail: string }> {
   const r = await membersAction(base, p, org, "inviteMemberAction", [org, { email, role }]);
   if (!r.value?.ok) throw new Error(`invite failed (${r.status}): ${JSON.stringify(r.value ?? r.text.slice(0, 300))}`);
-  return { id: r.value.data.id as string, mail: r.value.data.mail as string };
+  return { id: r.value.data.id as string, token: r.value.data.token as string, mail: r.value.data.mail as string };
 }
 
-export async function acceptAs(base: string, p: Person, invitationId: string): Promise<ActionCall> {
-  return actionFrom(base, p.from, { page: `/invite/${invitationId}`, file: "actions/auth.ts", name: "acceptInvitationAction", args: [invitationId], cookie: p.cookie });
+/** Accept the invitation of link /invite/<token> as `p`. */
+export async function acceptAs(base: string, p: Person, token: string): Promise<ActionCall> {
+  return actionFrom(base, p.from, { page: `/invite/${token}`, file: "actions/auth.ts", name: "acceptInvitationAction", args: [token], cookie: p.cookie });
 }
 
 /** Members of an org as the owner sees them (with member ids). */

@@ -36,7 +36,7 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
   const [removing, setRemoving] = useState<MemberView | null>(null);
   const [busy, setBusy] = useState(false);
   const refresh = () => qc.invalidateQueries({ queryKey: key });
-  const link = (id: string) => `${origin}/invite/${id}`;
+  const link = (token: string) => `${origin}/invite/${token}`;
 
   const onInvite = form.handleSubmit(async (v) => {
     setStatus(null);
@@ -130,7 +130,7 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
                   ? "This server sends no mail (no SMTP_URL): the message is in its outbox; or hand over the link yourself."
                   : "The mail could not be sent: hand over the link yourself."}
             </p>
-            <ShownOnceValue className="" id="invite-link-value" label="Invitation link" value={link(lastInvite.id)} copyLabel="Copy link" testId="invite-link-value" />
+            <ShownOnceValue className="" id="invite-link-value" label="Invitation link" value={link(lastInvite.token)} copyLabel="Copy link" testId="invite-link-value" />
           </Alert>
         ) : null}
         {status ? <Alert tone={status.tone}>{status.text}</Alert> : null}
@@ -193,7 +193,7 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
                         {i.role} · expires {formatDateTime(i.expiresAt)}
                       </p>
                     </div>
-                    <CopyButton value={link(i.id)} label="Copy link" />
+                    <CopyButton value={link(i.token)} label="Copy link" />
                     <Button variant="ghost" size="sm" onClick={() => void cancel(i)} aria-label={`Cancel the invitation for ${i.email}`}>
                       Cancel
                     </Button>

@@ -72,7 +72,7 @@ export default async function InvitePage({ params }: { params: Promise<{ id: str
       </>
     );
   } else {
-    body = <AcceptInvitation invitationId={preview.id} orgName={preview.orgName} />;
+    body = <AcceptInvitation invitationId={preview.token} orgName={preview.orgName} />;
   }
   return (
     <div className="flex min-h-screen flex-col">
