@@ -88,7 +88,7 @@ export function publicOrigin(env: Env): string {
  * (a local run, where the browser would otherwise drop the cookie). A TLS-terminating proxy in
  * front of an http origin no longer leaves the cookie plain.
  */
-export function useSecureCookies(env: Env, origin = publicOrigin(env)): boolean {
+export function secureCookies(env: Env, origin = publicOrigin(env)): boolean {
   if (origin.startsWith("https://")) return true;
   if (env.NODE_ENV !== "production") return false;
   return !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(origin);
@@ -133,7 +133,7 @@ function authOptions(env: Env) {
     // let anyone reset a password.
     verification: { storeIdentifier: "hashed" as const },
     session: { expiresIn: 60 * 60 * 24 * 7, updateAge: 60 * 60 * 24 },
-    advanced: { cookiePrefix: "cm", useSecureCookies: useSecureCookies(env, baseURL) },
+    advanced: { cookiePrefix: "cm", useSecureCookies: secureCookies(env, baseURL) },
     telemetry: { enabled: false },
     logger: { level: "error" as const },
     plugins: [
