@@ -68,6 +68,7 @@ describe.skipIf(!URL_)("Postgres: shared budgets, cache invalidation, scheduler 
       const t = Date.now();
       while (cacheB.size > 0 && Date.now() - t < 2000) await new Promise((r) => setTimeout(r, 10));
       expect(cacheB.size).toBe(0);
+      console.info(`cache invalidation reached the other instance in ${Date.now() - t} ms`);
       await cacheB.get("acme", "openai", load);
       expect(loads).toBe(3);
       // A's own entry for another provider was not touched by its own notification.

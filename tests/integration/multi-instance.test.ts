@@ -91,6 +91,7 @@ describe.skipIf(!RUN)("two instances on one Postgres and one store", () => {
       await new Promise((r) => setTimeout(r, 25));
     }
     const tookMs = Date.now() - deletedAt;
+    console.info(`delete on A → 404 from B after ${tookMs} ms`);
     expect(last).toBe(404);
     expect(tookMs).toBeLessThan(1000);
     // A replacement set up on B is what A serves next (A had nothing cached after its own delete).
