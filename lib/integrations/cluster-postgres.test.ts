@@ -78,15 +78,27 @@ describe.skipIf(!URL_)("Postgres: shared budgets, cache invalidation, scheduler 
     }
   });
 
-  it("exactly one of two instances claims each round", async () => {
+  it("exactly one of two instances claims each round; a round still busy blocks the next one until renewed to done or expired", async () => {
     const [a, b] = [new PostgresRoundLease(p1), new PostgresRoundLease(p2)];
     const job = `job-${scope}`;
-    for (const round of [100, 101, 102]) {
-      const wins = await Promise.all([a.claim(job, round, "a", new Date()), b.claim(job, round, "b", new Date()), a.claim(job, round, "a", new Date())]);
+    const t = (s: number) => new Date(1_800_000_000_000 + s * 1000);
+    for (const [round, at] of [[100, 0], [101, 10], [102, 20]] as const) {
+      const wins = await Promise.all([a.claim(job, round, "a", t(at), t(at)), b.claim(job, round, "b", t(at), t(at)), a.claim(job, round, "a", t(at), t(at))]);
       expect(wins.filter(Boolean)).toHaveLength(1);
     }
     // An older round is never claimed again.
-    expect(await b.claim(job, 101, "b", new Date())).toBe(false);
+    expect(await b.claim(job, 101, "b", t(30), t(30))).toBe(false);
+    // Round 103 claimed by a, busy for 60 s: round 104 cannot start meanwhile, even though it is newer.
+    expect(await a.claim(job, 103, "a", t(30), t(90))).toBe(true);
+    expect(await b.claim(job, 104, "b", t(40), t(100))).toBe(false);
+    // a renews (still running), then finishes: 104 is still skipped until then, 105 starts after.
+    await a.renew(job, "a", t(150));
+    expect(await b.claim(job, 105, "b", t(100), t(160))).toBe(false);
+    await a.renew(job, "a", t(110));
+    expect(await b.claim(job, 105, "b", t(110), t(170))).toBe(true);
+    // b dies without finishing: after its busy time, another instance takes over.
+    expect(await a.claim(job, 106, "a", t(165), t(200))).toBe(false);
+    expect(await a.claim(job, 106, "a", t(170), t(200))).toBe(true);
     await p1.query("DELETE FROM scheduler_leases WHERE job = $1", [job]);
   });
 });

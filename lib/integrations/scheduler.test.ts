@@ -112,6 +112,20 @@ describe("scheduled re-validation", () => {
     }
   });
 
+  it("the SQLite lease: a busy round blocks newer ones until it is renewed to done or its busy time passes", async () => {
+    const file = path.join(core.dataDir, "auth.sqlite");
+    const [a, b] = [new SqliteRoundLease(file), new SqliteRoundLease(file)];
+    const t = (s: number) => new Date(1_900_000_000_000 + s * 1000);
+    expect(await a.claim("busy-job", 1, "a", t(0), t(60))).toBe(true);
+    expect(await b.claim("busy-job", 2, "b", t(10), t(70))).toBe(false);
+    await a.renew("busy-job", "a", t(20));
+    expect(await b.claim("busy-job", 3, "b", t(20), t(80))).toBe(true);
+    expect(await a.claim("busy-job", 3, "a", t(100), t(160))).toBe(false); // round 3 is b's, once
+    expect(await a.claim("busy-job", 4, "a", t(80), t(140))).toBe(true); // b never finished: expired
+    await a.close();
+    await b.close();
+  });
+
   it("VALIDATE_EVERY takes 30s, 15m, 6h, 1d and names the variable when wrong", () => {
     expect(parseEnv({ VALIDATE_EVERY: "30s" }).VALIDATE_EVERY).toBe(30_000);
     expect(parseEnv({ VALIDATE_EVERY: "6h" }).VALIDATE_EVERY).toBe(6 * 3_600_000);

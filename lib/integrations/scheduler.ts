@@ -33,7 +33,14 @@ export interface RoundReport {
  */
 export async function runRevalidationRound(
   deps: CoreDeps,
-  opts: { round: number; sleep?: (ms: number) => Promise<void>; rateLimitRetries?: number; stopped?: () => boolean },
+  opts: {
+    round: number;
+    sleep?: (ms: number) => Promise<void>;
+    rateLimitRetries?: number;
+    stopped?: () => boolean;
+    /** Called before each credential: the runner renews its lease there. */
+    heartbeat?: () => Promise<void>;
+  },
 ): Promise<RoundReport> {
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
   const targets: Array<{ org: string; provider: string; status: string }> = [];
@@ -44,6 +51,7 @@ export async function runRevalidationRound(
   const nextAt = new Map<string, number>();
   for (const t of targets) {
     if (opts.stopped?.()) break;
+    await opts.heartbeat?.();
     const provider = resolveProvider(t.provider, deps.registry);
     if (!provider) continue;
     const spacing = Math.ceil(60_000 / Math.max(1, provider.rate_limits.requests_per_minute));
@@ -72,7 +80,8 @@ export async function runRevalidationRound(
 /**
  * Runs a round every `everyMs` on whichever instance claims it first (RoundLease). Rounds are
  * numbered floor(now / everyMs), so every instance agrees on them without talking to each other;
- * an instance that starts mid-period runs the current round only if nobody has.
+ * an instance that starts mid-period runs the current round only if nobody has. A round still
+ * running at the next boundary makes that boundary's round be skipped (rounds never overlap).
  */
 export class RevalidationScheduler {
   readonly holder = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString("hex")}`;
@@ -93,8 +102,10 @@ export class RevalidationScheduler {
     this.running = (async () => {
       const round = Math.floor(this.deps.now() / this.everyMs);
       let won = false;
+      // Busy for two periods unless renewed: an instance that dies mid-round frees the job by then.
+      const busyFor = 2 * this.everyMs;
       try {
-        won = await this.lease.claim(REVALIDATION_JOB, round, this.holder, new Date(this.deps.now()));
+        won = await this.lease.claim(REVALIDATION_JOB, round, this.holder, new Date(this.deps.now()), new Date(this.deps.now() + busyFor));
       } catch (e) {
         this.deps.log.error({ job: REVALIDATION_JOB, err_name: (e as Error)?.name ?? "Error" }, "scheduler could not reach the lease (auth database)");
         return null;
@@ -102,7 +113,19 @@ export class RevalidationScheduler {
       if (!won) return null;
       const started = this.deps.now();
       this.deps.log.info({ job: REVALIDATION_JOB, round, holder: this.holder }, "scheduled re-validation round started");
-      const report = await runRevalidationRound(this.deps, { round, sleep: this.opts.sleep, stopped: () => this.stopped });
+      let renewedAt = started;
+      const heartbeat = async () => {
+        if (this.deps.now() - renewedAt < this.everyMs / 2) return;
+        renewedAt = this.deps.now();
+        await this.lease.renew(REVALIDATION_JOB, this.holder, new Date(renewedAt + busyFor)).catch(() => {});
+      };
+      let report: RoundReport;
+      try {
+        report = await runRevalidationRound(this.deps, { round, sleep: this.opts.sleep, stopped: () => this.stopped, heartbeat });
+      } finally {
+        // Done: the next round may start on any instance (a long round made it skip the ones it overlapped).
+        await this.lease.renew(REVALIDATION_JOB, this.holder, new Date(this.deps.now())).catch(() => {});
+      }
       this.deps.log.info({ job: REVALIDATION_JOB, holder: this.holder, duration_ms: this.deps.now() - started, ...report }, "scheduled re-validation round finished");
       return report;
     })().finally(() => {
