@@ -3,6 +3,7 @@ import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
 import { IntegrationsOverview } from "../../app/_components/integrations/integrations-overview";
 import type { Integration } from "../integrations/schemas";
+import type { ProviderCard } from "./provider-view";
 
 const at = "2026-11-30T05:00:00.000Z";
 const integration = (provider: string, name: string, patch: Partial<Integration> = {}): Integration => ({
@@ -24,7 +25,7 @@ const integration = (provider: string, name: string, patch: Partial<Integration>
   ...patch,
 } as Integration);
 
-const providers = [
+const providers: ProviderCard[] = [
   { id: "openai", name: "OpenAI", category: "genai", credential_type_label: "API key", description: "" },
   { id: "anthropic", name: "Anthropic", category: "genai", credential_type_label: "API key", description: "" },
   { id: "gcp", name: "Google Cloud", category: "cloud", credential_type_label: "Service account", description: "" },
