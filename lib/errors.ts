@@ -1,4 +1,5 @@
 import type { ConnectionTestResult } from "./integrations/connection-tests/types";
+import { hasBrand } from "./brand";
 
 /** Every error code of docs/api.md, with its HTTP status. */
 export const ERROR_STATUS = {
@@ -23,11 +24,18 @@ export const ERROR_STATUS = {
 } as const;
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
+// instanceof across module copies (lib/brand.ts): an AppError may come from code in another module graph.
+const APP_ERROR: unique symbol = Symbol.for("credential-manager.AppError") as never;
+
 /**
  * An expected failure with a code from docs/api.md. Its message is written for a person and must
  * never contain credential material: build it from fixed text, field names and ids only.
  */
 export class AppError extends Error {
+  readonly [APP_ERROR] = true;
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return hasBrand(x, APP_ERROR);
+  }
   readonly status: number;
   constructor(
     readonly code: ErrorCode,

@@ -1,4 +1,5 @@
 import "server-only";
+import { hasBrand } from "../brand";
 
 /**
  * The Cipher port. Every backend (local AES-256-GCM key ring, Google Cloud KMS) implements it.
@@ -41,7 +42,14 @@ export type CipherErrorCode =
   | "unavailable" // key service down or exhausted after bounded retries
   | "misconfigured"; // key ring unreadable, bad key material, wrong key name
 
+// instanceof across module copies (lib/brand.ts): the deps' cipher may throw another copy of this class.
+const CIPHER_ERROR: unique symbol = Symbol.for("credential-manager.CipherError") as never;
+
 export class CipherError extends Error {
+  readonly [CIPHER_ERROR] = true;
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return hasBrand(x, CIPHER_ERROR);
+  }
   constructor(
     readonly code: CipherErrorCode,
     message: string,

@@ -19,3 +19,18 @@ describe("store errors across module copies", () => {
     expect(new a.StoreConflictError()).toBeInstanceOf(Error);
   });
 });
+
+describe("other errors that cross module graphs", () => {
+  it("CipherError and AppError keep instanceof across two loads of their modules", async () => {
+    const c1 = await import("../kms/cipher");
+    const e1 = await import("../errors");
+    vi.resetModules();
+    const c2 = await import("../kms/cipher");
+    const e2 = await import("../errors");
+    expect(c1.CipherError).not.toBe(c2.CipherError);
+    expect(new c1.CipherError("unavailable", "down")).toBeInstanceOf(c2.CipherError);
+    expect(new e1.AppError("conflict", "x")).toBeInstanceOf(e2.AppError);
+    expect(new e1.AppError("conflict", "x")).not.toBeInstanceOf(c2.CipherError);
+    expect(new Error("x")).not.toBeInstanceOf(e2.AppError);
+  });
+});

@@ -1,4 +1,5 @@
 import "server-only";
+import { hasBrand } from "../brand";
 
 export type IntegrationStatus = "active" | "invalid" | "expired" | "pending";
 
@@ -59,21 +60,14 @@ export interface UpdateGuard {
   credentialId?: string;
 }
 
-/**
- * Next loads this module once per module graph (instrumentation.ts builds the process-wide deps
- * in its own graph; each route has another), so a store made in one graph throws another copy of
- * these classes than the one a route's `instanceof` checks. Each class carries a global brand
- * (Symbol.for: one registry per process) and `instanceof` tests the brand, so it holds across
- * copies (https://tc39.es/ecma262/#sec-instanceofoperator: Symbol.hasInstance).
- */
+// instanceof across module copies (lib/brand.ts).
 const CONFLICT: unique symbol = Symbol.for("credential-manager.StoreConflictError") as never;
 const UNAVAILABLE: unique symbol = Symbol.for("credential-manager.StoreUnavailableError") as never;
-const branded = (x: unknown, brand: symbol): boolean => typeof x === "object" && x !== null && brand in x;
 
 export class StoreConflictError extends Error {
   readonly [CONFLICT] = true;
   static override [Symbol.hasInstance](x: unknown): boolean {
-    return branded(x, CONFLICT);
+    return hasBrand(x, CONFLICT);
   }
   constructor(message = "A concurrent change won; retry.") {
     super(message);
@@ -84,7 +78,7 @@ export class StoreConflictError extends Error {
 export class StoreUnavailableError extends Error {
   readonly [UNAVAILABLE] = true;
   static override [Symbol.hasInstance](x: unknown): boolean {
-    return branded(x, UNAVAILABLE);
+    return hasBrand(x, UNAVAILABLE);
   }
   constructor(message = "The credential store is unavailable.", options?: { cause?: unknown }) {
     super(message, options);
