@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { BODY_LIMIT_BYTES, checkRequestBody, checkRequestHead, checkReplyRow, checkRouterStateHeader, readBodyUpTo } from "./body-guard";
+import { BODY_LIMIT_BYTES, checkRequestBody, checkRequestHead, checkReplyRow, readBodyUpTo } from "./body-guard";
+import { checkRouterStateHeader } from "./router-state.mjs";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const check = (headers: Record<string, string>, body: string, declaredLength: number | null = null) =>
@@ -124,7 +125,6 @@ describe("request head guard", () => {
     for (const bad of ["garbage", "%7B%7D", "[[[[[", encodeURIComponent('["",{"children":["orgs",{}]}]').replace("%5D", "%"), encodeURIComponent(JSON.stringify([["org", "acme", "zz", null], {}]))]) {
       expect(checkRouterStateHeader(bad), bad).not.toBeNull();
     }
-    expect(head("GET", "/", { "next-router-state-tree": "garbage" })).toMatchObject({ status: 400 });
   });
 
   it("a cross-site Origin on a request that can run a server action is 403; same-site and API routes pass", () => {

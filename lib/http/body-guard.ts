@@ -206,58 +206,9 @@ export async function checkRequestBody(req: { headers: Headers; body: Uint8Array
 // ------------------------------------------------------------------ the request line and headers
 
 /**
- * Next's router-state header (`Next-Router-State-Tree`, sent by the client router on navigations
- * and actions) is parsed and checked against `flightRouterStateSchema`
- * (next/dist/server/app-render/types.js, parse-and-validate-flight-router-state.js); anything else
- * there throws, and the page answers 500. The same shape, checked here without recursion:
- * [segment, {slot: state}, url?, refresh?, flag?, string?], a segment being a string or
- * [param, cacheKey, type, siblings|null].
- */
-const PARAM_TYPE = /^(c|oc|d|ci\(\.{1,3}\)|ci\(\.\.\)\(\.\.\)|di\(\.{1,3}\)|di\(\.\.\)\(\.\.\))$/;
-
-function validSegment(seg: unknown): boolean {
-  if (typeof seg === "string") return true;
-  return (
-    Array.isArray(seg) &&
-    seg.length === 4 &&
-    typeof seg[0] === "string" &&
-    typeof seg[1] === "string" &&
-    typeof seg[2] === "string" &&
-    PARAM_TYPE.test(seg[2]) &&
-    (seg[3] === null || (Array.isArray(seg[3]) && seg[3].every((x) => typeof x === "string")))
-  );
-}
-
-export function checkRouterStateHeader(value: string): string | null {
-  const why = "The router state header is not valid.";
-  if (value.length > 40_000) return why;
-  let state: unknown;
-  try {
-    state = JSON.parse(decodeURIComponent(value));
-  } catch {
-    return why;
-  }
-  if (pathDeeperThan(state, MAX_INPUT_DEPTH * 2)) return why;
-  const stack: unknown[] = [state];
-  while (stack.length > 0) {
-    const node = stack.pop();
-    if (!Array.isArray(node) || node.length < 2 || node.length > 6) return why;
-    const [segment, slots, url, refresh, flag, extra] = node as unknown[];
-    if (!validSegment(segment)) return why;
-    if (!slots || typeof slots !== "object" || Array.isArray(slots)) return why;
-    if (node.length > 2 && url !== null && url !== undefined && !(Array.isArray(url) && url.length === 2 && url.every((x) => typeof x === "string"))) return why;
-    if (node.length > 3 && refresh !== null && refresh !== undefined && !["refetch", "inside-shared-layout", "metadata-only"].includes(refresh as string)) return why;
-    if (node.length > 4 && flag !== null && flag !== undefined && typeof flag !== "number") return why;
-    if (node.length > 5 && extra !== undefined && typeof extra !== "string") return why;
-    stack.push(...Object.values(slots));
-  }
-  return null;
-}
-
-/**
  * Why the request line or headers are refused, or null: a path whose percent-encoding does not
- * decode (Next throws decoding the dynamic segment: 500) or decodes to control characters; a
- * router-state header Next cannot parse; and, for a request that can run a server action (any
+ * decode (Next throws decoding the dynamic segment: 500) or decodes to control characters; and,
+ * for a request that can run a server action (any
  * request with a body to a page), an `Origin` of another site. Next refuses those itself but
  * answers 500 (its CSRF check, action-handler.js); here they are 403.
  */
@@ -271,11 +222,8 @@ export function checkRequestHead(req: { method: string; pathname: string; header
     }
     if (/[\u0000-\u001f\u007f]/.test(decoded)) return bad("The path is not valid (control characters).");
   }
-  const state = req.headers.get("next-router-state-tree");
-  if (state !== null && !req.isApi) {
-    const why = checkRouterStateHeader(state);
-    if (why) return bad(why);
-  }
+  // The router-state header never reaches proxy.ts (Next strips it): lib/scripts/server.mjs checks
+  // it with lib/http/router-state.mjs.
   const origin = req.headers.get("origin");
   if (origin !== null && !req.isApi && !["GET", "HEAD", "OPTIONS"].includes(req.method)) {
     let originHost: string | null = null;

@@ -8,6 +8,7 @@
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { checkRouterStateHeader } from "../http/router-state.mjs";
 
 process.env.NODE_ENV ??= "production";
 const { default: next } = await import("next");
@@ -22,6 +23,13 @@ await app.prepare();
 const handle = app.getRequestHandler();
 
 const server = http.createServer((req, res) => {
+  // A router-state header Next cannot parse is a 500 inside Next, and proxy.ts never sees it.
+  const routerState = req.headers["next-router-state-tree"];
+  if (routerState !== undefined && checkRouterStateHeader(routerState)) {
+    res.writeHead(400, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+    res.end(JSON.stringify({ error: { code: "invalid_request", message: checkRouterStateHeader(routerState) } }));
+    return;
+  }
   // Node folds repeated headers into one value; deleting the key removes every client copy.
   delete req.headers[CLIENT_ADDRESS_HEADER];
   req.headers[CLIENT_ADDRESS_HEADER] = req.socket.remoteAddress ?? "";
