@@ -95,9 +95,15 @@ describe("mail over SMTP", () => {
     expect((await membersOf(base, owner, org)).map((m) => m.email)).not.toContain(victim);
     const page = await httpFrom(base, attackerMachine, "GET", `/invite/${inv.token}`, { headers: { cookie: attacker.cookie! } });
     expect(page.text).toContain("Confirm your email address first");
-    // The confirmation link went to the victim's mailbox, which the attacker cannot read.
+    // The confirmation link went to the victim's mailbox, which the attacker cannot read; asking
+    // for it again sends it there again, never to the asker.
     const verification = await waitFor(mailTo(victim, /\/verify-email\?token=/), "the verification mail");
     expect(verification.to).toEqual([victim]);
+    const before = smtp.messages.length;
+    const resend = await actionFrom(base, attackerMachine, { page: `/invite/${inv.token}`, file: "actions/auth.ts", name: "resendVerificationAction", args: [], cookie: attacker.cookie! });
+    expect(resend.value).toEqual({ notice: `We sent a new confirmation link to ${victim}.` });
+    const again = await waitFor(() => smtp.messages.slice(before).find((m) => /\/verify-email\?token=/.test(m.raw)), "the second verification mail");
+    expect(again.to).toEqual([victim]);
 
     // The real owner of the address takes it back: a reset by mail ends the attacker's sessions and password.
     const victimMachine = freshAddress();
