@@ -368,6 +368,25 @@ describe("key ring versions", () => {
     expect((await b.decrypt(first.ciphertext, ctx)).usedPrimary).toBe(false);
   });
 
+  it("a key ring replaced by another process is seen by encrypt through the DATA_DIR watch, long before recheckMs", async () => {
+    const dir = freshDataDir();
+    const c = new LocalKeyRingCipher({ dataDir: dir, recheckMs: 3_600_000 });
+    expect((await c.encrypt(Buffer.from(SECRET), ctx)).keyVersion).toBe("k1");
+    const ring = JSON.parse(fs.readFileSync(keyringPath(dir), "utf8")) as { primary: string; keys: { id: string; key: string; created_at: string }[] };
+    ring.keys.push({ id: "k2", key: randomBytes(32).toString("base64"), created_at: new Date().toISOString() });
+    ring.primary = "k2";
+    // As writePrivateFile does: a new file renamed over the old one.
+    const tmp = path.join(dir, ".keyring.tmp");
+    fs.writeFileSync(tmp, JSON.stringify(ring), { mode: 0o600 });
+    fs.renameSync(tmp, keyringPath(dir));
+    let version = "";
+    for (let i = 0; i < 100 && version !== "k2"; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      version = (await c.encrypt(Buffer.from(SECRET), ctx)).keyVersion;
+    }
+    expect(version).toBe("k2");
+  });
+
   it("breaks a stale lock left by a crashed run", async () => {
     const dir = freshDataDir();
     await new LocalKeyRingCipher({ dataDir: dir }).ping();
@@ -519,8 +538,8 @@ describe("key ring file: creation, permissions, validation", () => {
     // In this process (the kms functions of this module): seen at once.
     await addKeyVersion(dir);
     expect((await c.encrypt(Buffer.from(SECRET), ctx)).keyVersion).toBe("k2");
-    // Another process rewriting the file: the old primary may still encrypt within the interval
-    // (it still decrypts everywhere) …
+    // Another process rewriting the file: until the DATA_DIR watch fires (a later event-loop turn)
+    // or the interval passes, the old primary may still encrypt (it still decrypts everywhere) …
     const ring = JSON.parse(fs.readFileSync(keyringPath(dir), "utf8")) as { primary: string; keys: { id: string; key: string; created_at: string }[] };
     ring.keys.push({ id: "k3", key: randomBytes(32).toString("base64"), created_at: new Date().toISOString() });
     ring.primary = "k3";

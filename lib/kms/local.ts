@@ -463,9 +463,10 @@ export interface LocalKeyRingCipherOptions {
   createIfMissing?: boolean;
   /**
    * How long encrypt trusts the key ring in memory before checking the file again (one stat), in
-   * ms; default 1000, so setup never stats per call. `decrypt()`, `ping()` and
+   * ms; default 1000, so setup never stats per call. A watch on DATA_DIR makes encrypt see a
+   * changed file at once where the platform supports it. `decrypt()`, `ping()` and
    * `primaryKeyVersion()` always check, so a key added or retired by the kms CLI in another process
-   * is seen at once there. Encrypting for up to
+   * is seen at once there. Without a watch, encrypting for up to
    * this long under the previous primary is harmless: it still decrypts, and `kms retire` refuses
    * a key version that rows still use.
    */
@@ -483,6 +484,7 @@ export class LocalKeyRingCipher implements Cipher {
   /** performance.now() of the last check of the file against #cached. */
   #checkedAt = 0;
   #generation = -1;
+  #watcher: fs.FSWatcher | null | undefined = undefined;
 
   constructor(opts: LocalKeyRingCipherOptions) {
     if (!opts.dataDir) throw misconfigured("The local cipher needs a data directory (DATA_DIR).");
@@ -490,6 +492,28 @@ export class LocalKeyRingCipher implements Cipher {
     this.#file = path.join(this.#dataDir, KEYRING_FILE);
     this.#createIfMissing = opts.createIfMissing ?? true;
     this.#recheckMs = opts.recheckMs ?? 1000;
+  }
+
+  /**
+   * Watch DATA_DIR (the directory: a ring replaced by rename is a new file) so a change by another
+   * process, or by hand, is seen at once without a stat per call. Best effort: where watching is
+   * not supported the `recheckMs` check still applies. Never keeps the process alive.
+   */
+  #watch(): void {
+    if (this.#watcher !== undefined) return;
+    this.#watcher = null;
+    try {
+      const w = fs.watch(this.#dataDir, { persistent: false }, (_event, name) => {
+        if (!name || String(name) === KEYRING_FILE) this.#checkedAt = -Infinity;
+      });
+      w.on("error", () => {
+        w.close();
+        this.#checkedAt = -Infinity;
+      });
+      this.#watcher = w;
+    } catch {
+      // No watching here (unsupported filesystem, watch limit): rely on recheckMs.
+    }
   }
 
   /**
@@ -527,6 +551,7 @@ export class LocalKeyRingCipher implements Cipher {
       if (!loaded) throw misconfigured(`The key ring ${this.#file} could not be created.`);
     }
     this.#cached = loaded;
+    this.#watch();
     return loaded.ring;
   }
 
