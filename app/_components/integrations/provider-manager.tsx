@@ -122,7 +122,7 @@ export function ProviderManager({
               </CardHeader>
               <CardContent>
                 {canWrite ? (
-                  <MetadataEditor key={`${integration.version}-${integration.updated_at}`} org={org} provider={provider} integration={integration} tagsMax={tagsMax} onSaved={refresh} />
+                  <MetadataEditor key={integration.version} org={org} provider={provider} integration={integration} tagsMax={tagsMax} onSaved={refresh} />
                 ) : (
                   <MetadataView metadata={integration.metadata} />
                 )}
