@@ -78,8 +78,13 @@ describe("setup-info from the protocol modules, driven by the registry", () => {
     );
     expect(info.steps.join(" ")).toMatch(/billing_export_table/);
     const vertex = await getSetupInfo({ actor: SYSTEM_ACTOR, org: "acme", provider: "gcp_vertex" }, configured.deps);
-    expect(vertex.commands!.join("\n")).toMatch(/--role roles\/aiplatform\.user/);
-    expect(vertex.commands!.join("\n")).not.toMatch(/^bq /m);
+    const member = '"serviceAccount:finops-vertex@PROJECT_ID.iam.gserviceaccount.com"';
+    // Vertex spend is read from the billing export: the same two places as gcp, plus Vertex AI User on the key's project.
+    expect(vertex.commands).toContain(`gcloud projects add-iam-policy-binding PROJECT_ID --member ${member} --role roles/aiplatform.user`);
+    expect(vertex.commands).toContain(`gcloud projects add-iam-policy-binding PROJECT_ID --member ${member} --role roles/bigquery.jobUser`);
+    expect(vertex.commands).toContain(`bq add-iam-policy-binding --member ${member} --role roles/bigquery.dataViewer BILLING_PROJECT:BILLING_DATASET`);
+    expect(vertex.steps.join(" ")).toMatch(/billing_export_table/);
+    expect(vertex.steps[0]).toMatch(/uses Google Vertex AI \(the billing queries run there too\)/);
   });
 
   it("oci: the policy statements come from the registry's permissions, for a named group", async () => {

@@ -67,6 +67,8 @@ export interface RegisterServiceAccountInput {
   projectId?: string;
   /** Permissions the account holds on projectId (project-level grants). */
   permissions?: readonly string[];
+  /** Predefined roles granted on projectId, expanded into their permissions as Google does (GOOGLE_ROLE_PERMISSIONS). */
+  roles?: readonly GoogleRole[];
   /** A disabled service account: the token endpoint answers invalid_grant "Robot is disabled.". */
   disabled?: boolean;
 }
@@ -99,8 +101,8 @@ export interface GcpFake extends FakeServer<GcpFakeMode> {
   registerServiceAccount(input: RegisterServiceAccountInput): void;
   /** Makes a BigQuery table ("project.dataset.table") known to tables.testIamPermissions. */
   registerTable(ref: string): void;
-  /** A grant on a dataset (inherited by its tables), as `bq add-iam-policy-binding` makes. */
-  grantDataset(input: { email: string; project: string; dataset: string; permissions: readonly string[] }): void;
+  /** A grant on a dataset (inherited by its tables), as `bq add-iam-policy-binding` makes: permissions, or roles expanded as Google does. */
+  grantDataset(input: { email: string; project: string; dataset: string; permissions?: readonly string[]; roles?: readonly GoogleRole[] }): void;
   /** Makes a project known (testIamPermissions on an unknown project is a 404). */
   registerProject(projectId: string, opts?: { serviceDisabled?: boolean }): void;
   /** Shifts the fake's clock (ms) against the caller's: beyond ±5 min the assertion is out of its timeframe. */
@@ -131,6 +133,29 @@ export const GOOGLE_OAUTH_ERRORS = {
   noScope: { error: "invalid_scope", error_description: "Invalid OAuth scope or ID token audience provided." },
   noAssertion: { error: "invalid_request", error_description: "Missing required parameter: assertion" },
 } as const;
+
+/**
+ * The permissions of the predefined roles the setup help tells users to grant, as far as the
+ * connection tests ask about them (each role holds more). A role grants its permissions on the
+ * resource it is bound to and everything below it.
+ * - roles/bigquery.jobUser holds bigquery.jobs.create and no table data access;
+ *   roles/bigquery.dataViewer holds bigquery.tables.getData (and .get/.list) but NOT
+ *   bigquery.jobs.create (https://cloud.google.com/bigquery/docs/access-control, "BigQuery Job User",
+ *   "BigQuery Data Viewer"). So the billing export needs both, each where it applies.
+ * - roles/aiplatform.user holds aiplatform.endpoints.list and aiplatform.endpoints.predict
+ *   (https://cloud.google.com/vertex-ai/docs/general/access-control, "Vertex AI User"), and no
+ *   BigQuery permission: a Vertex AI user cannot read the billing export by that role alone.
+ */
+export const GOOGLE_ROLE_PERMISSIONS = {
+  "roles/bigquery.jobUser": ["bigquery.jobs.create"],
+  "roles/bigquery.dataViewer": ["bigquery.tables.get", "bigquery.tables.getData", "bigquery.tables.list", "bigquery.datasets.get"],
+  "roles/aiplatform.user": ["aiplatform.endpoints.list", "aiplatform.endpoints.predict", "aiplatform.endpoints.get"],
+} as const satisfies Record<string, readonly string[]>;
+export type GoogleRole = keyof typeof GOOGLE_ROLE_PERMISSIONS;
+
+function expand(permissions: readonly string[] = [], roles: readonly GoogleRole[] = []): string[] {
+  return [...permissions, ...roles.flatMap((r) => GOOGLE_ROLE_PERMISSIONS[r])];
+}
 
 const FAKE_PROJECT_NUMBER = "210987654321";
 const CRM_SERVICE = "cloudresourcemanager.googleapis.com";
@@ -372,7 +397,7 @@ export async function startGcpFake(opts: FakeServerOptions & { clockOffsetMs?: n
       if (input.projectId) {
         if (!projects.has(input.projectId)) projects.set(input.projectId, { serviceDisabled: false });
         const grants = account.grants.get(input.projectId) ?? new Set<string>();
-        for (const p of input.permissions ?? []) grants.add(p);
+        for (const p of expand(input.permissions, input.roles)) grants.add(p);
         account.grants.set(input.projectId, grants);
       }
     },
@@ -382,7 +407,7 @@ export async function startGcpFake(opts: FakeServerOptions & { clockOffsetMs?: n
     grantDataset(input) {
       const k = `${input.email}\u0000${input.project}.${input.dataset}`;
       const set = datasetGrants.get(k) ?? new Set<string>();
-      for (const p of input.permissions) set.add(p);
+      for (const p of expand(input.permissions, input.roles)) set.add(p);
       datasetGrants.set(k, set);
     },
     registerProject(projectId, projectOpts = {}) {

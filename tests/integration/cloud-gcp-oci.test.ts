@@ -77,14 +77,56 @@ describe("GCP and Vertex", () => {
     expect((await c.get(`/integrations/${org}`)).body.integrations).toEqual([]);
   });
 
-  it("Vertex needs the Vertex AI permissions", async () => {
+  it("Vertex set up as instructed (aiplatform.user and jobUser on its project, dataViewer on the export dataset) is active; naming a table it has no grant on is 422 naming bigquery.tables.getData", async () => {
+    const org = uniqueOrg("vertex-billing");
+    const c = api(createOrg(inject("dataDir"), org));
+    const sa = makeServiceAccountKey({ projectId: "finops-vertex-5", tokenUri: "http://127.0.0.1:9/never-called" });
+    const email = sa.keyFile.client_email;
+    gcp.registerServiceAccount({ email, keyId: sa.keyFile.private_key_id, publicKey: sa.publicKey, projectId: "finops-vertex-5", roles: ["roles/aiplatform.user", "roles/bigquery.jobUser"] });
+    gcp.registerTable(TABLE);
+    gcp.grantDataset({ email, project: "finops-billing-x", dataset: "billing_export", roles: ["roles/bigquery.dataViewer"] });
+    gcp.clearRequests();
+    const ok = await c.post(`/integrations/${org}/gcp_vertex/setup`, {
+      credential: { service_account_json: JSON.stringify(sa.keyFile), location: "europe-west4" },
+      metadata: { billing_export_table: TABLE },
+    });
+    expect(ok.status, ok.text).toBe(201);
+    expect(ok.body).toMatchObject({ status: "active", key_kind: "service_account", account: { id: "finops-vertex-5", name: email } });
+    expect(ok.body.warnings ?? {}).not.toHaveProperty(["metadata.billing_export_table"]);
+    // Both places were asked: the key's project (Vertex AI and the billing queries), then the export table.
+    const asked = gcp.requests.map((r) => [r.pathname, r.body] as const);
+    expect(asked).toContainEqual(["/v1/projects/finops-vertex-5:testIamPermissions", JSON.stringify({ permissions: [...VERTEX, "bigquery.jobs.create"] })]);
+    expect(asked).toContainEqual([
+      "/bigquery/v2/projects/finops-billing-x/datasets/billing_export/tables/gcp_billing_export_v1_012345_6789AB_CDEF01:testIamPermissions",
+      JSON.stringify({ permissions: ["bigquery.tables.getData"] }),
+    ]);
+
+    const other = "finops-billing-x.vertex_export.gcp_billing_export_v1_012345_6789AB_CDEF01";
+    gcp.registerTable(other);
+    const denied = await c.post(`/integrations/${org}/gcp_vertex/setup`, { credential: { service_account_json: sa.keyFile }, metadata: { billing_export_table: other } });
+    expect(denied.status).toBe(422);
+    expect(denied.body.error.code).toBe("connection_test_failed");
+    expect(denied.body.error.connection_test.outcome).toBe("permission_denied");
+    expect(denied.body.error.message).toContain("bigquery.tables.getData");
+    expect(denied.text).not.toContain("PRIVATE KEY");
+    const list = await c.get(`/integrations/${org}`);
+    expect(list.body.integrations[0]).toMatchObject({ provider: "gcp_vertex", version: 1, status: "active", fingerprint: ok.body.fingerprint });
+  });
+
+  it("Vertex without billing_export_table is accepted with the warning; without the Vertex AI or the BigQuery job permission it is 422 naming it", async () => {
     const org = uniqueOrg("vertex");
     const c = api(createOrg(inject("dataDir"), org));
-    const ok = await c.post(`/integrations/${org}/gcp_vertex/setup`, { credential: { service_account_json: account("finops-vertex-1", VERTEX), location: "europe-west4" } });
+    const ok = await c.post(`/integrations/${org}/gcp_vertex/setup`, {
+      credential: { service_account_json: account("finops-vertex-1", [...VERTEX, "bigquery.jobs.create"]), location: "europe-west4" },
+    });
     expect(ok.status, ok.text).toBe(201);
+    expect(ok.body.warnings["metadata.billing_export_table"]).toMatch(/add the metadata key billing_export_table/);
     const no = await c.post(`/integrations/${org}/gcp_vertex/setup`, { credential: { service_account_json: account("finops-vertex-2", BILLING) } });
     expect(no.status).toBe(422);
     expect(no.body.error.message).toContain("aiplatform.endpoints");
+    const noJobs = await c.post(`/integrations/${org}/gcp_vertex/setup`, { credential: { service_account_json: account("finops-vertex-3", VERTEX) } });
+    expect(noJobs.status).toBe(422);
+    expect(noJobs.body.error.message).toContain("bigquery.jobs.create");
   });
 });
 

@@ -11,6 +11,8 @@ import type { ConnectionTestContext, ConnectionTestResult } from "../types";
 
 const GCP_PERMISSIONS = ["bigquery.jobs.create", "bigquery.tables.getData"];
 const VERTEX_PERMISSIONS = ["aiplatform.endpoints.list", "aiplatform.endpoints.predict"];
+/** What gcp_vertex asks of the key's project: the Vertex AI permissions and the billing queries' job permission. */
+const VERTEX_PROJECT_PERMISSIONS = [...VERTEX_PERMISSIONS, "bigquery.jobs.create"];
 const PROVIDER_NAMES: Record<string, string> = { gcp: "Google Cloud", gcp_vertex: "Google Vertex AI" };
 
 async function closedPortUrl(): Promise<string> {
@@ -116,7 +118,7 @@ describe("GCP service account connection test (gcp, gcp_vertex)", () => {
   it("asks for the registry's cost permissions per provider: project-level on the project, table-level on the table", () => {
     const at = (provider: string) => gcpPermissionPlan(ctxFor(provider, makeServiceAccountKey({ projectId: "plan-proj-01" }).keyFile));
     expect(at("gcp")).toEqual({ project: ["bigquery.jobs.create"], table: ["bigquery.tables.getData"] });
-    expect(at("gcp_vertex")).toEqual({ project: VERTEX_PERMISSIONS, table: [] });
+    expect(at("gcp_vertex")).toEqual({ project: VERTEX_PROJECT_PERMISSIONS, table: ["bigquery.tables.getData"] });
   });
 
   it("makes key files shaped like Google's", () => {
@@ -209,18 +211,68 @@ describe("GCP service account connection test (gcp, gcp_vertex)", () => {
     expect(result.outcome).toBe("ok");
   });
 
-  it("gcp_vertex: ok for a working key; the project check asks the Vertex permissions", async () => {
+  /** A Vertex key granted the setup help's roles: aiplatform.user and bigquery.jobUser on its project, dataViewer on the export dataset. */
+  function vertexKeyAsInstructed(projectId: string, opts: { jobUser?: boolean; dataViewer?: boolean } = {}) {
+    const key = makeServiceAccountKey({ projectId });
+    fake.registerServiceAccount({
+      email: key.keyFile.client_email,
+      keyId: key.keyFile.private_key_id,
+      publicKey: key.publicKey,
+      projectId,
+      roles: opts.jobUser === false ? ["roles/aiplatform.user"] : ["roles/aiplatform.user", "roles/bigquery.jobUser"],
+    });
+    fake.registerTable(TABLE);
+    if (opts.dataViewer !== false) {
+      fake.grantDataset({ email: key.keyFile.client_email, project: "billing-proj-01", dataset: "billing_export", roles: ["roles/bigquery.dataViewer"] });
+    }
+    return key.keyFile;
+  }
+
+  it("gcp_vertex set up as instructed (aiplatform.user and jobUser on its project, dataViewer on the export dataset) is ok; both checks run", async () => {
     const projectId = "gcp-vertex-proj-01";
-    const { keyFile } = registeredKey(projectId, VERTEX_PERMISSIONS);
-    const result = await run("gcp_vertex", keyFile);
+    const keyFile = vertexKeyAsInstructed(projectId);
+    const result = await run("gcp_vertex", keyFile, { metadata: { billing_export_table: TABLE } });
     expect(result.outcome).toBe("ok");
     expect(result.checks.every((c) => c.message === undefined)).toBe(true);
+    expect(result.warnings).toBeUndefined();
     expect(fake.requests.map((r) => [r.method, r.pathname])).toEqual([
       ["POST", "/token"],
       ["POST", `/v1/projects/${projectId}:testIamPermissions`],
+      ["POST", "/bigquery/v2/projects/billing-proj-01/datasets/billing_export/tables/gcp_billing_export_v1_012345_6789AB_CDEF01:testIamPermissions"],
     ]);
-    expect(JSON.parse(fake.requests[1]!.body)).toEqual({ permissions: VERTEX_PERMISSIONS });
+    expect(JSON.parse(fake.requests[1]!.body)).toEqual({ permissions: VERTEX_PROJECT_PERMISSIONS });
+    expect(JSON.parse(fake.requests[2]!.body)).toEqual({ permissions: ["bigquery.tables.getData"] });
     expect(fake.tokenRequests[0]!.claims).toMatchObject({ aud: GOOGLE_TOKEN_URL, scope: "https://www.googleapis.com/auth/cloud-platform" });
+  });
+
+  it("gcp_vertex without billing_export_table: ok with the same visible warning, and BigQuery is not asked", async () => {
+    const keyFile = vertexKeyAsInstructed("gcp-vertex-proj-02");
+    const result = await run("gcp_vertex", keyFile, { metadata: {} });
+    expect(result.outcome).toBe("ok");
+    expect(check(result, "read_costs")).toMatchObject({ outcome: "ok", message: BILLING_TABLE_WARNING });
+    expect(result.warnings).toEqual({ "metadata.billing_export_table": BILLING_TABLE_WARNING });
+    expect(fake.requests.some((r) => r.pathname.startsWith("/bigquery/"))).toBe(false);
+  });
+
+  it("gcp_vertex naming a table it has no grant on: permission_denied naming bigquery.tables.getData, roles/bigquery.dataViewer and the dataset", async () => {
+    const keyFile = vertexKeyAsInstructed("gcp-vertex-proj-03", { dataViewer: false });
+    const result = await run("gcp_vertex", keyFile, { metadata: { billing_export_table: TABLE } });
+    expect(result.outcome).toBe("permission_denied");
+    const message = check(result, "read_costs").message!;
+    expect(message).toMatch(/lacks bigquery\.tables\.getData on the billing export table billing-proj-01\.billing_export\./);
+    expect(message).toMatch(/roles\/bigquery\.dataViewer/);
+    expect(message).toMatch(/billing-proj-01:billing_export/);
+  });
+
+  it("gcp_vertex with Vertex AI User alone: permission_denied naming bigquery.jobs.create and roles/bigquery.jobUser; the table is not asked", async () => {
+    const keyFile = vertexKeyAsInstructed("gcp-vertex-proj-04", { jobUser: false });
+    const result = await run("gcp_vertex", keyFile, { metadata: { billing_export_table: TABLE } });
+    expect(result.outcome).toBe("permission_denied");
+    const message = check(result, "read_costs").message!;
+    expect(message).toMatch(/lacks the permission bigquery\.jobs\.create on project gcp-vertex-proj-04/);
+    expect(message).toMatch(/Grant roles\/bigquery\.jobUser /);
+    expect(message).not.toMatch(/aiplatform/);
+    expect(fake.requests.some((r) => r.pathname.startsWith("/bigquery/"))).toBe(false);
   });
 
   it("never contacts the key file's token_uri (or its other URLs): the token goes to endpoints.token_url", async () => {
@@ -329,7 +381,7 @@ describe("GCP service account connection test (gcp, gcp_vertex)", () => {
   });
 
   it("gcp_vertex: permission_denied naming the Vertex permission and roles/aiplatform.user, no BigQuery note", async () => {
-    const { keyFile } = registeredKey("vertex-half-proj", ["aiplatform.endpoints.list"]);
+    const { keyFile } = registeredKey("vertex-half-proj", ["aiplatform.endpoints.list", "bigquery.jobs.create"]);
     const result = await run("gcp_vertex", keyFile);
     expect(result.outcome).toBe("permission_denied");
     const message = check(result, "read_costs").message!;

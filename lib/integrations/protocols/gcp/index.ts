@@ -119,8 +119,13 @@ export const googleSetupInfo: SetupInfoBuilder = async (provider) => {
   const tableRoles = [...new Set(provider.cost_permissions.filter((p) => TABLE_PERMISSION.test(p)).map((p) => roles[p]).filter((r): r is string => !!r))];
   const account = provider.id === "gcp" ? "finops-reader" : `finops-${provider.id.replace(/^gcp_/, "").replace(/_/g, "-")}`;
   const member = `"serviceAccount:${account}@PROJECT_ID.iam.gserviceaccount.com"`;
+  // Every project-level permission is proven on the key's own project, so a provider that also
+  // needs its service's roles there (Vertex) has the billing queries run in that same project.
+  const serviceRoles = projectRoles.filter((r) => !r.startsWith("roles/bigquery."));
+  const where =
+    serviceRoles.length === 0 ? "that runs the billing queries" : tableRoles.length > 0 ? `that uses ${provider.name} (the billing queries run there too)` : `that uses ${provider.name}`;
   const steps = [
-    `Create a service account in the project ${tableRoles.length > 0 ? "that runs the billing queries" : `that uses ${provider.name}`}.`,
+    `Create a service account in the project ${where}.`,
     ...(projectRoles.length > 0 ? [`Grant it ${projectRoles.join(" and ")} on that project.`] : []),
     ...(tableRoles.length > 0
       ? [
