@@ -118,11 +118,15 @@ function authOptions(env: Env) {
       autoSignIn: true,
       // Better Auth's link points at its router (not mounted): ours carries the same token to
       // app/(auth)/reset-password, whose action calls auth.api.resetPassword (single use, 1 hour).
+      // https://www.better-auth.com/docs/authentication/email-password#request-password-reset
+      // (the token is consumed in node_modules/better-auth/dist/api/routes/password.mjs).
       resetPasswordTokenExpiresIn: 60 * 60,
       revokeSessionsOnPasswordReset: true,
       sendResetPassword: async ({ user, token }: { user: { email: string }; token: string }) =>
         sendAccountMail(env, "reset-password", resetPasswordMail({ to: user.email, link: `${baseURL}/reset-password?token=${encodeURIComponent(token)}` })),
     },
+    // https://www.better-auth.com/docs/concepts/email#email-verification: a signed JWT (HS256,
+    // the auth secret), checked by auth.api.verifyEmail.
     emailVerification: {
       sendOnSignUp: true,
       expiresIn: 60 * 60,
@@ -130,7 +134,7 @@ function authOptions(env: Env) {
         sendAccountMail(env, "verify-email", verificationMail({ to: user.email, link: `${baseURL}/verify-email?token=${encodeURIComponent(token)}` })),
     },
     // Reset tokens are kept as hashes in the verification table: a copy of the database does not
-    // let anyone reset a password.
+    // let anyone reset a password (node_modules/better-auth/dist/db/verification-token-storage.mjs).
     verification: { storeIdentifier: "hashed" as const },
     session: { expiresIn: 60 * 60 * 24 * 7, updateAge: 60 * 60 * 24 },
     advanced: { cookiePrefix: "cm", useSecureCookies: secureCookies(env, baseURL) },
@@ -144,6 +148,7 @@ function authOptions(env: Env) {
         invitationExpiresIn: 60 * 60 * 24 * 7,
         cancelPendingInvitationsOnReInvite: true,
         // With real mail (SMTP_URL), only someone who proved the address by mail may accept.
+        // https://www.better-auth.com/docs/plugins/organization (requireEmailVerificationOnInvitation)
         requireEmailVerificationOnInvitation: mailIsDelivered(env),
       }),
       // Server actions set and clear the session cookie through next/headers; must stay last.
