@@ -35,7 +35,7 @@ describe.skipIf(!RUN)("two instances on one Postgres and one store", () => {
   let b: Stack;
   let dbUrl = "";
   const dbName = `cm_multi_${process.pid}`;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cm-multi-"));
+  let dataDir = "";
   const cli = async (args: string[]) => {
     const r = await runCliAsync(dataDir, args, { AUTH_DATABASE_URL: dbUrl });
     expect(r.status, r.stderr).toBe(0);
@@ -43,6 +43,7 @@ describe.skipIf(!RUN)("two instances on one Postgres and one store", () => {
   };
 
   beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cm-multi-"));
     // A database of its own, so nothing from the other Postgres suites is shared.
     const admin = new Client({ connectionString: BASE_URL });
     await admin.connect();
