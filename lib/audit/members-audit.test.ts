@@ -62,8 +62,8 @@ describe("member and sign-in events", () => {
     await createUserOrganization({ actor: ann.actor, input: { name: "Members Inc", slug: "members" }, reqHeaders: ann.headers }, deps);
 
     const inv = await inviteMember({ actor: ann.actor, org: "members", input: { email: "bob@example.com", role: "admin" }, reqHeaders: ann.headers }, deps);
-    expect(await codeOf(acceptInvitation({ actor: eve.actor, invitationId: inv.id, reqHeaders: eve.headers }, deps))).toBe("forbidden");
-    await acceptInvitation({ actor: bob.actor, invitationId: inv.id, reqHeaders: bob.headers }, deps);
+    expect(await codeOf(acceptInvitation({ actor: eve.actor, token: inv.token, reqHeaders: eve.headers }, deps))).toBe("forbidden");
+    await acceptInvitation({ actor: bob.actor, token: inv.token, reqHeaders: bob.headers }, deps);
     const bobsKey = await createOrgApiKey({ actor: bob.actor, org: "members", role: "viewer" }, deps);
     const bobMember = (await listOrgMembers({ actor: ann.actor, org: "members" }, deps)).members.find((m) => m.email === "bob@example.com")!;
     await updateMemberRole({ actor: ann.actor, org: "members", memberId: bobMember.id, role: "viewer", reqHeaders: ann.headers }, deps);

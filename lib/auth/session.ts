@@ -3,7 +3,7 @@ import { cache } from "react";
 import { headers } from "next/headers";
 import type { Actor } from "./actor";
 import { getReadyAuth } from "./accounts";
-import { requestClientAddress } from "./attempt-limits";
+import { requestContextOf } from "../audit/request-context";
 import { getEnv } from "../env";
 
 /**
@@ -16,9 +16,9 @@ export const getSession = cache(async () => {
   return s ? { userId: s.user.id, email: s.user.email, name: s.user.name } : null;
 });
 
-/** The caller of a server action or page, as the core's Actor (with the client address, for the audit trail); null when signed out. */
+/** The caller of a server action or page, as the core's Actor (with the request id and client address, for the audit trail); null when signed out. */
 export async function getSessionActor(): Promise<Actor | null> {
   const s = await getSession();
   if (!s) return null;
-  return { kind: "user", userId: s.userId, email: s.email, clientIp: requestClientAddress(await headers(), getEnv().TRUSTED_PROXIES) };
+  return { kind: "user", userId: s.userId, email: s.email, ...requestContextOf(await headers(), getEnv().TRUSTED_PROXIES) };
 }
