@@ -46,8 +46,10 @@ function servedOverHttps(req: NextRequest): boolean {
   return req.nextUrl.protocol === "https:" || req.headers.get("x-forwarded-proto") === "https" || (getEnv().BETTER_AUTH_URL ?? "").startsWith("https://");
 }
 
+/** A refusal in the API's error shape (docs/api.md), with a request id like every other answer. */
 function refuse(status: number, code: string, message: string, headers: Record<string, string>): NextResponse {
-  return NextResponse.json({ error: { code, message } }, { status, headers: { "cache-control": "no-store", ...headers } });
+  const requestId = crypto.randomUUID();
+  return NextResponse.json({ error: { code, message, request_id: requestId } }, { status, headers: { "cache-control": "no-store", "x-request-id": requestId, ...headers } });
 }
 
 export async function proxy(req: NextRequest): Promise<NextResponse> {
