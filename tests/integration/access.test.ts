@@ -5,6 +5,9 @@ import { runCliAsync } from "../support/stack";
 import { startAwsFake, type AwsFake } from "../fakes/aws";
 import { startGcpFake, type GcpFake } from "../fakes/gcp";
 import { makeServiceAccountKey } from "../fakes/gcp-keys";
+import { startAzureFakes, type AzureFakes } from "../fakes/azure";
+import { FAKE_AZURE_APP, FAKE_AZURE_SUBSCRIPTION_ID } from "../fakes/azure-keys";
+import { loadTestCa } from "../fakes/tls";
 import { FAKE_AWS_KEYS, FAKE_AWS_ROLE_ARN } from "../fakes/aws-keys";
 import { FAKE_ANTHROPIC_ADMIN_KEY, FAKE_OPENAI_ADMIN_KEY } from "../fakes/keys";
 
@@ -16,11 +19,14 @@ import { FAKE_ANTHROPIC_ADMIN_KEY, FAKE_OPENAI_ADMIN_KEY } from "../fakes/keys";
 describe("pipeline access", () => {
   let aws: AwsFake;
   let gcp: GcpFake;
+  let azure: AzureFakes;
   beforeAll(async () => {
-    aws = await startAwsFake({ port: inject("ports").aws });
-    gcp = await startGcpFake({ port: inject("ports").gcp });
+    const p = inject("ports");
+    aws = await startAwsFake({ port: p.aws });
+    gcp = await startGcpFake({ port: p.gcp });
+    azure = await startAzureFakes({ ca: loadTestCa(inject("caDir")), ports: { authority: p.azureAuthority, management: p.azureManagement, openai: p.azureOpenai } });
   });
-  afterAll(async () => Promise.all([aws.close(), gcp.close()]));
+  afterAll(async () => Promise.all([aws.close(), gcp.close(), azure.close()]));
 
   // The CLI runs without blocking this process: a blocked event loop misses the server closing an
   // idle keep-alive socket, and the next request on it fails with "other side closed".
@@ -211,6 +217,19 @@ describe("pipeline access", () => {
       ]),
     );
     expect(audit.text).not.toContain(r.body.credentials.access_token);
+  });
+
+  it("azure: an Azure access token for the management scope with its expiry, never the client secret", async () => {
+    const { org, admin, pipeline } = await orgWithKeys("acc-azure");
+    const setup = await api(admin).post(`/integrations/${org}/azure/setup`, { credential: { ...FAKE_AZURE_APP, subscription_id: FAKE_AZURE_SUBSCRIPTION_ID } });
+    expect(setup.status, setup.text).toBe(201);
+    const r = await api(pipeline).post(`/integrations/${org}/azure/access`);
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toMatchObject({ kind: "azure_access_token", fingerprint: setup.body.fingerprint, credentials: { subscription_id: FAKE_AZURE_SUBSCRIPTION_ID } });
+    expect(r.body.credentials.scope).toMatch(/\/\.default$/);
+    expect(r.body.credentials.access_token.length).toBeGreaterThan(10);
+    expect(Date.parse(r.body.expires_at)).toBeGreaterThan(Date.now());
+    expect(r.text).not.toContain(FAKE_AZURE_APP.client_secret);
   });
 
   it("each pipeline key has its own budget (ACCESS_RATE_LIMIT_PER_MINUTE=30 here): the 31st call is 429 with Retry-After; another key is unaffected; a revoked key is 401", async () => {
