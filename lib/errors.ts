@@ -1,4 +1,4 @@
-import type { ConnectionTestResult } from "./integrations/connection-tests/types";
+import type { ConnectionTestResult } from "./integrations/protocols/types";
 import { hasBrand } from "./brand";
 
 /** Every error code of docs/api.md, with its HTTP status. */

@@ -17,7 +17,7 @@ import { AppError, type ErrorCode } from "../errors";
 import { CipherError } from "../kms/cipher";
 import { canonicalize, fingerprintOf } from "../kms/fingerprint";
 import { StoreUnavailableError, type CredentialRow } from "../storage/store";
-import { containsSecret } from "./connection-tests/http";
+import { containsSecret } from "./protocols/http";
 import { deleteIntegration } from "./delete-integration";
 import { getCredential } from "./get-credential";
 import { listIntegrations } from "./list-integrations";

@@ -14,7 +14,7 @@ import { CipherError } from "../kms/cipher";
 import { canonicalize, fingerprintOf } from "../kms/fingerprint";
 import { createLogger } from "../log";
 import { StoreUnavailableError } from "../storage/store";
-import { containsSecret } from "./connection-tests/http";
+import { containsSecret } from "./protocols/http";
 import { deleteIntegration } from "./delete-integration";
 import { setDeps } from "./deps";
 import { getCredential } from "./get-credential";

@@ -1,2 +1,0 @@
-/** Moved to lib/integrations/protocols/types.ts; re-exported for older imports. */
-export * from "../protocols/types";
