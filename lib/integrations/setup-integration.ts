@@ -93,6 +93,7 @@ async function setupUnaudited(
       externalId: orgRecord.externalId,
       limiter: deps.providerLimiter,
       fingerprint,
+      metadata: metadataInput ?? existing?.metadata ?? {},
     });
     assertTestPassedOrThrow(test, provider.name);
   } catch (e) {

@@ -57,6 +57,7 @@ async function validateUnaudited(args: { actor: Actor | null; org: string; provi
     externalId: orgRecord.externalId,
     limiter: deps.providerLimiter,
     fingerprint: row.fingerprint,
+    metadata: row.metadata,
   });
 
   const status = statusForOutcome(test.outcome);
