@@ -356,6 +356,18 @@ describe("every provider is complete", () => {
     }
   });
 
+  it("every Google service-account provider proves what its cost pipeline needs: the billing export's job and table permissions, each with its role, the table's metadata key and the BigQuery endpoint", () => {
+    const google = registry.providers.filter((p) => p.connection_test.kind === "gcp_service_account");
+    expect(google.map((p) => p.id).sort()).toEqual(["gcp", "gcp_vertex"]);
+    for (const p of google) {
+      // Spend of every Google provider is read from the Cloud Billing export in BigQuery (docs/providers.md).
+      expect(p.cost_permissions, p.id).toEqual(expect.arrayContaining(["bigquery.jobs.create", "bigquery.tables.getData"]));
+      for (const permission of p.cost_permissions) expect(p.permission_roles?.[permission], `${p.id} ${permission}`).toMatch(/^roles\//);
+      expect(p.metadata.map((m) => m.key), p.id).toContain("billing_export_table");
+      expect(p.endpoints.bigquery_api_base?.env, p.id).toBe("GOOGLE_BIGQUERY_API_BASE");
+    }
+  });
+
   it("every field that looks secret is secret: true (allow-list for identifiers)", () => {
     const looksSecret: string[] = [];
     const notMarked: string[] = [];
