@@ -6,16 +6,10 @@ import { z } from "zod";
  * schema (WebhookCreatedSchema): the answer to the create call, shown once.
  */
 
-/** The events an endpoint can subscribe to (docs/api.md, "Operating endpoints"). */
-export const WEBHOOK_EVENTS = ["integration.created", "integration.replaced", "integration.deleted", "integration.status_changed"] as const;
-export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
-
-export const WEBHOOK_EVENT_LABELS: Record<WebhookEventType, string> = {
-  "integration.created": "A provider is connected",
-  "integration.replaced": "A credential is replaced",
-  "integration.deleted": "An integration is deleted",
-  "integration.status_changed": "A credential's status changes (with the connection test's message)",
-};
+// The event list and labels live in ./events.ts (no zod), so the settings page can use them
+// without loading zod in the browser; re-exported here for everything else.
+import { WEBHOOK_EVENTS } from "./events";
+export { WEBHOOK_EVENT_LABELS, WEBHOOK_EVENTS, type WebhookEventType } from "./events";
 
 /** At most this many endpoints per org: bounds the fan-out of one event. */
 export const MAX_WEBHOOKS_PER_ORG = 20;
