@@ -15,7 +15,12 @@ import { BODY_LIMIT_BYTES, checkRequestBody, checkRequestHead, readBodyUpTo } fr
  *    served over https (browsers ignore HSTS received over http: RFC 6797 §8.1).
  */
 
-const METHODS_WITHOUT_BODY = new Set(["GET", "HEAD", "OPTIONS"]);
+/** Whether the request may carry a body: any method but GET and HEAD, or those when they declare one. */
+function hasBody(req: NextRequest): boolean {
+  if (req.method !== "GET" && req.method !== "HEAD") return true;
+  const length = req.headers.get("content-length");
+  return (length !== null && length.trim() !== "0") || req.headers.has("transfer-encoding");
+}
 
 function pageCsp(nonce: string, https: boolean): string {
   return [
@@ -59,7 +64,7 @@ export async function proxy(req: NextRequest): Promise<NextResponse> {
   const head = checkRequestHead({ method: req.method, pathname: req.nextUrl.pathname, headers: req.headers, isApi: api });
   if (head) return refuse(head.status, head.code, head.message, { ...security, "content-security-policy": API_CSP });
 
-  if (!METHODS_WITHOUT_BODY.has(req.method)) {
+  if (hasBody(req)) {
     const declared = req.headers.get("content-length");
     const declaredLength = declared !== null && /^\d+$/.test(declared) ? Number(declared) : null;
     const body = declaredLength !== null && declaredLength > BODY_LIMIT_BYTES ? new Uint8Array(0) : (await readBodyUpTo(req.body)).bytes;
