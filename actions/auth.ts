@@ -10,7 +10,7 @@ import { getSession, getSessionActor } from "@/lib/auth/session";
 import { getEnv } from "@/lib/env";
 import { issuesToFields } from "@/lib/integrations/schemas";
 import { recordFailedSignIn } from "@/lib/audit/record-sign-in-failure";
-import { getDeps } from "@/lib/integrations/deps";
+import { getDeps } from "@/lib/deps";
 import { InvitationTokenArg } from "./args";
 import { run, safeNext } from "./run";
 

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { getSessionActor } from "@/lib/auth/session";
 import type { Actor } from "@/lib/auth/actor";
 import { AppError } from "@/lib/errors";
-import { getDeps } from "@/lib/integrations/deps";
+import { getDeps } from "@/lib/deps";
 import { issuesToFields } from "@/lib/integrations/schemas";
 import { unexpectedErrorFields } from "@/lib/log";
 import type { ActionResult } from "@/lib/ui/action-result";

@@ -120,6 +120,17 @@ describe("imports", () => {
     }
   });
 
+  it("lib/auth imports nothing from lib/integrations: the composition root lib/deps wires them", () => {
+    const integrations = path.join(ROOT, "lib", "integrations") + path.sep;
+    const bad = walk(path.join(ROOT, "lib", "auth")).flatMap((f) =>
+      importsOf(f)
+        .filter((d) => d.startsWith(integrations))
+        .map((d) => `${path.relative(ROOT, f)} → ${path.relative(ROOT, d)}`),
+    );
+    expect(bad).toEqual([]);
+    expect(fs.existsSync(path.join(ROOT, "lib", "integrations", "deps.ts"))).toBe(false);
+  });
+
   it("has no cycles among lib/, app/ and actions/", () => {
     const files = DIRS.flatMap((d) => walk(path.join(ROOT, d)));
     expect(files.length).toBeGreaterThan(100);

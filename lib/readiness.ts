@@ -1,5 +1,5 @@
 import "server-only";
-import { getDeps } from "./integrations/deps";
+import { getDeps } from "./deps";
 
 type Check = { status: "ok" | "failing"; backend: string; message?: string };
 

@@ -4,7 +4,7 @@ import { authorizeOrgOrThrow } from "../auth/authorize";
 import type { AuthStore } from "../auth/auth-store";
 import type { MembershipLookup } from "../auth/authorize";
 import { AppError } from "../errors";
-import { getDeps } from "../integrations/deps";
+import { getDeps } from "../deps";
 import { issuesToFields } from "../integrations/schemas";
 import type { AuditBackend } from "./record-audit";
 import { AuditPageSchema, AuditQuerySchema, type AuditEvent, type AuditPage } from "./events";

@@ -5,7 +5,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseEnv, type Env } from "../env";
 import { AppError } from "../errors";
-import { createDeps, type CoreDeps } from "../integrations/deps";
+import { createDeps, type CoreDeps } from "../deps";
 import { getAccounts, getReadyAuth } from "../auth/accounts";
 import type { Actor } from "../auth/actor";
 import { createOrgApiKey } from "../auth/organizations";

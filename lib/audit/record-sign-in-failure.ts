@@ -1,5 +1,5 @@
 import "server-only";
-import type { CoreDeps } from "../integrations/deps";
+import type { CoreDeps } from "../deps";
 import { getReadyAuth, listUserOrganizations } from "../auth/accounts";
 import { recordAudit } from "./record-audit";
 

@@ -1,7 +1,7 @@
 import "server-only";
 import type { Actor } from "../auth/actor";
 import { AppError } from "../errors";
-import { getDeps } from "../integrations/deps";
+import { getDeps } from "../deps";
 import type { AuthStore } from "../auth/auth-store";
 import type { MembershipLookup } from "../auth/authorize";
 import { authorizeAuditReadOrThrow } from "./list-audit-events";

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseEnv } from "../env";
-import { createDeps } from "../integrations/deps";
+import { createDeps } from "../deps";
 import { getReadyAuth, lookupMembership } from "./accounts";
 import { authorizeOrgOrThrow } from "./authorize";
 import { createUserOrganization } from "./org-accounts";

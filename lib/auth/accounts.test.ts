@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getMigrations } from "better-auth/db/migration";
 import { parseEnv, type Env } from "../env";
 import { AppError } from "../errors";
-import { createDeps, type CoreDeps } from "../integrations/deps";
+import { createDeps, type CoreDeps } from "../deps";
 import { listIntegrations } from "../integrations/list-integrations";
 import { getAccounts, getReadyAuth, loadOrCreateAuthSecret, lookupMembership, parseOrgRole } from "./accounts";
 import type { Actor } from "./actor";

@@ -1,7 +1,7 @@
 import "server-only";
 import { z } from "zod";
 import { AppError } from "../errors";
-import { getDeps, type CoreDeps } from "../integrations/deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { issuesToFields } from "../zod-fields";
 import { OrgSlugSchema } from "./org-slug";
 import type { Actor, OrgRole } from "./actor";

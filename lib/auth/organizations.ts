@@ -3,7 +3,7 @@ import { AppError } from "../errors";
 import type { Actor } from "./actor";
 import { authorizeOrgOrThrow } from "./authorize";
 import type { ApiKeyRecord, ApiKeyRole, OrgRecord } from "./auth-store";
-import { getDeps, type CoreDeps } from "../integrations/deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { recordAudit, recordAuditFailure } from "../audit/record-audit";
 import { OrgSlugSchema } from "./org-slug";
 import { findUserEmails } from "./accounts";

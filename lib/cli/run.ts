@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import type { Actor } from "../auth/actor";
-import type { CoreDeps } from "../integrations/deps";
+import type { CoreDeps } from "../deps";
 
 /**
  * The command runner: finds the command in the table (lib/cli/commands.ts), parses and checks its

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { AppError } from "../errors";
 import type { Actor } from "../auth/actor";
 import type { ApiKeyRole } from "../auth/auth-store";
-import { getDeps } from "../integrations/deps";
+import { getDeps } from "../deps";
 import { requestContextOf } from "../audit/request-context";
 import { MAX_INPUT_DEPTH, pathDeeperThan } from "../json-depth";
 import { BODY_LIMIT_BYTES, readBodyUpTo, TOO_LARGE_MESSAGE } from "./body-guard";

@@ -6,7 +6,7 @@ import { AppError } from "../errors";
 import type { AccessResponse } from "./access-schema";
 import { authenticate, type PipelineAuth } from "./authenticate";
 import { resolveProviderOrThrow } from "./common";
-import { getDeps, type CoreDeps } from "./deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { getCredential } from "./get-credential";
 
 /**

@@ -2,7 +2,7 @@ import "server-only";
 import type { Actor } from "../auth/actor";
 import { AppError } from "../errors";
 import { addKeyVersion } from "../kms";
-import { getDeps, type CoreDeps } from "./deps";
+import { getDeps, type CoreDeps } from "../deps";
 
 /** Only the operator, and only on the local key ring (Cloud KMS versions are managed in Google Cloud). */
 export function assertLocalKeyRingOperator(actor: Actor, deps: CoreDeps, what: string): void {

@@ -1,6 +1,6 @@
 import "server-only";
 import { AppError } from "../errors";
-import { getDeps, type CoreDeps } from "./deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { resolveProviderOrThrow } from "./common";
 import { getCredential } from "./get-credential";
 import { PROTOCOLS, protocolContext } from "./protocols";

@@ -3,7 +3,7 @@ import { AppError } from "../errors";
 import type { Actor } from "../auth/actor";
 import { CipherError } from "../kms/cipher";
 import { StoreConflictError, StoreUnavailableError, type CredentialRow, type CredentialSummary } from "../storage/store";
-import type { CoreDeps } from "./deps";
+import type { CoreDeps } from "../deps";
 import { resolveProvider, type ResolvedProvider } from "./registry";
 import { buildCredentialSchema, buildMetadataSchema, issuesToFields, IntegrationSchema, type Integration } from "./schemas";
 

@@ -1,7 +1,7 @@
 import "server-only";
 import { CipherError } from "../kms/cipher";
 import type { CredentialRow } from "../storage/store";
-import type { CoreDeps } from "./deps";
+import type { CoreDeps } from "../deps";
 
 /** Decrypt a row's credential with the AAD rebuilt from the row's own columns. */
 export async function decryptRow(deps: CoreDeps, row: CredentialRow): Promise<Record<string, unknown>> {

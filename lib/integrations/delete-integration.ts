@@ -2,7 +2,7 @@ import "server-only";
 import type { Actor } from "../auth/actor";
 import { authorizeOrgOrThrow } from "../auth/authorize";
 import { AppError } from "../errors";
-import { getDeps, type CoreDeps } from "./deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { notifyIntegrationEvent } from "../webhooks/notify-integration-event";
 import { recordAudit, recordAuditFailure } from "../audit/record-audit";
 import { resolveProvider } from "./registry";

@@ -1,6 +1,6 @@
 import "server-only";
 import { AppError } from "../errors";
-import { getDeps, type CoreDeps } from "./deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { resolveProviderOrThrow, withCipher, withStore } from "./common";
 import { decryptRow } from "./decrypt-row";
 import type { RuntimeCredential } from "./runtime";

@@ -1,7 +1,7 @@
 import "server-only";
 import type { Actor } from "../auth/actor";
 import { authorizeOrgOrThrow } from "../auth/authorize";
-import { getDeps, type CoreDeps } from "./deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { resolveProviderOrThrow } from "./common";
 import { getPlatformAwsPrincipal } from "./platform-identity";
 import { PROTOCOLS } from "./protocols";

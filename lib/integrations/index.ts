@@ -11,7 +11,7 @@ export { listIntegrations } from "./list-integrations";
 export { deleteIntegration } from "./delete-integration";
 export { updateIntegrationMetadata } from "./update-integration-metadata";
 export { getCredential } from "./get-credential";
-export { getDeps, setDeps, createDeps, type CoreDeps } from "./deps";
+export { getDeps, setDeps, createDeps, type CoreDeps } from "../deps";
 export { getSetupInfo, type SetupInfo } from "./get-setup-info";
 export { rotateEncryption, type RotationReport } from "./rotate-encryption";
 export { validateAllIntegrations, type ValidateAllReport, type ValidateAllResult } from "./validate-all-integrations";

@@ -2,7 +2,7 @@ import "server-only";
 import type { Actor } from "../auth/actor";
 import { AppError } from "../errors";
 import { storedRows } from "../storage/paging";
-import { getDeps, type CoreDeps } from "./deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { withCipher, withStore } from "./common";
 
 export interface KeyVersionStatus {

@@ -16,7 +16,7 @@ import { createLogger } from "../log";
 import { StoreUnavailableError } from "../storage/store";
 import { containsSecret } from "./protocols/http";
 import { deleteIntegration } from "./delete-integration";
-import { setDeps } from "./deps";
+import { setDeps } from "../deps";
 import { getCredential } from "./get-credential";
 import { listIntegrations } from "./list-integrations";
 import { setupIntegration } from "./setup-integration";

@@ -2,7 +2,7 @@ import "server-only";
 import type { Actor } from "../auth/actor";
 import { AppError } from "../errors";
 import { retireKeyVersion } from "../kms";
-import { getDeps, type CoreDeps } from "./deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { assertLocalKeyRingOperator } from "./add-key-version";
 import { keyVersionStatus } from "./key-version-status";
 

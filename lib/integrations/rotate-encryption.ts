@@ -3,7 +3,7 @@ import type { Actor } from "../auth/actor";
 import { AppError } from "../errors";
 import { storedRows } from "../storage/paging";
 import { StoreConflictError, type CredentialRow } from "../storage/store";
-import { getDeps, type CoreDeps } from "./deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { withCipher, withStore } from "./common";
 
 export interface RotationReport {

@@ -1,7 +1,7 @@
 import "server-only";
 import path from "node:path";
 import { sharedAuthPool } from "../auth/pg-pool";
-import { getDeps } from "./deps";
+import { getDeps } from "../deps";
 import { RevalidationScheduler } from "./scheduler";
 import { PostgresRoundLease, SqliteRoundLease } from "./scheduler-lease";
 

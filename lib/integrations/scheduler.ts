@@ -5,7 +5,7 @@ import type { Actor } from "../auth/actor";
 import { AppError } from "../errors";
 import { storedRows } from "../storage/paging";
 import { withStore } from "./common";
-import type { CoreDeps } from "./deps";
+import type { CoreDeps } from "../deps";
 import { resolveProvider } from "./registry";
 import type { RoundLease } from "./scheduler-lease";
 import { validateIntegration } from "./validate-integration";

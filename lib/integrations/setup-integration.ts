@@ -7,7 +7,7 @@ import { canonicalize, fingerprintOf } from "../kms/fingerprint";
 import type { CredentialRow } from "../storage/store";
 import { assertTestPassedOrThrow, runConnectionTest, statusForOutcome } from "./protocols";
 import type { ConnectionTestResult } from "./protocols/types";
-import { getDeps, type CoreDeps } from "./deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { notifyIntegrationEvent } from "../webhooks/notify-integration-event";
 import { recordAudit, recordAuditFailure } from "../audit/record-audit";
 import { resolveProvider } from "./registry";

@@ -2,7 +2,7 @@ import "server-only";
 import type { Actor } from "../auth/actor";
 import { AppError } from "../errors";
 import { canonicalize, fingerprintOf } from "../kms/fingerprint";
-import { getDeps, type CoreDeps } from "./deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { parseCredentialOrThrow, parseMetadataOrThrow, resolveProviderOrThrow } from "./common";
 import { resolveEndpoints, runConnectionTest, statusForOutcome } from "./protocols";
 import type { ConnectionTestResult } from "./protocols/types";

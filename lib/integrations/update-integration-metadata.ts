@@ -3,7 +3,7 @@ import type { Actor } from "../auth/actor";
 import { authorizeOrgOrThrow } from "../auth/authorize";
 import { AppError } from "../errors";
 import { StoreConflictError } from "../storage/store";
-import { getDeps, type CoreDeps } from "./deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { recordAudit, recordAuditFailure } from "../audit/record-audit";
 import { resolveProvider } from "./registry";
 import { getRowOrThrow, parseMetadataOrThrow, presentIntegration, resolveProviderOrThrow, withStore } from "./common";

@@ -5,7 +5,7 @@ import { AppError } from "../errors";
 import type { CredentialPatch } from "../storage/store";
 import { assertTestPassedOrThrow, firstFailure, runConnectionTest, statusForOutcome } from "./protocols";
 import type { ConnectionTestResult } from "./protocols/types";
-import { getDeps, type CoreDeps } from "./deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { notifyIntegrationEvent } from "../webhooks/notify-integration-event";
 import { recordAudit, recordAuditFailure } from "../audit/record-audit";
 import { resolveProvider } from "./registry";

@@ -4,7 +4,7 @@ import { makeCore, type TestCore } from "@/tests/support/core-deps";
 import { startOpenAIFake, type OpenAIFake } from "@/tests/fakes/openai";
 import { FAKE_OPENAI_ADMIN_KEY, FAKE_OPENAI_PROJECT_KEY } from "@/tests/fakes/keys";
 import { POST as setupRoute } from "@/app/integrations/[org]/[provider]/setup/route";
-import { getDeps, setDeps } from "./deps";
+import { getDeps, setDeps } from "../deps";
 import { parseRegistry, REGISTRY_PATH } from "./registry";
 import { authenticate } from "./authenticate";
 

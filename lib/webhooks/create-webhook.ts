@@ -3,7 +3,7 @@ import crypto from "node:crypto";
 import type { Actor } from "../auth/actor";
 import { authorizeOrgOrThrow } from "../auth/authorize";
 import { AppError } from "../errors";
-import { getDeps, type CoreDeps } from "../integrations/deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { issuesToFields } from "../integrations/schemas";
 import { CreateWebhookBodySchema, MAX_WEBHOOKS_PER_ORG, type WebhookView } from "./schemas";
 import { sealWebhookSecret } from "./secret-box";

@@ -2,7 +2,7 @@ import "server-only";
 import type { Actor } from "../auth/actor";
 import { authorizeOrgOrThrow } from "../auth/authorize";
 import { AppError } from "../errors";
-import { getDeps, type CoreDeps } from "../integrations/deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { ENDPOINT_ID_RE } from "./webhook-store";
 
 /** Remove a webhook endpoint and its delivery log; queued deliveries to it are dropped. */

@@ -2,7 +2,7 @@ import "server-only";
 import type { Actor } from "../auth/actor";
 import { authorizeOrgOrThrow } from "../auth/authorize";
 import { AppError } from "../errors";
-import { getDeps, type CoreDeps } from "../integrations/deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { presentDelivery } from "./present";
 import type { WebhookDeliveryView } from "./schemas";
 import { ENDPOINT_ID_RE } from "./webhook-store";

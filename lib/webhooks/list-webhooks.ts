@@ -1,7 +1,7 @@
 import "server-only";
 import type { Actor } from "../auth/actor";
 import { authorizeOrgOrThrow } from "../auth/authorize";
-import { getDeps, type CoreDeps } from "../integrations/deps";
+import { getDeps, type CoreDeps } from "../deps";
 import { presentWebhook } from "./present";
 import type { WebhookView } from "./schemas";
 

@@ -1,5 +1,5 @@
 import "server-only";
-import type { CoreDeps } from "../integrations/deps";
+import type { CoreDeps } from "../deps";
 import { sendMail } from "../mail";
 import { emitIntegrationEvent, type IntegrationEvent } from "./notify";
 

@@ -1,5 +1,5 @@
 import "server-only";
-import { getDeps } from "../integrations/deps";
+import { getDeps } from "../deps";
 import { WebhookWorker } from "./worker";
 import { hasWebhookWorker, registerWebhookWorker } from "./worker-registry";
 

@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { parseEnv } from "../../lib/env";
-import { createDeps } from "../../lib/integrations/deps";
+import { createDeps } from "../../lib/deps";
 import { createOrganization } from "../../lib/auth/organizations";
 import { setupIntegration } from "../../lib/integrations/setup-integration";
 import { getCredential } from "../../lib/integrations/get-credential";

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { parseEnv } from "@/lib/env";
-import { createDeps, type CoreDeps } from "@/lib/integrations/deps";
+import { createDeps, type CoreDeps } from "@/lib/deps";
 import { createOrganization } from "@/lib/auth/organizations";
 import { canonicalize, fingerprintOf } from "@/lib/kms/fingerprint";
 import { ROOT, runCli, runCliAsync } from "../support/stack";

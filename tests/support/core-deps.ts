@@ -11,7 +11,7 @@ import pino, { type Logger } from "pino";
 import type { Actor } from "@/lib/auth/actor";
 import { createOrganization } from "@/lib/auth/organizations";
 import { parseEnv } from "@/lib/env";
-import { createDeps, type CoreDeps } from "@/lib/integrations/deps";
+import { createDeps, type CoreDeps } from "@/lib/deps";
 import type { AadContext, Cipher } from "@/lib/kms/cipher";
 import type { CredentialPatch, CredentialRow, CredentialStore } from "@/lib/storage/store";
 

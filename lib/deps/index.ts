@@ -14,16 +14,16 @@ import type { Cipher } from "../kms/cipher";
 import { loadOrCreatePepper } from "../kms/fingerprint";
 import { createCredentialStore } from "../storage";
 import type { CredentialStore } from "../storage/store";
-import { getRegistry, type Registry } from "./registry";
-import { CredentialCache } from "./runtime";
+import { getRegistry, type Registry } from "../integrations/registry";
+import { CredentialCache } from "../integrations/runtime";
 import { createWebhookStore } from "../webhooks/create-webhook-store";
 import { orgAdminEmailsFor } from "../webhooks/admin-emails";
 import type { WebhookStore } from "../webhooks/webhook-store";
 import { createAuditBackend } from "../audit/backend";
 import type { AuditBackend } from "../audit/record-audit";
-import type { RateLimiter } from "./rate-limiter";
-import { cacheSyncFor, sharedLimiter } from "./cluster";
-import type { PostgresCacheInvalidation } from "./cache-invalidation-postgres";
+import type { RateLimiter } from "../integrations/rate-limiter";
+import { cacheSyncFor, sharedLimiter } from "../integrations/cluster";
+import type { PostgresCacheInvalidation } from "../integrations/cache-invalidation-postgres";
 
 /** Everything the core needs, passed in explicitly so tests can swap any piece. */
 export interface CoreDeps {
