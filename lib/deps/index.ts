@@ -25,6 +25,13 @@ import type { RateLimiter } from "../integrations/rate-limiter";
 import { cacheSyncFor, sharedLimiter } from "../integrations/cluster";
 import type { PostgresCacheInvalidation } from "../integrations/cache-invalidation-postgres";
 
+/*
+ * The composition root: the one place that knows every backend (key service, stores, accounts,
+ * audit, webhooks, limiters) and wires them for the configuration in lib/env.ts. The core's use
+ * cases take `deps` as an argument (tests pass their own, tests/support/core-deps.ts); transports
+ * that pass none get the process-wide set from getDeps(). docs/architecture.md, "The ports".
+ */
+
 /** Everything the core needs, passed in explicitly so tests can swap any piece. */
 export interface CoreDeps {
   env: Env;
