@@ -1,7 +1,7 @@
 import "server-only";
 import { AppError } from "../errors";
 import { getDeps, type CoreDeps } from "../deps";
-import { resolveProviderOrThrow } from "./common";
+import { protocolOptions, resolveProviderOrThrow } from "./common";
 import { getCredential } from "./get-credential";
 import { PROTOCOLS, protocolContext } from "./protocols";
 import type { PipelineAuth } from "./protocols/types";
@@ -54,12 +54,7 @@ export async function authenticate(org: string, providerId: string, deps: CoreDe
         const orgRecord = await deps.auth.getOrg(org);
         if (!orgRecord) throw new AppError("org_not_found", `Organization '${org}' was not found.`);
         const ctx = protocolContext(provider, { ...runtime.credential }, {
-          timeoutMs: deps.env.CONNECTION_TEST_TIMEOUT_MS,
-          overrides: deps.env.endpointOverrides,
-          fetch: deps.fetch,
-          now: deps.now,
-          org,
-          externalId: orgRecord.externalId,
+          ...protocolOptions(deps, org, orgRecord.externalId),
           metadata: runtime.metadata ?? {},
         });
         value = await PROTOCOLS[provider.connection_test.kind].authenticate(ctx);

@@ -60,6 +60,15 @@ function dropUndefined(o: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/**
+ * What a connection test or a pipeline authentication for `org` gets from the deps: the test
+ * timeout, the endpoint overrides, fetch, the clock and the org's AWS external ID (setup,
+ * validate, the smoke test and authenticate all build their protocol context from this).
+ */
+export function protocolOptions(deps: CoreDeps, org: string, externalId: string) {
+  return { timeoutMs: deps.env.CONNECTION_TEST_TIMEOUT_MS, overrides: deps.env.endpointOverrides, fetch: deps.fetch, now: deps.now, org, externalId };
+}
+
 /** The per-org budget for setup and validate; operator jobs (the CLI) are paced by the provider limits instead. */
 export async function takeRateLimitOrThrow(deps: CoreDeps, org: string, actor?: Actor | null): Promise<void> {
   if (actor?.kind === "system") return;

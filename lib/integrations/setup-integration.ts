@@ -19,6 +19,7 @@ import {
   takeRateLimitOrThrow,
   withCipher,
   withStore,
+  protocolOptions,
 } from "./common";
 import { SetupBodySchema, credentialWarnings, issuesToFields, type Integration } from "./schemas";
 
@@ -85,12 +86,7 @@ async function setupUnaudited(
   let test: ConnectionTestResult;
   try {
     test = await runConnectionTest(provider, credential, {
-      timeoutMs: deps.env.CONNECTION_TEST_TIMEOUT_MS,
-      overrides: deps.env.endpointOverrides,
-      fetch: deps.fetch,
-      now: deps.now,
-      org,
-      externalId: orgRecord.externalId,
+      ...protocolOptions(deps, org, orgRecord.externalId),
       limiter: deps.providerLimiter,
       fingerprint,
       metadata: metadataInput ?? existing?.metadata ?? {},

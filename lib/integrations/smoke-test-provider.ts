@@ -3,7 +3,7 @@ import type { Actor } from "../auth/actor";
 import { AppError } from "../errors";
 import { canonicalize, fingerprintOf } from "../kms/fingerprint";
 import { getDeps, type CoreDeps } from "../deps";
-import { parseCredentialOrThrow, parseMetadataOrThrow, resolveProviderOrThrow } from "./common";
+import { parseCredentialOrThrow, parseMetadataOrThrow, protocolOptions, resolveProviderOrThrow } from "./common";
 import { resolveEndpoints, runConnectionTest, statusForOutcome } from "./protocols";
 import type { ConnectionTestResult } from "./protocols/types";
 import { credentialWarnings } from "./schemas";
@@ -66,12 +66,7 @@ export async function smokeTestProvider(
     externalId = org.externalId;
   }
   const test = await runConnectionTest(provider, credential, {
-    timeoutMs: deps.env.CONNECTION_TEST_TIMEOUT_MS,
-    overrides: deps.env.endpointOverrides,
-    fetch: deps.fetch,
-    now: deps.now,
-    org: args.org ?? "smoke-test",
-    externalId,
+    ...protocolOptions(deps, args.org ?? "smoke-test", externalId),
     metadata,
   });
   const endpoints: Record<string, string> = {};

@@ -9,7 +9,7 @@ import { getDeps, type CoreDeps } from "../deps";
 import { notifyIntegrationEvent } from "../webhooks/notify-integration-event";
 import { recordAudit, recordAuditFailure } from "../audit/record-audit";
 import { resolveProvider } from "./registry";
-import { getRowOrThrow, presentIntegration, resolveProviderOrThrow, takeRateLimitOrThrow, withCipher, withStore } from "./common";
+import { getRowOrThrow, presentIntegration, protocolOptions, resolveProviderOrThrow, takeRateLimitOrThrow, withCipher, withStore } from "./common";
 import { decryptRow } from "./decrypt-row";
 import type { Integration } from "./schemas";
 
@@ -49,12 +49,7 @@ async function validateUnaudited(args: { actor: Actor | null; org: string; provi
 
   const credential = await withCipher(() => decryptRow(deps, row));
   const test = await runConnectionTest(provider, credential, {
-    timeoutMs: deps.env.CONNECTION_TEST_TIMEOUT_MS,
-    overrides: deps.env.endpointOverrides,
-    fetch: deps.fetch,
-    now: deps.now,
-    org,
-    externalId: orgRecord.externalId,
+    ...protocolOptions(deps, org, orgRecord.externalId),
     limiter: deps.providerLimiter,
     fingerprint: row.fingerprint,
     metadata: row.metadata,
