@@ -1,23 +1,6 @@
 import "server-only";
 
-import {
-  apiKeyAccess,
-  classifyHttpStatus,
-  combineChecks,
-  credentialString,
-  fetchWithTimeout,
-  getPath,
-  joinUrl,
-  safeToken,
-  skippedCheck,
-  timedCheck,
-  toCheck,
-  unexpectedBody,
-  unexpectedStatus,
-  type CheckBody,
-  type HttpReply,
-  NOT_RUN_AFTER_AUTH,
-} from "../http";
+import { apiKeyAccess, classifyHttpStatus, combineChecks, credentialString, fetchWithTimeout, getPath, joinUrl, safeToken, skippedCheck, timedCheck, toCheck, unexpectedBody, unexpectedStatus, type CheckBody, type HttpReply, NOT_RUN_AFTER_AUTH } from "../http";
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**

@@ -1,15 +1,6 @@
 import "server-only";
 
-import {
-  classifyFetchError,
-  formatDuration,
-  originOf,
-  parseRetryAfter,
-  safeToken,
-  tokenSuffix,
-  type CheckBody,
-  definitionOf,
-} from "../http";
+import { classifyFetchError, formatDuration, originOf, parseRetryAfter, safeToken, tokenSuffix, type CheckBody, definitionOf } from "../http";
 
 import type { ConnectionTestContext } from "../types";
 

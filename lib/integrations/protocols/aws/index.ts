@@ -6,21 +6,9 @@ import { AssumeRoleCommand, GetCallerIdentityCommand, GetSessionTokenCommand, ST
 
 import { combineChecks, credentialString, NOT_RUN_AFTER_AUTH, skippedCheck, timedCheck, toCheck } from "../http";
 import type { ResolvedProvider } from "../../registry-schema";
-import type {
-  CheckResult,
-  ConnectionTest,
-  ConnectionTestContext,
-  ConnectionTestResult,
-  PipelineAuthenticator,
-  SetupInfoBuilder,
-} from "../types";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
-import {
-  type AwsCredentials,
-  accessKeyRegion, accountOfArn, awsKeyKind, ceTarget, clientConfig, parseRoleArn, regionOfHost, roleSessionName,
-  stsTarget,
-  withDeadline,
-} from "./sts";
+import { type AwsCredentials, accessKeyRegion, accountOfArn, awsKeyKind, ceTarget, clientConfig, parseRoleArn, regionOfHost, roleSessionName, stsTarget, withDeadline } from "./sts";
 import { classifyAwsError } from "./errors";
 
 export { accessKeyRegion, awsKeyKind, ceTarget, parseRoleArn, partitionOfRegion, roleSessionName, stsTarget } from "./sts";

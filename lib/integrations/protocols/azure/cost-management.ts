@@ -1,22 +1,6 @@
 import "server-only";
 
-import {
-  classifyHttpStatus,
-  combineChecks,
-  credentialString,
-  fetchWithTimeout,
-  getPath,
-  joinUrl,
-  originOf,
-  rateLimited,
-  skippedCheck,
-  timed,
-  toCheck,
-  unexpectedBody,
-  unexpectedStatus,
-  type CheckBody,
-  type HttpReply,
-} from "../http";
+import { classifyHttpStatus, combineChecks, credentialString, fetchWithTimeout, getPath, joinUrl, originOf, rateLimited, skippedCheck, timed, toCheck, unexpectedBody, unexpectedStatus, type CheckBody, type HttpReply } from "../http";
 import type { ConnectionTest, ConnectionTestContext } from "../types";
 
 import { ARM_AUDIENCES, AZURE_COST_QUERY_API_VERSION, AZURE_COST_QUERY_BODY, type AzureSpn, DEFAULT_MANAGEMENT_BASE, KEY_KIND, NOT_RUN, acquireAzureToken, armError, missingFields, spnFrom, tenantClaim } from "./token";

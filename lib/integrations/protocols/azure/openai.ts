@@ -1,22 +1,7 @@
 import "server-only";
 
 import { AppError } from "../../../errors";
-import {
-  classifyHttpStatus,
-  combineChecks,
-  credentialString,
-  fetchWithTimeout,
-  getPath,
-  joinUrl,
-  originOf,
-  skippedCheck,
-  timed,
-  toCheck,
-  unexpectedBody,
-  unexpectedStatus,
-  type CheckBody,
-  type HttpReply,
-} from "../http";
+import { classifyHttpStatus, combineChecks, credentialString, fetchWithTimeout, getPath, joinUrl, originOf, skippedCheck, timed, toCheck, unexpectedBody, unexpectedStatus, type CheckBody, type HttpReply } from "../http";
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult } from "../types";
 
 import { AZURE_OPENAI_FALLBACK_SCOPE, AZURE_OPENAI_HOST_PATTERN, AZURE_OPENAI_SCOPE, type AzureSpn, KEY_KIND, NOT_RUN, acquireAzureToken, armError, missingFields, spnFrom, tenantClaim } from "./token";

@@ -2,21 +2,7 @@ import "server-only";
 
 import { AzureAuthorityHosts, ClientSecretCredential, type ClientSecretCredentialOptions } from "@azure/identity";
 
-import {
-  classifyFetchError,
-  combineChecks,
-  credentialString,
-  getPath,
-  originOf,
-  rateLimited,
-  safeToken,
-  skippedCheck,
-  timed,
-  toCheck,
-  type CheckBody,
-  type HttpReply,
-  NOT_RUN_AFTER_AUTH,
-} from "../http";
+import { classifyFetchError, combineChecks, credentialString, getPath, originOf, rateLimited, safeToken, skippedCheck, timed, toCheck, type CheckBody, type HttpReply, NOT_RUN_AFTER_AUTH } from "../http";
 import type { ConnectionTestContext, ConnectionTestResult } from "../types";
 
 /**

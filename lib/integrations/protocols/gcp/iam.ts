@@ -1,19 +1,6 @@
 import "server-only";
 
-import {
-  classifyHttpStatus,
-  fetchWithTimeout,
-  getPath,
-  isRecord,
-  joinUrl,
-  parseGoogleApiError,
-  rateLimited,
-  safeToken,
-  tokenSuffix,
-  unexpectedBody,
-  unexpectedStatus,
-  type CheckBody,
-} from "../http";
+import { classifyHttpStatus, fetchWithTimeout, getPath, isRecord, joinUrl, parseGoogleApiError, rateLimited, safeToken, tokenSuffix, unexpectedBody, unexpectedStatus, type CheckBody } from "../http";
 import type { ConnectionTestContext } from "../types";
 
 import { definitionOf } from "../http";

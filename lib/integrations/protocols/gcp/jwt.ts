@@ -2,17 +2,7 @@ import "server-only";
 
 import { gaxios, JWT } from "google-auth-library";
 
-import {
-  classifyFetchError,
-  classifyHttpStatus,
-  getPath,
-  isRecord,
-  safeToken,
-  unexpectedBody,
-  unexpectedStatus,
-  type CheckBody,
-  type HttpReply,
-} from "../http";
+import { classifyFetchError, classifyHttpStatus, getPath, isRecord, safeToken, unexpectedBody, unexpectedStatus, type CheckBody, type HttpReply } from "../http";
 import type { ConnectionTestContext } from "../types";
 
 /**

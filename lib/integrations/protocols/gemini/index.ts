@@ -1,24 +1,6 @@
 import "server-only";
 
-import {
-  apiKeyAccess,
-  classifyHttpStatus,
-  combineChecks,
-  credentialString,
-  fetchWithTimeout,
-  isRecord,
-  joinUrl,
-  parseGoogleApiError,
-  rateLimited,
-  skippedCheck,
-  timedCheck,
-  toCheck,
-  unexpectedBody,
-  unexpectedStatus,
-  type CheckBody,
-  type GoogleApiError,
-  type HttpReply,
-} from "../http";
+import { apiKeyAccess, classifyHttpStatus, combineChecks, credentialString, fetchWithTimeout, isRecord, joinUrl, parseGoogleApiError, rateLimited, skippedCheck, timedCheck, toCheck, unexpectedBody, unexpectedStatus, type CheckBody, type GoogleApiError, type HttpReply } from "../http";
 import type { ConnectionTest, ConnectionTestContext, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**

@@ -6,26 +6,7 @@ import { DefaultRequestSigner, Realm, Region, SimpleAuthenticationDetailsProvide
 
 import { AppError } from "../../../errors";
 import { openRsaPrivateKey, PrivateKeyError } from "../../../kms/private-key";
-import {
-  classifyHttpStatus,
-  combineChecks,
-  fetchWithTimeout,
-  getPath,
-  isRecord,
-  joinUrl,
-  safeToken,
-  skippedCheck,
-  timedCheck,
-  toCheck,
-  tokenSuffix,
-  unexpectedBody,
-  unexpectedStatus,
-  type CheckBody,
-  type HttpOutcome,
-  type HttpReply,
-  NOT_RUN_AFTER_AUTH,
-  definitionOf,
-} from "../http";
+import { classifyHttpStatus, combineChecks, fetchWithTimeout, getPath, isRecord, joinUrl, safeToken, skippedCheck, timedCheck, toCheck, tokenSuffix, unexpectedBody, unexpectedStatus, type CheckBody, type HttpOutcome, type HttpReply, NOT_RUN_AFTER_AUTH, definitionOf } from "../http";
 import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 /**
