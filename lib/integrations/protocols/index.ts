@@ -42,19 +42,18 @@ export const CONNECTION_TESTS: Record<ConnectionTestKind, ConnectionTest> = Obje
  * The context a protocol's test and authenticate() both receive. Built here once, so the two see
  * the same endpoints, the same canonical credential and the same metadata.
  */
-export function protocolContext(
-  provider: ResolvedProvider,
-  credential: Record<string, unknown>,
-  opts: {
-    timeoutMs: number;
-    overrides: Partial<Record<EndpointEnvVar, string>>;
-    fetch: typeof fetch;
-    now: () => number;
-    org: string;
-    externalId: string;
-    metadata?: Readonly<Record<string, unknown>>;
-  },
-): ConnectionTestContext {
+export interface ProtocolOptions {
+  timeoutMs: number;
+  overrides: Partial<Record<EndpointEnvVar, string>>;
+  fetch: typeof fetch;
+  now: () => number;
+  org: string;
+  externalId: string;
+  /** The integration's metadata (some tests read it: gcp's billing_export_table, aws_keys' region). */
+  metadata?: Readonly<Record<string, unknown>>;
+}
+
+export function protocolContext(provider: ResolvedProvider, credential: Record<string, unknown>, opts: ProtocolOptions): ConnectionTestContext {
   return {
     provider: provider.id,
     providerName: provider.name,
@@ -161,18 +160,7 @@ async function throttleOrNull(
 export async function runConnectionTest(
   provider: ResolvedProvider,
   credential: Record<string, unknown>,
-  opts: {
-    timeoutMs: number;
-    overrides: Partial<Record<EndpointEnvVar, string>>;
-    fetch: typeof fetch;
-    now: () => number;
-    org: string;
-    externalId: string;
-    limiter?: RateLimiter;
-    fingerprint?: string;
-    /** The integration's metadata (some tests read it: gcp's billing_export_table, aws_keys' region). */
-    metadata?: Readonly<Record<string, unknown>>;
-  },
+  opts: ProtocolOptions & { limiter?: RateLimiter; fingerprint?: string },
 ): Promise<ConnectionTestResult> {
   const paced = pacedFetch(provider, credential, opts);
   const ctx = protocolContext(provider, credential, { ...opts, fetch: paced.fetch });
