@@ -17,8 +17,12 @@ export const CLIENT_ADDRESS_HEADER = "x-cm-client-address";
 /** The client address when the request did not come through our server (e.g. `next dev`): one shared budget. */
 export const UNKNOWN_CLIENT = "unknown";
 
+/** Lists with no entry (TRUSTED_PROXIES unset, the default): nothing is trusted, no lookup needed. */
+const emptyLists = new WeakSet<net.BlockList>();
+
 export function parseTrustedProxies(spec: string | undefined): net.BlockList {
   const list = new net.BlockList();
+  let entries = 0;
   for (const raw of (spec ?? "").split(",")) {
     const entry = raw.trim();
     if (!entry) continue;
@@ -26,6 +30,7 @@ export function parseTrustedProxies(spec: string | undefined): net.BlockList {
     const ip = normalizeAddress(addr ?? "");
     const family = net.isIP(ip);
     if (!family) throw new Error(`TRUSTED_PROXIES: '${entry}' is not an IP address or CIDR`);
+    entries++;
     const type = family === 4 ? "ipv4" : "ipv6";
     if (bits === undefined) list.addAddress(ip, type);
     else {
@@ -34,6 +39,7 @@ export function parseTrustedProxies(spec: string | undefined): net.BlockList {
       list.addSubnet(ip, prefix, type);
     }
   }
+  if (entries === 0) emptyLists.add(list);
   return list;
 }
 
@@ -47,6 +53,8 @@ export function normalizeAddress(a: string): string {
 }
 
 function isTrusted(list: net.BlockList, ip: string): boolean {
+  // Every request asks this; BlockList.check builds a SocketAddress each time (node:internal/blocklist).
+  if (emptyLists.has(list)) return false;
   const family = net.isIP(ip);
   return family !== 0 && list.check(ip, family === 4 ? "ipv4" : "ipv6");
 }

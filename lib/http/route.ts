@@ -8,7 +8,7 @@ import { getDeps } from "../deps";
 import { requestContextOf } from "../audit/request-context";
 import { MAX_INPUT_DEPTH, pathDeeperThan } from "../json-depth";
 import { BODY_LIMIT_BYTES, readBodyUpTo, TOO_LARGE_MESSAGE } from "./body-guard";
-import { unexpectedErrorFields } from "../log";
+import { infoLine, unexpectedErrorFields } from "../log";
 
 export { BODY_LIMIT_BYTES };
 
@@ -145,7 +145,8 @@ export function apiRoute(
       }
     }
     res.headers.set("x-request-id", requestId);
-    deps.log.info(
+    infoLine(
+      deps.log,
       { request_id: requestId, method: req.method, path: url.pathname, status: res.status, duration_ms: Math.round(performance.now() - started), ...logFields },
       "request",
     );

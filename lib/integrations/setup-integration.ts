@@ -130,7 +130,9 @@ async function setupUnaudited(
   const stored = await withStore(() => deps.store.put(row, existing?.version ?? null));
   deps.cache.invalidate(org, provider.id);
   args.onStep?.("stored");
-  await notifyIntegrationEvent(deps, { type: existing ? "integration.replaced" : "integration.created", integration: presentIntegration(deps, stored), previousFingerprint: existing?.fingerprint ?? null });
+  // Presented (and schema-parsed) once, for the event and the answer alike.
+  const integration = presentIntegration(deps, stored);
+  await notifyIntegrationEvent(deps, { type: existing ? "integration.replaced" : "integration.created", integration, previousFingerprint: existing?.fingerprint ?? null });
 
-  return { created: !existing, integration: presentIntegration(deps, stored), connection_test: test, warnings: { ...warnings, ...test.warnings } };
+  return { created: !existing, integration, connection_test: test, warnings: { ...warnings, ...test.warnings } };
 }
