@@ -11,10 +11,11 @@ import {
   ValidateResponseSchema,
 } from "../integrations/schemas";
 import { ERROR_STATUS } from "../errors";
-import { CreateWebhookBodySchema, WebhookCreatedSchema, WebhookDeliveryListSchema, WebhookListSchema } from "../webhooks/schemas";
-import { AccessResponseSchema } from "../integrations/access-schema";
 import { ORG_SLUG_RE } from "../auth/org-slug";
+import { CreateWebhookBodySchema, WebhookCreatedSchema, WebhookDeliveryListSchema, WebhookListSchema } from "../webhooks/schemas";
 import { AUDIT_ACTIONS, AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, AuditPageSchema } from "../audit/events";
+import { AccessResponseSchema } from "../integrations/access-schema";
+import { SetupInfoSchema } from "../integrations/setup-info-schema";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -32,13 +33,14 @@ export function buildOpenApiDocument() {
     IntegrationList: toJson(IntegrationListSchema, "output"),
     SetupResponse: toJson(SetupResponseSchema, "output"),
     ValidateResponse: toJson(ValidateResponseSchema, "output"),
+    SetupInfo: toJson(SetupInfoSchema, "output"),
     Error: toJson(ErrorBodySchema, "output"),
     CreateWebhook: toJson(CreateWebhookBodySchema, "input"),
     WebhookCreated: toJson(WebhookCreatedSchema, "output"),
     WebhookList: toJson(WebhookListSchema, "output"),
     WebhookDeliveryList: toJson(WebhookDeliveryListSchema, "output"),
-    AccessResponse: toJson(AccessResponseSchema, "output"),
     AuditPage: toJson(AuditPageSchema, "output"),
+    AccessResponse: toJson(AccessResponseSchema, "output"),
   };
   const setupVariants: JsonSchema[] = [];
   const metadataVariants: JsonSchema[] = [];
@@ -117,6 +119,16 @@ export function buildOpenApiDocument() {
           },
         },
       },
+      "/integrations/{org}/{provider}/setup-info": {
+        get: {
+          summary: "What to prepare before creating the credential: docs, permissions, roles, steps, commands (for AWS roles the external ID and trust policy); never a secret",
+          parameters: params(true),
+          responses: {
+            ...ok("200", "SetupInfo", "What to prepare"),
+            ...err([...authErrors, "unknown_provider", "storage_unavailable"]),
+          },
+        },
+      },
       "/integrations/{org}": {
         get: {
           summary: "List the org's integrations (no secrets)",
@@ -142,6 +154,17 @@ export function buildOpenApiDocument() {
           },
         },
       },
+      "/integrations/{org}/{provider}/access": {
+        post: {
+          summary: "For a pipeline key only: short-lived credentials (AWS STS, Google and Azure access tokens) with expires_at, else the stored key; audited",
+          description: "Only an org API key with the pipeline role; admin and viewer keys get 403, and a pipeline key gets 403 on every other route. No body.",
+          parameters: params(true),
+          responses: {
+            ...ok("200", "AccessResponse", "What the pipeline calls the provider with"),
+            ...err([...authErrors, "unknown_provider", "integration_not_found", "rate_limited", "provider_unreachable", "encryption_unavailable", "storage_unavailable"]),
+          },
+        },
+      },
       "/integrations/{org}/audit": {
         get: {
           summary: "Audit events (owner and admin keys only), newest first, cursor pagination",
@@ -155,17 +178,6 @@ export function buildOpenApiDocument() {
             { name: "action", in: "query", required: false, schema: { type: "string", enum: [...AUDIT_ACTIONS] } },
           ],
           responses: { ...ok("200", "AuditPage", "A page of events"), ...err([...authErrors, "invalid_request", "storage_unavailable"]) },
-        },
-      },
-      "/integrations/{org}/{provider}/access": {
-        post: {
-          summary: "For a pipeline key only: short-lived credentials (AWS STS, Google and Azure access tokens) with expires_at, else the stored key; audited",
-          description: "Only an org API key with the pipeline role; admin and viewer keys get 403, and a pipeline key gets 403 on every other route. No body.",
-          parameters: params(true),
-          responses: {
-            ...ok("200", "AccessResponse", "What the pipeline calls the provider with"),
-            ...err([...authErrors, "unknown_provider", "integration_not_found", "rate_limited", "provider_unreachable", "encryption_unavailable", "storage_unavailable"]),
-          },
         },
       },
       "/integrations/{org}/webhooks": {

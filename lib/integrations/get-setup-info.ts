@@ -5,20 +5,10 @@ import { getDeps, type CoreDeps } from "../deps";
 import { resolveProviderOrThrow } from "./common";
 import { getPlatformAwsPrincipal } from "./platform-identity";
 import { PROTOCOLS } from "./protocols";
-import type { SetupInfoParts } from "./protocols/types";
+import type { SetupInfo } from "./setup-info-schema";
 
 export { PLATFORM_AWS_IDENTITY_MISSING } from "./protocols/aws";
-
-export interface SetupInfo extends SetupInfoParts {
-  org: string;
-  provider: string;
-  name: string;
-  category: string;
-  credential_type: string;
-  docs: Array<{ title: string; url: string }>;
-  permissions: string[];
-  roles: string[];
-}
+export type { SetupInfo } from "./setup-info-schema";
 
 /**
  * What a person needs BEFORE creating the credential: the docs, the permissions the cost pipeline

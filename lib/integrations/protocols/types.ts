@@ -3,6 +3,7 @@ import type { ResolvedProvider } from "../registry-schema";
 import { CONNECTION_OUTCOMES_LIST } from "../outcomes";
 import type { z } from "zod";
 import type { CheckResultSchema, ConnectionTestVerdictSchema } from "../schemas";
+import type { SetupInfoPartsSchema } from "../setup-info-schema";
 
 /** Outcomes of a connection test and of each of its checks: the one list, in lib/integrations/outcomes.ts. */
 export const CONNECTION_OUTCOMES = CONNECTION_OUTCOMES_LIST;
@@ -85,23 +86,8 @@ export interface Protocol {
   endpointParams?: (credential: Record<string, unknown>) => Record<string, string>;
 }
 
-/** The protocol-specific part of setup-info: steps, commands, policy statements, AWS trust material. */
-export interface SetupInfoParts {
-  steps: string[];
-  commands?: string[];
-  policy_statements?: string[];
-  aws?: {
-    external_id: string;
-    platform_principal: string | null;
-    /** null when the platform has no AWS identity: there is nothing a customer could trust yet. */
-    trust_policy: unknown;
-    /** null likewise (it embeds the trust policy). */
-    cloudformation_template: unknown;
-    iam_policy: unknown;
-    /** For the operator, when the platform has no AWS identity: what to configure. */
-    note?: string;
-  };
-}
+/** The protocol-specific part of setup-info: the type of SetupInfoPartsSchema (lib/integrations/setup-info-schema.ts). */
+export type SetupInfoParts = z.infer<typeof SetupInfoPartsSchema>;
 
 export type SetupInfoBuilder = (
   provider: ResolvedProvider,
