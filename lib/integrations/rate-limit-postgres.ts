@@ -1,6 +1,17 @@
 import "server-only";
 import type { Pool } from "pg";
+import { schemaOnFirstUse } from "../auth/pg-pool";
 import type { RateLimiter } from "./rate-limiter";
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS rate_limit_windows (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    window_start BIGINT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
+  )
+`;
 
 /**
  * A fixed-window budget counted in Postgres (AUTH_DATABASE_URL), so every instance behind a load
@@ -12,7 +23,7 @@ import type { RateLimiter } from "./rate-limiter";
  * instances are expected to keep NTP time.
  */
 export class PostgresRateLimiter implements RateLimiter {
-  private ready: Promise<void> | null = null;
+  private readonly migrated: () => Promise<void>;
 
   constructor(
     private readonly pool: Pool,
@@ -20,27 +31,12 @@ export class PostgresRateLimiter implements RateLimiter {
     private readonly scope: string,
     private readonly limit: number,
     private readonly windowMs = 60_000,
-  ) {}
+  ) {
+    this.migrated = schemaOnFirstUse(pool, "credential-manager.rate-limit.schema", SCHEMA);
+  }
 
   async take(key: string, now: number, limit: number = this.limit): Promise<number> {
-    this.ready ??= this.pool
-      .query(
-        `CREATE TABLE IF NOT EXISTS rate_limit_windows (
-           scope TEXT NOT NULL,
-           key TEXT NOT NULL,
-           window_start BIGINT NOT NULL,
-           count INTEGER NOT NULL,
-           PRIMARY KEY (scope, key)
-         )`,
-      )
-      .then(
-        () => undefined,
-        (e: unknown) => {
-          this.ready = null;
-          if (!["23505", "42P07"].includes((e as { code?: string }).code ?? "")) throw e; // created concurrently by another instance
-        },
-      );
-    await this.ready;
+    await this.migrated();
     const { rows } = await this.pool.query<{ window_start: string; count: number }>(
       `INSERT INTO rate_limit_windows AS w (scope, key, window_start, count) VALUES ($1, $2, $3, 1)
        ON CONFLICT (scope, key) DO UPDATE SET

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { Pool } from "pg";
+import { schemaOnFirstUse } from "../auth/pg-pool";
 
 /**
  * Who runs a scheduled round: one row per job in the auth database (table `scheduler_leases`),
@@ -64,33 +65,30 @@ export class SqliteRoundLease implements RoundLease {
   }
 }
 
-/** The lease in Postgres (AUTH_DATABASE_URL): instances behind a load balancer share it. */
-export class PostgresRoundLease implements RoundLease {
-  private ready: Promise<void> | null = null;
+const POSTGRES_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS scheduler_leases (
+    job TEXT PRIMARY KEY,
+    round BIGINT NOT NULL,
+    holder TEXT NOT NULL,
+    claimed_at TIMESTAMPTZ NOT NULL,
+    busy_until BIGINT NOT NULL
+  );
+  ALTER TABLE scheduler_leases ADD COLUMN IF NOT EXISTS busy_until BIGINT NOT NULL DEFAULT 0
+`;
 
-  constructor(private readonly pool: Pool) {}
+/**
+ * The lease in Postgres (AUTH_DATABASE_URL): instances behind a load balancer share it. The table is
+ * created on first use, serialized across instances by an advisory lock (lib/auth/pg-pool.ts).
+ */
+export class PostgresRoundLease implements RoundLease {
+  private readonly migrated: () => Promise<void>;
+
+  constructor(private readonly pool: Pool) {
+    this.migrated = schemaOnFirstUse(pool, "credential-manager.scheduler-lease.schema", POSTGRES_SCHEMA);
+  }
 
   async claim(job: string, round: number, holder: string, now: Date, busyUntil: Date): Promise<boolean> {
-    this.ready ??= this.pool
-      .query(
-        `CREATE TABLE IF NOT EXISTS scheduler_leases (
-           job TEXT PRIMARY KEY,
-           round BIGINT NOT NULL,
-           holder TEXT NOT NULL,
-           claimed_at TIMESTAMPTZ NOT NULL,
-           busy_until BIGINT NOT NULL
-         );
-         ALTER TABLE scheduler_leases ADD COLUMN IF NOT EXISTS busy_until BIGINT NOT NULL DEFAULT 0`,
-      )
-      .then(
-        () => undefined,
-        (e: unknown) => {
-          this.ready = null;
-          // Two instances creating the table at once: the loser's unique violation means it exists.
-          if (!["23505", "42P07"].includes((e as { code?: string }).code ?? "")) throw e;
-        },
-      );
-    await this.ready;
+    await this.migrated();
     // INSERT … ON CONFLICT DO UPDATE … WHERE is atomic per row, even under concurrency:
     // https://www.postgresql.org/docs/current/sql-insert.html#SQL-ON-CONFLICT
     const res = await this.pool.query(

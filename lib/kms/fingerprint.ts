@@ -1,9 +1,8 @@
 import "server-only";
 
-import { createHmac, randomBytes } from "node:crypto";
-import path from "node:path";
+import { createHmac } from "node:crypto";
 import { CipherError } from "./cipher";
-import { ensurePrivateDir, readPrivateFile, writePrivateFile } from "./local";
+import { loadOrCreateServerSecret } from "./server-secret";
 
 /**
  * Credential fingerprints: a short keyed hash that lets logs and the UI tell two credentials apart
@@ -77,13 +76,6 @@ function serialize(value: unknown, stack: Set<object>, depth: number): string | 
   }
 }
 
-/** Base64 (standard or url-safe, padding optional); null when malformed. */
-function decodeBase64(s: string): Buffer | null {
-  const t = s.trim().replace(/-/g, "+").replace(/_/g, "/").replace(/=+$/, "");
-  if (t.length === 0 || t.length % 4 === 1 || !/^[A-Za-z0-9+/]+$/.test(t)) return null;
-  return Buffer.from(t, "base64");
-}
-
 /**
  * The fingerprint pepper.
  *  - `override` (the FINGERPRINT_PEPPER setting, passed in by the caller): base64 of ≥ 16 bytes.
@@ -93,38 +85,9 @@ function decodeBase64(s: string): Buffer | null {
  * Errors are CipherError("misconfigured") and never quote the pepper.
  */
 export function loadOrCreatePepper(dataDir: string, override?: string): Buffer {
-  if (override !== undefined && override.trim() !== "") {
-    const buf = decodeBase64(override);
-    if (!buf || buf.length < MIN_PEPPER_BYTES) {
-      throw new CipherError(
-        "misconfigured",
-        `FINGERPRINT_PEPPER must be base64 of at least ${MIN_PEPPER_BYTES} random bytes (e.g. \`openssl rand -base64 32\`).`,
-      );
-    }
-    return buf;
-  }
-
-  const dir = path.resolve(dataDir);
-  const file = path.join(dir, PEPPER_FILE);
-  let read = readPrivateFile(file, "fingerprint pepper file");
-  if (!read) {
-    ensurePrivateDir(dir);
-    try {
-      // No-clobber: if another process created it first, its pepper wins and we read that below.
-      writePrivateFile(file, `${randomBytes(PEPPER_BYTES).toString("base64")}\n`, { replace: false });
-    } catch (e) {
-      const code = typeof e === "object" && e !== null && "code" in e ? String(e.code) : "error";
-      throw new CipherError("misconfigured", `Cannot create the fingerprint pepper file ${file} (${code}).`);
-    }
-    read = readPrivateFile(file, "fingerprint pepper file");
-    if (!read) throw new CipherError("misconfigured", `The fingerprint pepper file ${file} could not be created.`);
-  }
-  const buf = decodeBase64(read.text);
-  if (!buf || buf.length < MIN_PEPPER_BYTES) {
-    throw new CipherError(
-      "misconfigured",
-      `The fingerprint pepper file ${file} is invalid: it must hold base64 of at least ${MIN_PEPPER_BYTES} bytes.`,
-    );
-  }
-  return buf;
+  return loadOrCreateServerSecret(
+    { what: "fingerprint pepper", setting: "FINGERPRINT_PEPPER", file: PEPPER_FILE, createBytes: PEPPER_BYTES, minBytes: MIN_PEPPER_BYTES },
+    dataDir,
+    override,
+  );
 }
