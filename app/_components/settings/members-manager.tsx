@@ -7,14 +7,13 @@ import { cancelInvitationAction, inviteMemberAction, listMembersAction, removeMe
 import type { InvitationView, MemberView } from "@/lib/auth/org-accounts";
 import { unwrap } from "@/lib/ui/action-result";
 import { formatDateTime } from "@/lib/ui/format";
-import { Alert } from "../ui/alert";
 import { Badge } from "../ui/badge";
 import { Button } from "../ui/button";
-import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../ui/card";
+import { Card, CardContent, CardHeader, CardTitle } from "../ui/card";
 import { CopyButton } from "../ui/copy-button";
-import { ShownOnceValue } from "../ui/shown-once";
-import { ConfirmDialog } from "../ui/dialog";
+import { ShownOnceAlert } from "../ui/shown-once";
 import { Field } from "../ui/field";
+import { ConfirmRowDialog, LiveRegion, SettingsCard, SettingsForm, useActionStatus, useRowRemoval } from "../ui/settings-list";
 import { Input, Select } from "../ui/input";
 
 type Data = { members: MemberView[]; invitations: InvitationView[] };
@@ -31,42 +30,36 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
   const [origin, setOrigin] = useState("");
   useEffect(() => setOrigin(window.location.origin), []);
   const form = useForm<{ email: string; role: "admin" | "viewer" }>({ defaultValues: { email: "", role: "viewer" } });
-  const [status, setStatus] = useState<{ tone: "success" | "error"; text: string } | null>(null);
   const [lastInvite, setLastInvite] = useState<InvitationView | null>(null);
-  const [removing, setRemoving] = useState<MemberView | null>(null);
-  const [busy, setBusy] = useState(false);
+  const actions = useActionStatus();
+  const { status, setStatus, busy } = actions;
   const refresh = () => qc.invalidateQueries({ queryKey: key });
+  const removing = useRowRemoval({
+    actions,
+    remove: (m: MemberView) => removeMemberAction(org, m.id),
+    done: (m, d) => `${m.email} was removed from ${orgName}.${revokedText(d.revokedKeys)}`,
+    refresh,
+  });
   const link = (token: string) => `${origin}/invite/${token}`;
 
-  const onInvite = form.handleSubmit(async (v) => {
-    setStatus(null);
-    setBusy(true);
-    const r = await inviteMemberAction(org, v);
-    setBusy(false);
-    if (r.ok) {
-      setLastInvite(r.data);
-      form.reset({ email: "", role: "viewer" });
-      await refresh();
-    } else {
-      if (r.error.fields?.email) form.setError("email", { message: r.error.fields.email });
-      setStatus({ tone: "error", text: r.error.message });
-    }
-  });
+  const onInvite = form.handleSubmit((v) =>
+    actions.submit(
+      () => inviteMemberAction(org, v),
+      async (d) => {
+        setLastInvite(d);
+        form.reset({ email: "", role: "viewer" });
+        await refresh();
+      },
+      (error) => {
+        if (error.fields?.email) form.setError("email", { message: error.fields.email });
+      },
+    ),
+  );
 
   const changeRole = async (m: MemberView, role: string) => {
     setStatus(null);
     const r = await updateMemberRoleAction(org, m.id, role);
     setStatus(r.ok ? { tone: "success", text: `${m.email} is now ${role}.${revokedText(r.data.revokedKeys)}` } : { tone: "error", text: r.error.message });
-    await refresh();
-  };
-
-  const onRemove = async () => {
-    if (!removing) return;
-    setBusy(true);
-    const r = await removeMemberAction(org, removing.id);
-    setBusy(false);
-    setStatus(r.ok ? { tone: "success", text: `${removing.email} was removed from ${orgName}.${revokedText(r.data.revokedKeys)}` } : { tone: "error", text: r.error.message });
-    setRemoving(null);
     await refresh();
   };
 
@@ -87,42 +80,45 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
       </div>
 
       {canManage ? (
-        <Card>
-          <CardHeader>
-            <CardTitle>Invite</CardTitle>
-            <CardDescription>
-              We mail the invitation link to the address (on a server without SMTP it waits in the operator&apos;s outbox). Only that address can
-              accept it, within 7 days. Treat the link like a password: whoever holds it can join as that address.
-            </CardDescription>
-          </CardHeader>
-          <CardContent>
-            <form onSubmit={onInvite} className="flex flex-wrap items-end gap-4" noValidate>
-              <div className="min-w-56 flex-1">
-                <Field id="invite-email" label="Email" required error={form.formState.errors.email?.message}>
-                  {(a) => <Input {...a} type="email" autoComplete="off" {...form.register("email", { required: "is required" })} />}
-                </Field>
-              </div>
-              <div className="w-40">
-                <Field id="invite-role" label="Role" required>
-                  {(a) => (
-                    <Select {...a} {...form.register("role")}>
-                      <option value="viewer">viewer</option>
-                      <option value="admin">admin</option>
-                    </Select>
-                  )}
-                </Field>
-              </div>
-              <Button type="submit" disabled={busy}>
-                Create invitation
-              </Button>
-            </form>
-          </CardContent>
-        </Card>
+        <SettingsForm
+          title="Invite"
+          description="We mail the invitation link to the address (on a server without SMTP it waits in the operator's outbox). Only that address can accept it, within 7 days. Treat the link like a password: whoever holds it can join as that address."
+          onSubmit={onInvite}
+          className="flex flex-wrap items-end gap-4"
+          submitLabel="Create invitation"
+          busy={busy}
+        >
+          <div className="min-w-56 flex-1">
+            <Field id="invite-email" label="Email" required error={form.formState.errors.email?.message}>
+              {(a) => <Input {...a} type="email" autoComplete="off" {...form.register("email", { required: "is required" })} />}
+            </Field>
+          </div>
+          <div className="w-40">
+            <Field id="invite-role" label="Role" required>
+              {(a) => (
+                <Select {...a} {...form.register("role")}>
+                  <option value="viewer">viewer</option>
+                  <option value="admin">admin</option>
+                </Select>
+              )}
+            </Field>
+          </div>
+        </SettingsForm>
       ) : null}
 
-      <div aria-live="polite" className="space-y-3">
+      <LiveRegion status={status}>
         {lastInvite ? (
-          <Alert tone={lastInvite.mail === "failed" ? "warning" : "success"} title={`Invitation for ${lastInvite.email} (${lastInvite.role})`} data-testid="invite-link">
+          <ShownOnceAlert
+            tone={lastInvite.mail === "failed" ? "warning" : "success"}
+            title={`Invitation for ${lastInvite.email} (${lastInvite.role})`}
+            alertTestId="invite-link"
+            className=""
+            id="invite-link-value"
+            label="Invitation link"
+            value={link(lastInvite.token)}
+            copyLabel="Copy link"
+            testId="invite-link-value"
+          >
             <p data-testid="invite-mail">
               {lastInvite.mail === "smtp"
                 ? `The link was mailed to ${lastInvite.email}.`
@@ -130,50 +126,43 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
                   ? "This server sends no mail (no SMTP_URL): the message is in its outbox; or hand over the link yourself."
                   : "The mail could not be sent: hand over the link yourself."}
             </p>
-            <ShownOnceValue className="" id="invite-link-value" label="Invitation link" value={link(lastInvite.token)} copyLabel="Copy link" testId="invite-link-value" />
-          </Alert>
+          </ShownOnceAlert>
         ) : null}
-        {status ? <Alert tone={status.tone}>{status.text}</Alert> : null}
-      </div>
+      </LiveRegion>
 
-      <Card>
-        <CardHeader>
-          <CardTitle>People in {orgName}</CardTitle>
-        </CardHeader>
-        <CardContent flush>
-          <ul className="divide-y divide-slate-100">
-            {data.members.map((m) => (
-              <li key={m.id} className="flex flex-wrap items-center gap-3 px-5 py-3" data-member={m.email}>
-                <div className="min-w-48 flex-1">
-                  <p className="font-medium">
-                    {m.name || m.email} {m.isYou ? <Badge tone="info">you</Badge> : null}
-                  </p>
-                  <p className="text-sm text-slate-600">
-                    {m.email} · joined {formatDateTime(m.joinedAt)}
-                  </p>
-                </div>
-                {canManage && !m.isYou && (myRole === "owner" || m.role !== "owner") ? (
-                  <>
-                    <label htmlFor={`role-${m.id}`} className="sr-only">
-                      Role of {m.email}
-                    </label>
-                    <Select id={`role-${m.id}`} className="w-32" value={m.role} onChange={(e) => void changeRole(m, e.target.value)}>
-                      {myRole === "owner" ? <option value="owner">owner</option> : null}
-                      <option value="admin">admin</option>
-                      <option value="viewer">viewer</option>
-                    </Select>
-                    <Button variant="outline" size="sm" onClick={() => setRemoving(m)} aria-label={`Remove ${m.email}`}>
-                      Remove
-                    </Button>
-                  </>
-                ) : (
-                  <Badge tone={m.role === "viewer" ? "neutral" : "info"}>{m.role}</Badge>
-                )}
-              </li>
-            ))}
-          </ul>
-        </CardContent>
-      </Card>
+      <SettingsCard flush title={<>People in {orgName}</>}>
+        <ul className="divide-y divide-slate-100">
+          {data.members.map((m) => (
+            <li key={m.id} className="flex flex-wrap items-center gap-3 px-5 py-3" data-member={m.email}>
+              <div className="min-w-48 flex-1">
+                <p className="font-medium">
+                  {m.name || m.email} {m.isYou ? <Badge tone="info">you</Badge> : null}
+                </p>
+                <p className="text-sm text-slate-600">
+                  {m.email} · joined {formatDateTime(m.joinedAt)}
+                </p>
+              </div>
+              {canManage && !m.isYou && (myRole === "owner" || m.role !== "owner") ? (
+                <>
+                  <label htmlFor={`role-${m.id}`} className="sr-only">
+                    Role of {m.email}
+                  </label>
+                  <Select id={`role-${m.id}`} className="w-32" value={m.role} onChange={(e) => void changeRole(m, e.target.value)}>
+                    {myRole === "owner" ? <option value="owner">owner</option> : null}
+                    <option value="admin">admin</option>
+                    <option value="viewer">viewer</option>
+                  </Select>
+                  <Button variant="outline" size="sm" onClick={() => removing.ask(m)} aria-label={`Remove ${m.email}`}>
+                    Remove
+                  </Button>
+                </>
+              ) : (
+                <Badge tone={m.role === "viewer" ? "neutral" : "info"}>{m.role}</Badge>
+              )}
+            </li>
+          ))}
+        </ul>
+      </SettingsCard>
 
       {canManage ? (
         <Card>
@@ -205,20 +194,12 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
         </Card>
       ) : null}
 
-      <ConfirmDialog
-        open={removing !== null}
-        onClose={() => setRemoving(null)}
-        onConfirm={onRemove}
-        pending={busy}
-        title={`Remove ${removing?.email ?? ""}?`}
-        confirmLabel="Remove member"
-        description={
-          <p>
-            They lose access to {orgName} at once: its integrations, members and API keys. The API keys they created are revoked too: scripts
-            using them get 401 from now on.
-          </p>
-        }
-      />
+      <ConfirmRowDialog removal={removing} pending={busy} title={`Remove ${removing.row?.email ?? ""}?`} confirmLabel="Remove member">
+        <p>
+          They lose access to {orgName} at once: its integrations, members and API keys. The API keys they created are revoked too: scripts
+          using them get 401 from now on.
+        </p>
+      </ConfirmRowDialog>
     </div>
   );
 }

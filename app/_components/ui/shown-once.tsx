@@ -1,5 +1,7 @@
 "use client";
 
+import type { ReactNode } from "react";
+import { Alert, type AlertTone } from "./alert";
 import { Button } from "./button";
 import { CopyButton } from "./copy-button";
 
@@ -7,15 +9,7 @@ import { CopyButton } from "./copy-button";
  * A value shown once (a new API key, a webhook signing secret, an invitation link): read-only,
  * selected on focus, with a copy button and, when `onDone` is given, a Done button that hides it.
  */
-export function ShownOnceValue({
-  id,
-  label,
-  value,
-  copyLabel,
-  testId,
-  onDone,
-  className = "mt-2",
-}: {
+type ShownOnceValueProps = {
   id: string;
   label: string;
   value: string;
@@ -23,7 +17,9 @@ export function ShownOnceValue({
   testId: string;
   onDone?: () => void;
   className?: string;
-}) {
+};
+
+export function ShownOnceValue({ id, label, value, copyLabel, testId, onDone, className = "mt-2" }: ShownOnceValueProps) {
   return (
     <div className={`${className} flex flex-wrap items-center gap-2`}>
       <label htmlFor={id} className="sr-only">
@@ -44,5 +40,21 @@ export function ShownOnceValue({
         </Button>
       ) : null}
     </div>
+  );
+}
+
+/** The message that carries a value shown once: `children` say what it is, then the value itself. */
+export function ShownOnceAlert({
+  title,
+  alertTestId,
+  tone = "success",
+  children,
+  ...value
+}: ShownOnceValueProps & { title: string; alertTestId: string; tone?: AlertTone; children: ReactNode }) {
+  return (
+    <Alert tone={tone} title={title} data-testid={alertTestId}>
+      {children}
+      <ShownOnceValue {...value} />
+    </Alert>
   );
 }

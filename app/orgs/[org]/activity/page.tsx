@@ -5,6 +5,7 @@ import { handlePageError, requireOrgPage } from "@/lib/auth/page-guard";
 import { AppError } from "@/lib/errors";
 import { getRegistry } from "@/lib/integrations/registry";
 import { Alert } from "../../../_components/ui/alert";
+import { OwnersOnlyNotice } from "../../../_components/ui/owners-only";
 import { Badge } from "../../../_components/ui/badge";
 import { buttonClasses } from "../../../_components/ui/button";
 import { Card, CardContent } from "../../../_components/ui/card";
@@ -49,12 +50,9 @@ export default async function ActivityPage({ params, searchParams }: { params: P
   const ctx = await requireOrgPage(org, here);
   if (!ctx.canWrite) {
     return (
-      <div className="space-y-4">
-        <h1 className="text-2xl font-semibold">Activity</h1>
-        <Alert tone="info" title="Only owners and admins see the activity">
-          Your role in {ctx.org.name} is viewer. The audit trail names members, keys and addresses, so it is kept to owners and admins.
-        </Alert>
-      </div>
+      <OwnersOnlyNotice heading="Activity" title="Only owners and admins see the activity">
+        Your role in {ctx.org.name} is viewer. The audit trail names members, keys and addresses, so it is kept to owners and admins.
+      </OwnersOnlyNotice>
     );
   }
   const filter = { provider: one(sp.provider), action: one(sp.action) };

@@ -1,6 +1,6 @@
 import { handlePageError, requireOrgPage } from "@/lib/auth/page-guard";
 import { listWebhooks } from "@/lib/webhooks/list-webhooks";
-import { Alert } from "../../../../_components/ui/alert";
+import { OwnersOnlyNotice } from "../../../../_components/ui/owners-only";
 import { WebhooksManager } from "./webhooks-manager";
 
 export const metadata = { title: "Webhooks" };
@@ -11,12 +11,9 @@ export default async function WebhooksPage({ params }: { params: Promise<{ org: 
   const ctx = await requireOrgPage(org, here);
   if (!ctx.canWrite) {
     return (
-      <div className="space-y-4">
-        <h1 className="text-2xl font-semibold">Webhooks</h1>
-        <Alert tone="info" title="Only owners and admins manage webhooks">
-          Your role in {ctx.org.name} is viewer. Ask an owner or admin to add an endpoint if you need to hear about credential changes.
-        </Alert>
-      </div>
+      <OwnersOnlyNotice heading="Webhooks" title="Only owners and admins manage webhooks">
+        Your role in {ctx.org.name} is viewer. Ask an owner or admin to add an endpoint if you need to hear about credential changes.
+      </OwnersOnlyNotice>
     );
   }
   const { webhooks } = await listWebhooks({ actor: ctx.actor, org }).catch((e) => handlePageError(e, here));

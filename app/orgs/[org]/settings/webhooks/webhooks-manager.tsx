@@ -6,13 +6,11 @@ import { unwrap } from "@/lib/ui/action-result";
 import { formatDateTime } from "@/lib/ui/format";
 import { WEBHOOK_EVENT_LABELS, WEBHOOK_EVENTS, type WebhookEventType } from "@/lib/webhooks/events";
 import type { WebhookDeliveryView, WebhookView } from "@/lib/webhooks/schemas";
-import { Alert } from "../../../../_components/ui/alert";
 import { Badge, type BadgeTone } from "../../../../_components/ui/badge";
+import { DataTable } from "../../../../_components/ui/data-table";
 import { Button } from "../../../../_components/ui/button";
-import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../../../../_components/ui/card";
-import { ShownOnceValue } from "../../../../_components/ui/shown-once";
-import { ConfirmDialog } from "../../../../_components/ui/dialog";
-import { EmptyState } from "../../../../_components/ui/empty-state";
+import { ShownOnceAlert } from "../../../../_components/ui/shown-once";
+import { ConfirmRowDialog, LiveRegion, SettingsCard, SettingsForm, useActionStatus, useRowRemoval } from "../../../../_components/ui/settings-list";
 import { Field } from "../../../../_components/ui/field";
 import { Input } from "../../../../_components/ui/input";
 import { createWebhookAction, deleteWebhookAction, listWebhookDeliveriesAction, listWebhooksAction } from "./actions";
@@ -28,38 +26,33 @@ export function WebhooksManager({ org, orgName, initial }: { org: string; orgNam
   const [events, setEvents] = useState<WebhookEventType[]>([...WEBHOOK_EVENTS]);
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [created, setCreated] = useState<{ url: string; secret: string } | null>(null);
-  const [status, setStatus] = useState<{ tone: "success" | "error"; text: string } | null>(null);
-  const [removing, setRemoving] = useState<WebhookView | null>(null);
   const [openLog, setOpenLog] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const actions = useActionStatus();
+  const { status, busy } = actions;
+  const refresh = () => qc.invalidateQueries({ queryKey: key });
+  const removing = useRowRemoval({
+    actions,
+    remove: (h: WebhookView) => deleteWebhookAction(org, h.id),
+    done: (h) => `Endpoint ${h.url} removed; it gets no more events.`,
+    refresh,
+    after: (h) => {
+      if (openLog === h.id) setOpenLog(null);
+    },
+  });
 
   const onCreate = async (e: React.FormEvent) => {
     e.preventDefault();
-    setStatus(null);
     setFieldErrors({});
-    setBusy(true);
-    const r = await createWebhookAction(org, { url: url.trim(), events });
-    setBusy(false);
-    if (r.ok) {
-      setCreated({ url: r.data.url, secret: r.data.secret });
-      setUrl("");
-      setEvents([...WEBHOOK_EVENTS]);
-      await qc.invalidateQueries({ queryKey: key });
-    } else {
-      setFieldErrors(r.error.fields ?? {});
-      setStatus({ tone: "error", text: r.error.message });
-    }
-  };
-
-  const onRemove = async () => {
-    if (!removing) return;
-    setBusy(true);
-    const r = await deleteWebhookAction(org, removing.id);
-    setBusy(false);
-    setStatus(r.ok ? { tone: "success", text: `Endpoint ${removing.url} removed; it gets no more events.` } : { tone: "error", text: r.error.message });
-    if (openLog === removing.id) setOpenLog(null);
-    setRemoving(null);
-    await qc.invalidateQueries({ queryKey: key });
+    await actions.submit(
+      () => createWebhookAction(org, { url: url.trim(), events }),
+      async (d) => {
+        setCreated({ url: d.url, secret: d.secret });
+        setUrl("");
+        setEvents([...WEBHOOK_EVENTS]);
+        await refresh();
+      },
+      (error) => setFieldErrors(error.fields ?? {}),
+    );
   };
 
   const toggle = (ev: WebhookEventType) => setEvents((cur) => (cur.includes(ev) ? cur.filter((x) => x !== ev) : WEBHOOK_EVENTS.filter((x) => x === ev || cur.includes(x))));
@@ -80,107 +73,87 @@ export function WebhooksManager({ org, orgName, initial }: { org: string; orgNam
         </p>
       </div>
 
-      <Card>
-        <CardHeader>
-          <CardTitle>Add an endpoint</CardTitle>
-          <CardDescription>An https URL on a public host (private, loopback and cloud metadata addresses are refused).</CardDescription>
-        </CardHeader>
-        <CardContent>
-          <form onSubmit={onCreate} className="space-y-4" noValidate data-testid="webhook-form">
-            <Field id="webhook-url" label="Endpoint URL" required error={fieldErrors.url}>
-              {(a) => <Input {...a} type="url" value={url} onChange={(e) => setUrl(e.target.value)} maxLength={2048} placeholder="https://hooks.example.com/credential-manager" />}
-            </Field>
-            <fieldset aria-describedby={eventsError ? "webhook-events-error" : undefined}>
-              <legend className="text-sm font-medium text-slate-900">Events</legend>
-              <div className="mt-2 grid gap-2 sm:grid-cols-2">
-                {WEBHOOK_EVENTS.map((ev) => (
-                  <label key={ev} className="flex items-start gap-2 text-sm">
-                    <input type="checkbox" className="mt-1" checked={events.includes(ev)} onChange={() => toggle(ev)} />
-                    <span>
-                      <code className="text-xs">{ev}</code>
-                      <span className="block text-slate-600">{WEBHOOK_EVENT_LABELS[ev]}</span>
-                    </span>
-                  </label>
-                ))}
-              </div>
-              {eventsError ? (
-                <p id="webhook-events-error" className="mt-1 text-sm text-red-700">
-                  Events {eventsError}
-                </p>
-              ) : null}
-            </fieldset>
-            <Button type="submit" disabled={busy}>
-              Add endpoint
-            </Button>
-          </form>
-        </CardContent>
-      </Card>
+      <SettingsForm
+        title="Add an endpoint"
+        description="An https URL on a public host (private, loopback and cloud metadata addresses are refused)."
+        onSubmit={onCreate}
+        className="space-y-4"
+        testId="webhook-form"
+        submitLabel="Add endpoint"
+        busy={busy}
+      >
+        <Field id="webhook-url" label="Endpoint URL" required error={fieldErrors.url}>
+          {(a) => <Input {...a} type="url" value={url} onChange={(e) => setUrl(e.target.value)} maxLength={2048} placeholder="https://hooks.example.com/credential-manager" />}
+        </Field>
+        <fieldset aria-describedby={eventsError ? "webhook-events-error" : undefined}>
+          <legend className="text-sm font-medium text-slate-900">Events</legend>
+          <div className="mt-2 grid gap-2 sm:grid-cols-2">
+            {WEBHOOK_EVENTS.map((ev) => (
+              <label key={ev} className="flex items-start gap-2 text-sm">
+                <input type="checkbox" className="mt-1" checked={events.includes(ev)} onChange={() => toggle(ev)} />
+                <span>
+                  <code className="text-xs">{ev}</code>
+                  <span className="block text-slate-600">{WEBHOOK_EVENT_LABELS[ev]}</span>
+                </span>
+              </label>
+            ))}
+          </div>
+          {eventsError ? (
+            <p id="webhook-events-error" className="mt-1 text-sm text-red-700">
+              Events {eventsError}
+            </p>
+          ) : null}
+        </fieldset>
+      </SettingsForm>
 
-      <div aria-live="polite" className="space-y-3">
+      <LiveRegion status={status}>
         {created ? (
-          <Alert tone="success" title="Copy this signing secret now: it will not be shown again" data-testid="new-webhook-secret">
+          <ShownOnceAlert title="Copy this signing secret now: it will not be shown again" alertTestId="new-webhook-secret" id="new-webhook-secret-value" label="Signing secret" value={created.secret} copyLabel="Copy secret" testId="new-webhook-secret-value" onDone={() => setCreated(null)}>
             <p>Verify every request to {created.url} with it (any Standard Webhooks library does this).</p>
-            <ShownOnceValue id="new-webhook-secret-value" label="Signing secret" value={created.secret} copyLabel="Copy secret" testId="new-webhook-secret-value" onDone={() => setCreated(null)} />
-          </Alert>
+          </ShownOnceAlert>
         ) : null}
-        {status ? <Alert tone={status.tone}>{status.text}</Alert> : null}
-      </div>
+      </LiveRegion>
 
-      <Card>
-        <CardHeader>
-          <CardTitle>Endpoints</CardTitle>
-          <CardDescription>Including those added over the REST API.</CardDescription>
-        </CardHeader>
-        <CardContent flush>
-          {hooks.length === 0 ? (
-            <div className="p-5">
-              <EmptyState title="No endpoints yet">Add one to hear about credential changes in your own systems (chat, paging, a SIEM).</EmptyState>
-            </div>
-          ) : (
-            <ul className="divide-y divide-slate-100">
-              {hooks.map((h) => (
-                <li key={h.id} className="px-5 py-4" data-webhook-id={h.id} data-testid="webhook-row">
-                  <div className="flex flex-wrap items-start gap-3">
-                    <div className="min-w-0 flex-1">
-                      <p className="font-mono text-sm break-all">{h.url}</p>
-                      <p className="mt-1 flex flex-wrap gap-1">
-                        {h.events.map((ev) => (
-                          <Badge key={ev} tone="info">
-                            {ev}
-                          </Badge>
-                        ))}
-                      </p>
-                      <p className="mt-1 text-xs text-slate-500">
-                        {h.id} · added {formatDateTime(h.created_at)}
-                      </p>
-                    </div>
-                    <Button variant="outline" size="sm" aria-expanded={openLog === h.id} onClick={() => setOpenLog(openLog === h.id ? null : h.id)}>
-                      {openLog === h.id ? "Hide deliveries" : "Deliveries"}
-                    </Button>
-                    <Button variant="outline" size="sm" onClick={() => setRemoving(h)} aria-label={`Remove endpoint ${h.url}`}>
-                      Remove
-                    </Button>
-                  </div>
-                  {openLog === h.id ? <DeliveryLog org={org} webhookId={h.id} /> : null}
-                </li>
-              ))}
-            </ul>
-          )}
-        </CardContent>
-      </Card>
-      <ConfirmDialog
-        open={removing !== null}
-        onClose={() => setRemoving(null)}
-        onConfirm={onRemove}
-        pending={busy}
-        title="Remove this endpoint?"
-        confirmLabel="Remove endpoint"
-        description={
-          <p>
-            <code className="font-mono break-all">{removing?.url}</code> will get no more events, and its delivery log is deleted. Queued retries are dropped.
-          </p>
-        }
-      />
+      <SettingsCard
+        flush
+        title="Endpoints"
+        description="Including those added over the REST API."
+        empty={hooks.length === 0 ? { title: "No endpoints yet", body: "Add one to hear about credential changes in your own systems (chat, paging, a SIEM)." } : null}
+      >
+        <ul className="divide-y divide-slate-100">
+          {hooks.map((h) => (
+            <li key={h.id} className="px-5 py-4" data-webhook-id={h.id} data-testid="webhook-row">
+              <div className="flex flex-wrap items-start gap-3">
+                <div className="min-w-0 flex-1">
+                  <p className="font-mono text-sm break-all">{h.url}</p>
+                  <p className="mt-1 flex flex-wrap gap-1">
+                    {h.events.map((ev) => (
+                      <Badge key={ev} tone="info">
+                        {ev}
+                      </Badge>
+                    ))}
+                  </p>
+                  <p className="mt-1 text-xs text-slate-500">
+                    {h.id} · added {formatDateTime(h.created_at)}
+                  </p>
+                </div>
+                <Button variant="outline" size="sm" aria-expanded={openLog === h.id} onClick={() => setOpenLog(openLog === h.id ? null : h.id)}>
+                  {openLog === h.id ? "Hide deliveries" : "Deliveries"}
+                </Button>
+                <Button variant="outline" size="sm" onClick={() => removing.ask(h)} aria-label={`Remove endpoint ${h.url}`}>
+                  Remove
+                </Button>
+              </div>
+              {openLog === h.id ? <DeliveryLog org={org} webhookId={h.id} /> : null}
+            </li>
+          ))}
+        </ul>
+      </SettingsCard>
+      <ConfirmRowDialog removal={removing} pending={busy} title="Remove this endpoint?" confirmLabel="Remove endpoint">
+        <p>
+          <code className="font-mono break-all">{removing.row?.url}</code> will get no more events, and its delivery log is deleted. Queued retries are dropped.
+        </p>
+      </ConfirmRowDialog>
     </div>
   );
 }
@@ -206,41 +179,37 @@ function DeliveryLog({ org, webhookId }: { org: string; webhookId: string }) {
       ) : data.length === 0 ? (
         <p className="p-3 text-sm text-slate-600">No deliveries yet: they appear when an integration of this organization changes.</p>
       ) : (
-        <div className="overflow-x-auto">
-          <table className="w-full text-left text-sm">
-            <caption className="sr-only">Deliveries to this endpoint</caption>
-            <thead className="text-xs tracking-wide text-slate-600 uppercase">
-              <tr>
-                <th scope="col" className="px-3 py-2 font-medium">Event</th>
-                <th scope="col" className="px-3 py-2 font-medium">Status</th>
-                <th scope="col" className="px-3 py-2 font-medium">Attempts</th>
-                <th scope="col" className="px-3 py-2 font-medium">Last response</th>
-                <th scope="col" className="px-3 py-2 font-medium">Next attempt</th>
-                <th scope="col" className="px-3 py-2 font-medium">Queued</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {data.map((d) => (
-                <tr key={d.id} data-delivery-id={d.id} data-status={d.status}>
-                  <td className="px-3 py-2">
-                    <code className="text-xs">{d.event}</code>
-                    {d.provider ? <span className="block text-xs text-slate-500">{d.provider}</span> : null}
-                  </td>
-                  <td className="px-3 py-2">
-                    <Badge tone={STATUS_TONE[d.status]}>{d.status}</Badge>
-                  </td>
-                  <td className="px-3 py-2">{d.attempts}</td>
-                  <td className="px-3 py-2">
-                    {d.last_response_code ?? "—"}
-                    {d.last_error ? <span className="block max-w-xs text-xs text-slate-600">{d.last_error}</span> : null}
-                  </td>
-                  <td className="px-3 py-2 whitespace-nowrap">{d.status === "pending" ? formatDateTime(d.next_attempt_at) : "—"}</td>
-                  <td className="px-3 py-2 whitespace-nowrap">{formatDateTime(d.created_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          caption="Deliveries to this endpoint"
+          headClassName="text-xs tracking-wide text-slate-600 uppercase"
+          columns={[
+            "Event",
+            "Status",
+            "Attempts",
+            "Last response",
+            "Next attempt",
+            "Queued",
+          ]}
+        >
+          {data.map((d) => (
+            <tr key={d.id} data-delivery-id={d.id} data-status={d.status}>
+              <td className="px-3 py-2">
+                <code className="text-xs">{d.event}</code>
+                {d.provider ? <span className="block text-xs text-slate-500">{d.provider}</span> : null}
+              </td>
+              <td className="px-3 py-2">
+                <Badge tone={STATUS_TONE[d.status]}>{d.status}</Badge>
+              </td>
+              <td className="px-3 py-2">{d.attempts}</td>
+              <td className="px-3 py-2">
+                {d.last_response_code ?? "—"}
+                {d.last_error ? <span className="block max-w-xs text-xs text-slate-600">{d.last_error}</span> : null}
+              </td>
+              <td className="px-3 py-2 whitespace-nowrap">{d.status === "pending" ? formatDateTime(d.next_attempt_at) : "—"}</td>
+              <td className="px-3 py-2 whitespace-nowrap">{formatDateTime(d.created_at)}</td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </div>
   );
