@@ -1,4 +1,5 @@
 import Link from "next/link";
+import type { ReactNode } from "react";
 import { redirect } from "next/navigation";
 import { listMyOrganizations } from "@/lib/auth/org-accounts";
 import { getSessionActor } from "@/lib/auth/session";
@@ -55,10 +56,7 @@ export default async function Home() {
           </div>
         </section>
 
-        <section aria-labelledby="how" className="mt-14">
-          <h2 id="how" className="text-xl font-semibold">
-            How a credential is handled
-          </h2>
+        <TitledSection id="how" title="How a credential is handled">
           <ol className="mt-4 grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
             {STEPS.map((s, i) => (
               <li key={s.title}>
@@ -72,12 +70,9 @@ export default async function Home() {
               </li>
             ))}
           </ol>
-        </section>
+        </TitledSection>
 
-        <section aria-labelledby="providers" className="mt-14">
-          <h2 id="providers" className="text-xl font-semibold">
-            Supported providers
-          </h2>
+        <TitledSection id="providers" title="Supported providers">
           <div className="mt-4 grid gap-6 md:grid-cols-3">
             {(Object.keys(categories) as Array<keyof typeof categories>).map((c) => (
               <div key={c}>
@@ -95,12 +90,9 @@ export default async function Home() {
               </div>
             ))}
           </div>
-        </section>
+        </TitledSection>
 
-        <section aria-labelledby="api" className="mt-14 max-w-3xl">
-          <h2 id="api" className="text-xl font-semibold">
-            Scripts and pipelines
-          </h2>
+        <TitledSection id="api" title="Scripts and pipelines" className="max-w-3xl">
           <p className="mt-2 text-slate-700">
             Everything in the UI is also a REST API with org API keys (create them under Settings → API keys, or with{" "}
             <code className="rounded bg-slate-100 px-1 py-0.5 text-sm break-all">KEY=$(npm run --silent cli -- orgs create acme --json | jq -r .api_key)</code>). The contract is in{" "}
@@ -113,8 +105,20 @@ export default async function Home() {
             </a>
             .
           </p>
-        </section>
+        </TitledSection>
       </main>
     </>
+  );
+}
+
+/** A section of the landing page under its heading (the heading names the section for assistive tech). */
+function TitledSection({ id, title, className, children }: { id: string; title: string; className?: string; children: ReactNode }) {
+  return (
+    <section aria-labelledby={id} className={className ? `mt-14 ${className}` : "mt-14"}>
+      <h2 id={id} className="text-xl font-semibold">
+        {title}
+      </h2>
+      {children}
+    </section>
   );
 }
