@@ -1,7 +1,7 @@
 import "server-only";
 import type { Pool } from "pg";
 import { schemaOnFirstUse } from "./pg-pool";
-import { apiKeysTableSql, lastUseIsStale, newApiKeyMaterial, newExternalId, parseApiKey, secretMatches, type ApiKeyRecord, type ApiKeyRole, type AuthStore, type OrgRecord, type VerifiedApiKey } from "./auth-store";
+import { apiKeyRecordFromRow, apiKeysTableSql, lastUseIsStale, newApiKeyMaterial, newExternalId, orgRecordFromRow, parseApiKey, secretMatches, type ApiKeyRecord, type ApiKeyRole, type ApiKeyTableRow, type AuthStore, type OrgRecord, type OrgTableRow, type VerifiedApiKey } from "./auth-store";
 
 // The same tables as SqliteAuthStore's. Times are TIMESTAMPTZ (microsecond precision, so the
 // millisecond ISO strings the store is given come back unchanged).
@@ -129,39 +129,9 @@ export class PostgresAuthStore implements AuthStore {
   }
 }
 
-interface OrgRow {
-  slug: string;
-  name: string;
-  external_id: string;
-  created_at: Date;
-}
-
-interface KeyRow {
-  id: string;
-  org: string;
-  role: ApiKeyRole;
-  label: string | null;
-  created_at: Date;
-  last_used_at: Date | null;
-  revoked_at: Date | null;
-  created_by: string | null;
-}
-
-const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
-
-function toOrgRecord(r: OrgRow): OrgRecord {
-  return { slug: r.slug, name: r.name, externalId: r.external_id, createdAt: r.created_at.toISOString() };
-}
-
-function toKeyRecord(r: KeyRow): ApiKeyRecord {
-  return {
-    id: r.id,
-    org: r.org,
-    role: r.role,
-    label: r.label,
-    createdAt: r.created_at.toISOString(),
-    lastUsedAt: iso(r.last_used_at),
-    revokedAt: iso(r.revoked_at),
-    createdBy: r.created_by,
-  };
-}
+// TIMESTAMPTZ columns arrive as Date.
+type OrgRow = OrgTableRow<Date>;
+type KeyRow = ApiKeyTableRow<Date>;
+const iso = (d: Date): string => d.toISOString();
+const toOrgRecord = (r: OrgRow): OrgRecord => orgRecordFromRow(r, iso);
+const toKeyRecord = (r: KeyRow): ApiKeyRecord => apiKeyRecordFromRow(r, iso);

@@ -1,7 +1,7 @@
 import "server-only";
 import type Database from "better-sqlite3";
 import { SqliteFileStore } from "../storage/sqlite-file";
-import { apiKeysTableSql, lastUseIsStale, newApiKeyMaterial, newExternalId, parseApiKey, secretMatches, type ApiKeyRecord, type ApiKeyRole, type AuthStore, type OrgRecord, type VerifiedApiKey } from "./auth-store";
+import { apiKeyRecordFromRow, apiKeysTableSql, lastUseIsStale, newApiKeyMaterial, newExternalId, orgRecordFromRow, parseApiKey, secretMatches, type ApiKeyRecord, type ApiKeyRole, type ApiKeyTableRow, type AuthStore, type OrgRecord, type OrgTableRow, type VerifiedApiKey } from "./auth-store";
 
 /**
  * AuthStore in SQLite (DATA_DIR/auth.sqlite, the default; Better Auth's tables share the file).
@@ -98,40 +98,12 @@ export class SqliteAuthStore extends SqliteFileStore implements AuthStore {
   }
 }
 
-interface OrgRow {
-  slug: string;
-  name: string;
-  external_id: string;
-  created_at: string;
-}
-
-interface KeyRow {
-  id: string;
-  org: string;
-  role: ApiKeyRole;
-  label: string | null;
-  created_at: string;
-  last_used_at: string | null;
-  revoked_at: string | null;
-  created_by: string | null;
-}
-
-function toOrgRecord(r: OrgRow): OrgRecord {
-  return { slug: r.slug, name: r.name, externalId: r.external_id, createdAt: r.created_at };
-}
-
-function toKeyRecord(r: KeyRow): ApiKeyRecord {
-  return {
-    id: r.id,
-    org: r.org,
-    role: r.role,
-    label: r.label,
-    createdAt: r.created_at,
-    lastUsedAt: r.last_used_at,
-    revokedAt: r.revoked_at,
-    createdBy: r.created_by,
-  };
-}
+// Times are stored as ISO 8601 text already.
+type OrgRow = OrgTableRow<string>;
+type KeyRow = ApiKeyTableRow<string>;
+const text = (t: string): string => t;
+const toOrgRecord = (r: OrgRow): OrgRecord => orgRecordFromRow(r, text);
+const toKeyRecord = (r: KeyRow): ApiKeyRecord => apiKeyRecordFromRow(r, text);
 
 /** Who created a key (files made before it was recorded get the column, empty: such keys count as the CLI's). */
 function addCreatedByColumn(db: Database.Database): void {

@@ -44,6 +44,44 @@ export interface ApiKeyRecord {
   createdBy: string | null;
 }
 
+/** A row of `orgs` as a driver returns it: `T` is its time type (a Date from pg, ISO text from SQLite). */
+export interface OrgTableRow<T> {
+  slug: string;
+  name: string;
+  external_id: string;
+  created_at: T;
+}
+
+/** A row of `org_api_keys` as a driver returns it (times as in OrgTableRow). */
+export interface ApiKeyTableRow<T> {
+  id: string;
+  org: string;
+  role: ApiKeyRole;
+  label: string | null;
+  created_at: T;
+  last_used_at: T | null;
+  revoked_at: T | null;
+  created_by: string | null;
+}
+
+/** The one row decoding for both stores; `time` turns the driver's time into ISO 8601 text. */
+export function orgRecordFromRow<T>(r: OrgTableRow<T>, time: (t: T) => string): OrgRecord {
+  return { slug: r.slug, name: r.name, externalId: r.external_id, createdAt: time(r.created_at) };
+}
+
+export function apiKeyRecordFromRow<T>(r: ApiKeyTableRow<T>, time: (t: T) => string): ApiKeyRecord {
+  return {
+    id: r.id,
+    org: r.org,
+    role: r.role,
+    label: r.label,
+    createdAt: time(r.created_at),
+    lastUsedAt: r.last_used_at === null ? null : time(r.last_used_at),
+    revokedAt: r.revoked_at === null ? null : time(r.revoked_at),
+    createdBy: r.created_by,
+  };
+}
+
 export interface VerifiedApiKey {
   org: string;
   role: ApiKeyRole;
