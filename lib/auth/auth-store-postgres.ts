@@ -1,6 +1,6 @@
 import "server-only";
 import type { Pool } from "pg";
-import { schemaOnFirstUse } from "./pg-pool";
+import { PostgresStore } from "./pg-pool";
 import { apiKeyRecordFromRow, apiKeysTableSql, lastUseIsStale, newApiKeyMaterial, newExternalId, orgRecordFromRow, parseApiKey, secretMatches, type ApiKeyRecord, type ApiKeyRole, type ApiKeyTableRow, type AuthStore, type OrgRecord, type OrgTableRow, type VerifiedApiKey } from "./auth-store";
 
 // The same tables as SqliteAuthStore's. Times are TIMESTAMPTZ (microsecond precision, so the
@@ -33,21 +33,9 @@ const KEY_COLUMNS = "id, org, role, label, created_at, last_used_at, revoked_at,
  * but leaves the pool to its owner. Tables are created on first use (idempotent, and serialized
  * across processes by an advisory lock so two instances starting together do not race).
  */
-export class PostgresAuthStore implements AuthStore {
-  readonly backend = "postgres" as const;
-  private closed = false;
-  private readonly migrated: () => Promise<void>;
-
-  constructor(private readonly pool: Pool) {
-    this.migrated = schemaOnFirstUse(pool, "credential-manager.auth-store.schema", SCHEMA);
-  }
-
-  /** Runs one parameterized statement once the tables exist. */
-  private async query<R extends object>(text: string, values: unknown[] = []): Promise<{ rows: R[]; rowCount: number }> {
-    if (this.closed) throw new Error("The auth store is closed.");
-    await this.migrated();
-    const res = await this.pool.query(text, values);
-    return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+export class PostgresAuthStore extends PostgresStore implements AuthStore {
+  constructor(pool: Pool) {
+    super(pool, "auth store", "credential-manager.auth-store.schema", SCHEMA);
   }
 
   async getOrg(slug: string): Promise<OrgRecord | null> {
@@ -122,10 +110,6 @@ export class PostgresAuthStore implements AuthStore {
 
   async ping(): Promise<void> {
     await this.query("SELECT 1");
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
   }
 }
 

@@ -57,3 +57,36 @@ export function schemaOnFirstUse(pool: Pool, lockName: string, schema: string): 
       throw e;
     }));
 }
+
+/**
+ * What the Postgres stores (auth, webhooks) share: the caller's pool (close() stops the store but
+ * leaves the pool to its owner), tables created on first use by schemaOnFirstUse, and `query`,
+ * which refuses once the store is closed.
+ */
+export abstract class PostgresStore {
+  readonly backend = "postgres" as const;
+  private closed = false;
+  private readonly migrated: () => Promise<void>;
+
+  /** `what` names the store in the closed error ("auth store"); `lockName` and `schema` go to schemaOnFirstUse. */
+  protected constructor(
+    protected readonly pool: Pool,
+    private readonly what: string,
+    lockName: string,
+    schema: string,
+  ) {
+    this.migrated = schemaOnFirstUse(pool, lockName, schema);
+  }
+
+  /** Runs one parameterized statement once the tables exist. */
+  protected async query<R extends object>(text: string, values: unknown[] = []): Promise<{ rows: R[]; rowCount: number }> {
+    if (this.closed) throw new Error(`The ${this.what} is closed.`);
+    await this.migrated();
+    const res = await this.pool.query(text, values);
+    return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

@@ -1,6 +1,6 @@
 import "server-only";
 import type { Pool } from "pg";
-import { schemaOnFirstUse } from "../auth/pg-pool";
+import { PostgresStore } from "../auth/pg-pool";
 import { webhookTablesSql, type AttemptOutcome, type DeliveryRecord, type WebhookEndpointRecord, type WebhookStore } from "./webhook-store";
 import { toDelivery, toEndpoint, type DeliveryRow } from "./webhook-store-sqlite";
 
@@ -13,20 +13,9 @@ const SCHEMA = `
  * WebhookStore in Postgres (AUTH_DATABASE_URL). The pool belongs to the caller (the process-wide
  * sharedAuthPool). Tables are created on first use, serialized across instances by an advisory lock.
  */
-export class PostgresWebhookStore implements WebhookStore {
-  readonly backend = "postgres" as const;
-  private closed = false;
-  private readonly migrated: () => Promise<void>;
-
-  constructor(private readonly pool: Pool) {
-    this.migrated = schemaOnFirstUse(pool, "credential-manager.webhook-store.schema", SCHEMA);
-  }
-
-  private async query<R extends object>(text: string, values: unknown[] = []): Promise<{ rows: R[]; rowCount: number }> {
-    if (this.closed) throw new Error("The webhook store is closed.");
-    await this.migrated();
-    const res = await this.pool.query(text, values);
-    return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+export class PostgresWebhookStore extends PostgresStore implements WebhookStore {
+  constructor(pool: Pool) {
+    super(pool, "webhook store", "credential-manager.webhook-store.schema", SCHEMA);
   }
 
   async createEndpoint(r: WebhookEndpointRecord): Promise<void> {
@@ -101,9 +90,5 @@ export class PostgresWebhookStore implements WebhookStore {
 
   async pruneFinished(before: string): Promise<number> {
     return (await this.query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1", [before])).rowCount;
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
   }
 }
