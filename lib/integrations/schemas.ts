@@ -117,16 +117,24 @@ function fieldSchema(f: FieldDef): z.ZodType<unknown> {
 }
 
 /**
- * Built once per registry entry (keyed by its `fields` array, which every saas_<vendor> shares with
- * the template): setup and the forms parse with the same compiled schema every time.
+ * Schemas are built once per registry entry (keyed by its `fields` or `metadata` array, which every
+ * saas_<vendor> shares with the template): setup and the forms parse with the same compiled schema
+ * every time.
  */
-const credentialSchemas = new WeakMap<readonly FieldDef[], ReturnType<typeof compileCredentialSchema>>();
+function memoizedByKey<K extends object, V>(compile: (key: K) => V): (key: K) => V {
+  const cache = new WeakMap<K, V>();
+  return (key) => {
+    let v = cache.get(key);
+    if (v === undefined) cache.set(key, (v = compile(key)));
+    return v;
+  };
+}
+
+const credentialSchemaOf = memoizedByKey((fields: FieldDef[]) => compileCredentialSchema({ fields }));
 
 /** The credential schema of one provider: strict (unknown fields rejected), trimmed, normalized. */
 export function buildCredentialSchema(provider: Pick<ProviderDef, "fields">) {
-  let s = credentialSchemas.get(provider.fields);
-  if (!s) credentialSchemas.set(provider.fields, (s = compileCredentialSchema(provider)));
-  return s;
+  return credentialSchemaOf(provider.fields);
 }
 
 function compileCredentialSchema(provider: Pick<ProviderDef, "fields">) {
@@ -183,13 +191,11 @@ function metadataValueSchema(m: MetadataKeyDef): z.ZodType<unknown> {
   return item;
 }
 
-const metadataSchemas = new WeakMap<readonly MetadataKeyDef[], ReturnType<typeof compileMetadataSchema>>();
+const metadataSchemaOf = memoizedByKey((metadata: MetadataKeyDef[]) => compileMetadataSchema({ metadata }));
 
 /** Metadata of one provider: label, tags, plus the provider's own keys; unknown keys rejected. Built once per entry. */
 export function buildMetadataSchema(provider: Pick<ProviderDef, "metadata">) {
-  let s = metadataSchemas.get(provider.metadata);
-  if (!s) metadataSchemas.set(provider.metadata, (s = compileMetadataSchema(provider)));
-  return s;
+  return metadataSchemaOf(provider.metadata);
 }
 
 function compileMetadataSchema(provider: Pick<ProviderDef, "metadata">) {
