@@ -1,14 +1,9 @@
-import { redirect } from "next/navigation";
-import { getSessionActor } from "@/lib/auth/session";
-import { safeNext } from "@/lib/http/safe-next";
 import { AuthForm } from "../../_components/auth/auth-form";
+import { signedOutPage } from "../signed-out-page";
 
 export const metadata = { title: "Create an account" };
 
 export default async function Page({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
-  const sp = await searchParams;
-  const next = safeNext(sp.next, undefined);
-  if (await getSessionActor()) redirect(next ?? "/");
-  const email = typeof sp.email === "string" ? sp.email.slice(0, 254) : undefined;
+  const { next, email } = await signedOutPage(searchParams);
   return <AuthForm mode="sign-up" next={next} email={email} />;
 }

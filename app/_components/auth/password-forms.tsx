@@ -4,7 +4,7 @@ import Link from "next/link";
 import { useActionState } from "react";
 import type { FormState } from "@/actions/auth";
 import { requestPasswordResetAction, resendVerificationAction, resetPasswordAction } from "@/actions/auth";
-import { Alert } from "../ui/alert";
+import { Alert, FormMessages } from "../ui/alert";
 import { Button } from "../ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../ui/card";
 import { Field } from "../ui/field";
@@ -26,10 +26,7 @@ export function RequestResetForm() {
           <Field id="email" label="Email" required error={f.email}>
             {(a) => <Input {...a} name="email" type="email" autoComplete="email" defaultValue={state?.values?.email ?? ""} required />}
           </Field>
-          <div aria-live="polite">
-            {state?.error ? <Alert tone="error">{state.error}</Alert> : null}
-            {state?.notice ? <Alert tone="success">{state.notice}</Alert> : null}
-          </div>
+          <FormMessages state={state} />
           <Button type="submit" className="w-full" disabled={pending}>
             {pending ? "Please wait…" : "Send the link"}
           </Button>
@@ -75,10 +72,7 @@ export function ResendVerification() {
   const [state, action, pending] = useActionState<FormState, FormData>(() => resendVerificationAction(), null);
   return (
     <form action={action} className="space-y-3">
-      <div aria-live="polite">
-        {state?.error ? <Alert tone="error">{state.error}</Alert> : null}
-        {state?.notice ? <Alert tone="success">{state.notice}</Alert> : null}
-      </div>
+      <FormMessages state={state} />
       <Button type="submit" variant="outline" disabled={pending}>
         {pending ? "Sending…" : "Send the confirmation link again"}
       </Button>

@@ -25,3 +25,13 @@ export function Alert({
     </div>
   );
 }
+
+/** A form's polite live region: what the server answered, its refusal (error) or its notice. */
+export function FormMessages({ state }: { state: { error?: string; notice?: string } | null | undefined }) {
+  return (
+    <div aria-live="polite">
+      {state?.error ? <Alert tone="error">{state.error}</Alert> : null}
+      {state?.notice ? <Alert tone="success">{state.notice}</Alert> : null}
+    </div>
+  );
+}

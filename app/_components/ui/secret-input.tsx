@@ -18,6 +18,9 @@ function Toggle({ shown, onToggle, controls }: { shown: boolean; onToggle: () =>
   );
 }
 
+/** What both secret fields carry: no autofill and no spellcheck of the secret, and a data-secret mark. */
+const SECRET_FIELD = { autoComplete: "off", spellCheck: false, "data-secret": "true" } as const;
+
 /** A password input with show/hide. Never pre-filled: secrets do not come back from the server. */
 export function SecretInput({ className, ref, ...props }: InputHTMLAttributes<HTMLInputElement> & { ref?: Ref<HTMLInputElement> }) {
   const [shown, setShown] = useState(false);
@@ -26,9 +29,7 @@ export function SecretInput({ className, ref, ...props }: InputHTMLAttributes<HT
       <Input
         ref={ref}
         type={shown ? "text" : "password"}
-        autoComplete="off"
-        spellCheck={false}
-        data-secret="true"
+        {...SECRET_FIELD}
         className={cn("font-mono", className)}
         {...props}
       />
@@ -44,9 +45,7 @@ export function SecretTextarea({ className, ref, ...props }: TextareaHTMLAttribu
     <div className="space-y-1">
       <Textarea
         ref={ref}
-        autoComplete="off"
-        spellCheck={false}
-        data-secret="true"
+        {...SECRET_FIELD}
         className={cn(shown ? undefined : "mask-secret", className)}
         {...props}
       />
