@@ -149,6 +149,31 @@ async function probeBedrock(ctx: ConnectionTestContext, credentials: AwsCredenti
   });
 }
 
+/**
+ * One AssumeRole of `roleArn` with the org's external ID (when set), within the context's deadline,
+ * for the connection test and the pipelines alike. The client has no `credentials`: the SDK's
+ * default provider chain supplies the platform's own identity.
+ * https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
+ */
+async function assumeRole(ctx: ConnectionTestContext, config: ReturnType<typeof clientConfig>, roleArn: string, sessionName: string, durationSeconds: number) {
+  const client = new STSClient(config);
+  try {
+    return await withDeadline(ctx, (abortSignal) =>
+      client.send(
+        new AssumeRoleCommand({
+          RoleArn: roleArn,
+          RoleSessionName: sessionName,
+          DurationSeconds: durationSeconds,
+          ...(ctx.externalId ? { ExternalId: ctx.externalId } : {}),
+        }),
+        { abortSignal },
+      ),
+    );
+  } finally {
+    client.destroy();
+  }
+}
+
 export const testAwsAssumeRole: ConnectionTest = async (ctx) => {
   const bedrock = isBedrock(ctx);
   const secondCheck = bedrock ? "list_models" : "read_costs";
@@ -172,20 +197,8 @@ export const testAwsAssumeRole: ConnectionTest = async (ctx) => {
   let credentials: AwsCredentials | null = null;
   let account: ConnectionTestResult["account"] = null;
   const authenticate = await timedCheck("authenticate", async () => {
-    // No `credentials`: the SDK's default provider chain supplies the platform's own identity.
-    const client = new STSClient(clientConfig(ctx, sts.endpoint, sts.region));
     try {
-      const out = await withDeadline(ctx, (abortSignal) =>
-        client.send(
-          new AssumeRoleCommand({
-            RoleArn: roleArn,
-            RoleSessionName: roleSessionName(ctx.org),
-            DurationSeconds: 900,
-            ...(ctx.externalId ? { ExternalId: ctx.externalId } : {}),
-          }),
-          { abortSignal },
-        ),
-      );
+      const out = await assumeRole(ctx, clientConfig(ctx, sts.endpoint, sts.region), roleArn, roleSessionName(ctx.org), 900);
       const c = out.Credentials;
       if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken) {
         return classifyAwsError(ctx, "assume_role", sts.endpoint, { $metadata: { httpStatusCode: 200 } });
@@ -195,8 +208,6 @@ export const testAwsAssumeRole: ConnectionTest = async (ctx) => {
       return { outcome: "ok" };
     } catch (err) {
       return classifyAwsError(ctx, "assume_role", sts.endpoint, err, { roleArn });
-    } finally {
-      client.destroy();
     }
   });
 
@@ -256,33 +267,18 @@ export const authenticateAwsRole: PipelineAuthenticator = async (ctx) => {
   const parsed = parseRoleArn(roleArn);
   if (!parsed) throw new Error("not an IAM role ARN");
   const sts = stsTarget(ctx, parsed.partition);
-  // No `credentials`: the platform's own identity from the SDK's default chain, as in the test.
-  const client = new STSClient(pipelineClientConfig(ctx, sts.endpoint, sts.region));
-  try {
-    const out = await withDeadline(ctx, (abortSignal) =>
-      client.send(
-        new AssumeRoleCommand({
-          RoleArn: roleArn,
-          // Distinct from the connection test's session name, so the customer's CloudTrail tells them apart.
-          RoleSessionName: `finops-pipeline-${ctx.org}`.replace(/[^\w+=,.@-]/g, "-").slice(0, 64),
-          ...(ctx.externalId ? { ExternalId: ctx.externalId } : {}),
-          DurationSeconds: 3600,
-        }),
-        { abortSignal },
-      ),
-    );
-    const c = out.Credentials;
-    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error("AssumeRole returned no credentials");
-    return {
-      kind: "aws",
-      provider: ctx.provider,
-      credentials: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken },
-      region: credentialString(ctx, "region") ?? sts.region,
-      expires_at: c.Expiration.toISOString(),
-    };
-  } finally {
-    client.destroy();
-  }
+  // Distinct from the connection test's session name, so the customer's CloudTrail tells them apart.
+  const sessionName = `finops-pipeline-${ctx.org}`.replace(/[^\w+=,.@-]/g, "-").slice(0, 64);
+  const out = await assumeRole(ctx, pipelineClientConfig(ctx, sts.endpoint, sts.region), roleArn, sessionName, 3600);
+  const c = out.Credentials;
+  if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error("AssumeRole returned no credentials");
+  return {
+    kind: "aws",
+    provider: ctx.provider,
+    credentials: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken },
+    region: credentialString(ctx, "region") ?? sts.region,
+    expires_at: c.Expiration.toISOString(),
+  };
 };
 
 // ---------------------------------------------------------------------------------------------
