@@ -2,11 +2,11 @@ import "server-only";
 
 import { BedrockClient, ListFoundationModelsCommand } from "@aws-sdk/client-bedrock";
 import { CostExplorerClient, GetCostAndUsageCommand } from "@aws-sdk/client-cost-explorer";
-import { AssumeRoleCommand, GetCallerIdentityCommand, GetSessionTokenCommand, STSClient } from "@aws-sdk/client-sts";
+import { AssumeRoleCommand, GetCallerIdentityCommand, GetSessionTokenCommand, STSClient, type Credentials as StsCredentials } from "@aws-sdk/client-sts";
 
 import { combineChecks, credentialString, NOT_RUN_AFTER_AUTH, skippedCheck, timedCheck, toCheck } from "../http";
 import type { ResolvedProvider } from "../../registry-schema";
-import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuthenticator, SetupInfoBuilder } from "../types";
+import type { CheckResult, ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuth, PipelineAuthenticator, SetupInfoBuilder } from "../types";
 
 import { type AwsCredentials, accessKeyRegion, accountOfArn, awsKeyKind, ceTarget, clientConfig, parseRoleArn, regionOfHost, roleSessionName, stsTarget, withDeadline } from "./sts";
 import { classifyAwsError } from "./errors";
@@ -223,6 +223,18 @@ export const testAwsAssumeRole: ConnectionTest = async (ctx) => {
 // ---------------------------------------------------------------------------------------------
 // For pipelines: the same STS endpoint and signing region as the connection test.
 
+/** STS's temporary credentials as a pipeline's answer; `op` names the STS call when it returned none. */
+function stsAccess(ctx: ConnectionTestContext, op: string, c: StsCredentials | undefined, region: string): PipelineAuth {
+  if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error(`${op} returned no credentials`);
+  return {
+    kind: "aws",
+    provider: ctx.provider,
+    credentials: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken },
+    region,
+    expires_at: c.Expiration.toISOString(),
+  };
+}
+
 /** Pipelines get one retry; the rest of the client (endpoint, region, timeouts) is the test's. */
 function pipelineClientConfig(ctx: ConnectionTestContext, endpoint: string, region: string, credentials?: AwsCredentials) {
   return { ...clientConfig(ctx, endpoint, region, credentials), maxAttempts: 2 };
@@ -247,15 +259,7 @@ export const authenticateAwsKeys: PipelineAuthenticator = async (ctx) => {
   try {
     // One hour: 900 s is the minimum, 43,200 s the default.
     const out = await withDeadline(ctx, (abortSignal) => client.send(new GetSessionTokenCommand({ DurationSeconds: 3600 }), { abortSignal }));
-    const c = out.Credentials;
-    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error("GetSessionToken returned no credentials");
-    return {
-      kind: "aws",
-      provider: ctx.provider,
-      credentials: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken },
-      region,
-      expires_at: c.Expiration.toISOString(),
-    };
+    return stsAccess(ctx, "GetSessionToken", out.Credentials, region);
   } finally {
     client.destroy();
   }
@@ -270,15 +274,7 @@ export const authenticateAwsRole: PipelineAuthenticator = async (ctx) => {
   // Distinct from the connection test's session name, so the customer's CloudTrail tells them apart.
   const sessionName = `finops-pipeline-${ctx.org}`.replace(/[^\w+=,.@-]/g, "-").slice(0, 64);
   const out = await assumeRole(ctx, pipelineClientConfig(ctx, sts.endpoint, sts.region), roleArn, sessionName, 3600);
-  const c = out.Credentials;
-  if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error("AssumeRole returned no credentials");
-  return {
-    kind: "aws",
-    provider: ctx.provider,
-    credentials: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken },
-    region: credentialString(ctx, "region") ?? sts.region,
-    expires_at: c.Expiration.toISOString(),
-  };
+  return stsAccess(ctx, "AssumeRole", out.Credentials, credentialString(ctx, "region") ?? sts.region);
 };
 
 // ---------------------------------------------------------------------------------------------
