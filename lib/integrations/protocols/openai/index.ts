@@ -142,12 +142,15 @@ function costsUrl(ctx: ConnectionTestContext, base: string): string {
   return joinUrl(base, `/v1/organization/costs?start_time=${startTime}&limit=1`);
 }
 
-async function testAdminKey(
+/** The test of one kind of key: its checks and, when known, the account. */
+type KeyTest = (
   ctx: ConnectionTestContext,
   base: string,
   headers: Record<string, string>,
   organizationId: string | null,
-): Promise<{ checks: CheckResult[]; account: ConnectionTestResult["account"] }> {
+) => Promise<{ checks: CheckResult[]; account: ConnectionTestResult["account"] }>;
+
+const testAdminKey: KeyTest = async (ctx, base, headers, organizationId) => {
   const url = costsUrl(ctx, base);
   const { value: reply, duration_ms } = await timed(() => fetchWithTimeout(ctx, url, { headers }));
 
@@ -185,14 +188,9 @@ async function testAdminKey(
     };
   }
   return authFailed(classifyHttpStatus(ctx, reply, err.code ?? err.type) ?? unexpectedStatus(ctx, reply, url, err.code));
-}
+};
 
-async function testOtherKey(
-  ctx: ConnectionTestContext,
-  base: string,
-  headers: Record<string, string>,
-  organizationId: string | null,
-): Promise<{ checks: CheckResult[]; account: ConnectionTestResult["account"] }> {
+const testOtherKey: KeyTest = async (ctx, base, headers, organizationId) => {
   const authenticate = await timedCheck("authenticate", async () => {
     const url = joinUrl(base, "/v1/models");
     const reply = await fetchWithTimeout(ctx, url, { headers });
@@ -236,7 +234,7 @@ async function testOtherKey(
     return classifyHttpStatus(ctx, reply, err.code ?? err.type) ?? unexpectedStatus(ctx, reply, url, err.code);
   });
   return { checks: [authenticate, readCosts], account };
-}
+};
 
 export const testOpenAI: ConnectionTest = async (ctx) => {
   const apiKey = credentialString(ctx, "api_key");
