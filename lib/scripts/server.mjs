@@ -22,6 +22,36 @@ const app = next({ dev: false, dir, port, hostname: hostname ?? "localhost" });
 await app.prepare();
 const handle = app.getRequestHandler();
 
+// Next prints the errors it catches itself (an unknown server-action id, an undecodable action
+// payload, a render error) with console.error / console.warn, message first, and a message can
+// quote input: `The Server Reference ID did not match the expected format. Received "<the
+// Next-Action header>"` (tests/security/log-leaks.test.ts). Our own code logs through lib/log.ts;
+// from here on, whatever else reaches these two is written as one JSON line with each Error
+// argument's class name and `at …` stack frames only, as unexpectedErrorFields in lib/log.ts does,
+// and no text argument (docs/security.md, "Defaults"). Startup messages above are left as they are.
+const print = console.error.bind(console);
+const NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+function framesOf(err) {
+  const stack = typeof err.stack === "string" ? err.stack : "";
+  const messageLines = typeof err.message === "string" ? err.message.split("\n").length : 1;
+  return stack.split("\n").slice(messageLines).filter((l) => /^\s+at \S/.test(l)).slice(0, 8).map((l) => l.slice(0, 300)).join("\n");
+}
+for (const [method, level] of [["error", 50], ["warn", 40]]) {
+  console[method] = (...args) => {
+    // Duck-typed: an error made in another realm (a vm context) is not `instanceof Error` here.
+    const first = args.find((a) => a !== null && typeof a === "object" && typeof a.stack === "string");
+    print(
+      JSON.stringify({
+        level,
+        time: new Date().toISOString(),
+        msg: `console.${method} from the framework (text arguments withheld: they can quote input)`,
+        args: args.length,
+        ...(first ? { err_name: typeof first.name === "string" && NAME.test(first.name) ? first.name : "Error", stack: framesOf(first) } : {}),
+      }),
+    );
+  };
+}
+
 const server = http.createServer((req, res) => {
   // A router-state header Next cannot parse is a 500 inside Next, and proxy.ts never sees it.
   const routerState = req.headers["next-router-state-tree"];
@@ -34,13 +64,13 @@ const server = http.createServer((req, res) => {
   delete req.headers[CLIENT_ADDRESS_HEADER];
   req.headers[CLIENT_ADDRESS_HEADER] = req.socket.remoteAddress ?? "";
   handle(req, res).catch((err) => {
-    console.error(JSON.stringify({ level: 50, msg: "unhandled error in the request handler", err_name: err?.name ?? "Error" }));
+    print(JSON.stringify({ level: 50, msg: "unhandled error in the request handler", err_name: err?.name ?? "Error" }));
     if (!res.headersSent) res.statusCode = 500;
     res.end();
   });
 });
 server.listen(port, hostname, () => {
-  console.error(`ready on http://${hostname ?? "localhost"}:${port}`);
+  print(`ready on http://${hostname ?? "localhost"}:${port}`);
 });
 
 for (const sig of ["SIGINT", "SIGTERM"]) {
