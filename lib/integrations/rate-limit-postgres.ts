@@ -48,7 +48,10 @@ export class PostgresRateLimiter implements RateLimiter {
     if (Math.random() < 0.001) this.prune(now).catch(() => {});
     const row = rows[0]!;
     if (row.count <= limit) return 0;
-    return Math.max(1, Math.ceil((Number(row.window_start) + this.windowMs - now) / 1000));
+    // Another instance may have opened the window with a clock a little ahead of ours (or a
+    // concurrent take with a later `now` got there first): the wait never exceeds one window.
+    const start = Math.min(Number(row.window_start), now);
+    return Math.max(1, Math.ceil((start + this.windowMs - now) / 1000));
   }
 
   /** Drops windows that ended long ago (called now and then; rows are tiny). */
