@@ -94,13 +94,23 @@ export function secureCookies(env: Env, origin = publicOrigin(env)): boolean {
   return !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(origin);
 }
 
-/** Mail from Better Auth's callbacks: failures are logged (by name) and never fail the request or reveal an account. */
+/**
+ * Mail from Better Auth's callbacks, sent while the user waits (never queued: the link is a bearer
+ * secret, valid one hour). A failure is logged (by name and code) and thrown as an AppError with a
+ * message for the user. Where it surfaces is Better Auth's choice, and the right one for each:
+ * sign-up and reset requests run the callback through `runInBackgroundOrAwait`, which catches and
+ * logs it (sign-up still succeeds; a reset request answers the same whether the account exists, so
+ * a failed send must not tell), while "send the confirmation link again" throws it back to the
+ * action, which shows the message (node_modules/better-auth/dist/api/routes/email-verification.mjs,
+ * sign-up.mjs, password.mjs).
+ */
 async function sendAccountMail(env: Env, kind: "verify-email" | "reset-password", message: Parameters<typeof sendMail>[1]): Promise<void> {
   try {
     const r = await sendMail(env, message);
     getLogger().info({ mail: kind, transport: r.transport }, "mail sent");
   } catch (e) {
     getLogger().error({ mail: kind, err_name: (e as Error)?.name ?? "Error", err_code: (e as { code?: unknown })?.code }, "mail could not be sent");
+    throw new AppError("internal", "The mail could not be sent: the mail server did not take it. Try again in a few minutes.");
   }
 }
 

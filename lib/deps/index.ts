@@ -19,6 +19,8 @@ import { CredentialCache } from "../integrations/runtime";
 import { createWebhookStore } from "../webhooks/create-webhook-store";
 import { orgAdminEmailsFor } from "../webhooks/admin-emails";
 import type { WebhookStore } from "../webhooks/webhook-store";
+import { createMailQueue } from "../mail/create-mail-queue";
+import type { MailQueue } from "../mail/mail-queue";
 import { createAuditBackend } from "../audit/backend";
 import type { AuditBackend } from "../audit/record-audit";
 import type { RateLimiter } from "../integrations/rate-limiter";
@@ -27,7 +29,7 @@ import type { PostgresCacheInvalidation } from "../integrations/cache-invalidati
 
 /*
  * The composition root: the one place that knows every backend (key service, stores, accounts,
- * audit, webhooks, limiters) and wires them for the configuration in lib/env.ts. The core's use
+ * audit, webhooks, the mail queue, limiters) and wires them for the configuration in lib/env.ts. The core's use
  * cases take `deps` as an argument (tests pass their own, tests/support/core-deps.ts); transports
  * that pass none get the process-wide set from getDeps(). docs/architecture.md, "The ports".
  */
@@ -52,6 +54,8 @@ export interface CoreDeps {
   webhooks: WebhookStore;
   /** Emails of an org's owners and admins, for notification mail. */
   orgAdminEmails: (org: string) => Promise<string[]>;
+  /** The durable queue of notification mail (lib/mail/mail-queue.ts), in the auth database. */
+  mailQueue: MailQueue;
   /** The audit trail (table audit_events in the auth database) and its chain key. */
   audit: AuditBackend;
   /** Per pipeline key: `POST …/access` calls (ACCESS_RATE_LIMIT_PER_MINUTE). */
@@ -93,6 +97,7 @@ export function createDeps(env: Env, overrides: Partial<CoreDeps> = {}): CoreDep
     providerLimiter: overrides.providerLimiter ?? sharedLimiter(env, "provider", 60),
     webhooks: overrides.webhooks ?? createWebhookStore(env),
     orgAdminEmails: overrides.orgAdminEmails ?? orgAdminEmailsFor(env),
+    mailQueue: overrides.mailQueue ?? createMailQueue(env),
     audit: overrides.audit ?? createAuditBackend(env),
     accessLimiter: overrides.accessLimiter ?? sharedLimiter(env, "access", env.ACCESS_RATE_LIMIT_PER_MINUTE),
   };

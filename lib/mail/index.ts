@@ -6,7 +6,10 @@ import nodemailer, { type Transporter } from "nodemailer";
 import type { Env } from "../env";
 
 /**
- * Outgoing mail: invitations, address verification and password reset (docs/security.md, "Mail").
+ * Outgoing mail (docs/security.md, "Mail"): invitations, address verification and password reset,
+ * sent inline while the user waits; and notifications, which lib/webhooks/notify.ts queues and
+ * lib/mail/mail-worker.ts sends through this same function (decision 013,
+ * docs/decisions/013-queue-notifications-not-interactive-mail.md).
  *
  * - `SMTP_URL` set (smtp:// or smtps://, credentials in the URL): sent over SMTP with nodemailer.
  * - unset (the embedded default): each message is written, complete (RFC 5322), to
@@ -72,4 +75,38 @@ export async function sendMail(env: Env, msg: MailMessage): Promise<MailReceipt>
   const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, "-")}-${crypto.randomBytes(6).toString("hex")}.eml`);
   fs.writeFileSync(file, await composeEml(env.MAIL_FROM, msg), { mode: 0o600, flag: "wx" });
   return { transport: "outbox", file };
+}
+
+/** Why a send failed, for the queue and the log: fixed text, a reply code and a step name, never the server's reply text. */
+export interface SendFailure {
+  /** The SMTP reply code, when the server answered. */
+  responseCode: number | null;
+  /** True when trying again cannot help: the server refused this recipient or this message for good. */
+  permanent: boolean;
+  error: string;
+}
+
+/**
+ * Reads what nodemailer attaches to a failed send (`responseCode`, `command`: the SMTP step that
+ * was refused, `code`: ECONNECTION, ETIMEDOUT, EAUTH, EENVELOPE, EMESSAGE…; nodemailer's
+ * lib/errors.ts and smtp-connection). The reply text is dropped: it often quotes the address.
+ *
+ * Permanent only when a 5yz reply refused the recipient (RCPT TO) or the message (DATA): RFC 5321
+ * §4.2.1 (https://www.rfc-editor.org/rfc/rfc5321#section-4.2.1) says a permanent negative reply
+ * means "the SMTP client SHOULD NOT repeat the exact request (in the same sequence)", while a
+ * transient (4yz) one invites the same request later. 503 ("bad sequence of commands") is
+ * about the conversation, not the mail, and nodemailer's own `isPermanentResponseCode` excludes it
+ * too. A 5yz to the greeting, AUTH or MAIL FROM concerns this server's configuration (SMTP_URL
+ * credentials, MAIL_FROM) and every mail alike: those are retried, so mail queued while an
+ * operator fixes the configuration still goes out. No answer at all (refused, reset, timed out)
+ * is transient.
+ */
+export function describeSendFailure(e: unknown): SendFailure {
+  const err = (e ?? {}) as { code?: unknown; responseCode?: unknown; command?: unknown; name?: unknown };
+  const responseCode = typeof err.responseCode === "number" && Number.isInteger(err.responseCode) && err.responseCode >= 200 && err.responseCode < 600 ? err.responseCode : null;
+  const command = typeof err.command === "string" && /^[A-Z][A-Z0-9 -]{1,24}$/.test(err.command) ? err.command : null;
+  const code = typeof err.code === "string" && /^[A-Z0-9_]{2,40}$/.test(err.code) ? err.code : typeof err.name === "string" && /^[A-Za-z]{2,40}$/.test(err.name) ? err.name : "Error";
+  if (responseCode === null) return { responseCode: null, permanent: false, error: `could not send (${code})` };
+  const permanent = responseCode >= 500 && responseCode !== 503 && (command === "RCPT TO" || command === "DATA");
+  return { responseCode, permanent, error: `the SMTP server answered ${responseCode}${command ? ` to ${command}` : ""} (${code})` };
 }

@@ -3,10 +3,10 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { SMTPServer } from "smtp-server";
 import { Webhook } from "standardwebhooks";
 import { FAKE_OPENAI_ADMIN_KEY } from "@/tests/fakes/keys";
 import { startOpenAIFake, type OpenAIFake } from "@/tests/fakes/openai";
+import { startSmtpFake } from "@/tests/fakes/smtp";
 import { adminOf, makeCore, rejectionOf, viewerOf, type TestCore } from "@/tests/support/core-deps";
 import { AppError } from "../errors";
 import { deleteIntegration } from "../integrations/delete-integration";
@@ -16,6 +16,7 @@ import { createWebhook } from "./create-webhook";
 import { deleteWebhook } from "./delete-webhook";
 import { listWebhookDeliveries } from "./list-webhook-deliveries";
 import { listWebhooks } from "./list-webhooks";
+import { MailWorker } from "../mail/mail-worker";
 import { WebhookWorker } from "./worker";
 
 /**
@@ -65,14 +66,12 @@ afterEach(async () => {
 
 const deliverAll = () => new WebhookWorker({ webhooks: core.deps.webhooks, cipher: core.deps.cipher, log: core.deps.log, now: () => Date.now(), allowPrivate: true }).runOnce();
 
-async function waitForOutbox(n: number): Promise<string[]> {
+/** Sends the queued notification mail (lib/mail/mail-worker.ts), as the server's worker does. */
+const mailAll = (c: TestCore = core) => new MailWorker({ queue: c.deps.mailQueue, env: c.deps.env, log: c.deps.log, now: c.deps.now }).runOnce();
+
+function readOutbox(): string[] {
   const dir = path.join(core.dataDir, "outbox");
-  for (let i = 0; i < 100; i++) {
-    const files = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
-    if (files.length >= n) return files.sort().map((f) => fs.readFileSync(path.join(dir, f), "utf8"));
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`expected ${n} mails in the outbox`);
+  return (fs.existsSync(dir) ? fs.readdirSync(dir) : []).sort().map((f) => fs.readFileSync(path.join(dir, f), "utf8"));
 }
 
 describe("integration events → webhooks and mail", () => {
@@ -127,8 +126,11 @@ describe("integration events → webhooks and mail", () => {
     expect(log.deliveries).toHaveLength(6);
     expect(log.deliveries.every((d) => d.status === "delivered" && d.attempts === 1 && d.last_response_code === 200)).toBe(true);
 
-    // Owners and admins were mailed (DATA_DIR/outbox without SMTP_URL): two addresses × six events.
-    const mails = await waitForOutbox(12);
+    // Owners and admins were mailed (queued, then sent to DATA_DIR/outbox without SMTP_URL): two addresses × six events.
+    expect(readOutbox()).toEqual([]);
+    await mailAll();
+    const mails = readOutbox();
+    expect(mails).toHaveLength(12);
     expect(mails.filter((m) => /^To: olivia@example\.com/m.test(m))).toHaveLength(6);
     expect(mails.some((m) => /Subject: \[Credential manager\] openai in acme is now invalid/.test(m))).toBe(true);
     for (const m of mails) {
@@ -223,23 +225,10 @@ describe("integration events → webhooks and mail", () => {
   });
 
   it("with SMTP_URL, owners and admins get the status change by SMTP, with the test's message and no secret", async () => {
-    const messages: Array<{ to: string[]; raw: string }> = [];
-    const smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ["STARTTLS", "AUTH"],
-      logger: false,
-      onData(stream, session, callback) {
-        const chunks: Buffer[] = [];
-        stream.on("data", (c: Buffer) => chunks.push(c));
-        stream.on("end", () => {
-          messages.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString("utf8").replace(/=\r?\n/g, "") });
-          callback();
-        });
-      },
-    });
-    await new Promise<void>((r) => smtp.listen(0, "127.0.0.1", () => r()));
+    const smtp = await startSmtpFake();
+    const messages = smtp.messages;
     const viaSmtp = await makeCore({
-      env: { OPENAI_API_BASE: fake.url, SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`, MAIL_FROM: "cm@example.com" },
+      env: { OPENAI_API_BASE: fake.url, SMTP_URL: smtp.url, MAIL_FROM: "cm@example.com" },
       overrides: { orgAdminEmails: async () => ["olivia@example.com", "adam@example.com"] },
     });
     try {
@@ -251,7 +240,7 @@ describe("integration events → webhooks and mail", () => {
           headers: { "content-type": "application/json" },
         });
       await validateIntegration({ actor: admin, org: ORG, provider: "openai" }, viaSmtp.deps);
-      for (let i = 0; i < 100 && messages.length < 4; i++) await new Promise((r) => setTimeout(r, 50));
+      await mailAll(viaSmtp);
       expect(messages).toHaveLength(4); // created + status_changed, to each of the two
       const changed = messages.filter((m) => /Subject: \[Credential manager\] openai in acme is now invalid/.test(m.raw));
       expect(changed.flatMap((m) => m.to).sort()).toEqual(["adam@example.com", "olivia@example.com"]);
@@ -262,7 +251,7 @@ describe("integration events → webhooks and mail", () => {
     } finally {
       await viaSmtp.deps.webhooks.close();
       await viaSmtp.close();
-      await new Promise<void>((r) => smtp.close(() => r()));
+      await smtp.close();
     }
   });
 

@@ -2,10 +2,11 @@ import "server-only";
 import type { Logger } from "pino";
 import type { Env } from "../env";
 import type { Integration } from "../integrations/schemas";
+import { newMailId, type MailQueue } from "../mail/mail-queue";
 import { newMessageId } from "./signing";
 import type { WebhookEventType } from "./schemas";
 import type { WebhookStore } from "./webhook-store";
-import { kickWebhookWorker } from "./worker-registry";
+import { kickWorker } from "./worker-registry";
 
 /** What the core reports; the payload is built from these fields only (never a credential). */
 export type IntegrationEvent =
@@ -20,8 +21,8 @@ export interface NotifyDeps {
   webhooks: WebhookStore;
   /** Emails of the org's owners and admins (Better Auth members); [] for an org without UI members. */
   orgAdminEmails: (org: string) => Promise<string[]>;
-  /** Sends one mail (SMTP_URL, else the DATA_DIR outbox). */
-  sendMail?: (env: Env, msg: { to: string; subject: string; text: string }) => Promise<unknown>;
+  /** Where the admins' mail is queued (lib/mail/mail-queue.ts; the mail worker sends it); absent: no mail. */
+  mailQueue?: MailQueue;
 }
 
 /**
@@ -48,10 +49,10 @@ export function buildPayload(event: IntegrationEvent, at: string): { org: string
 const ENQUEUE_WAIT_MS = 2_000;
 
 /**
- * Report an integration event: queue one delivery per subscribed endpoint of the org (durable, in
- * the auth database; the worker delivers and retries them), wake this process's worker, and mail
- * the org's owners and admins. Never throws and never waits for a delivery or a mail: a failure
- * here is logged, and the change that caused the event stands.
+ * Report an integration event: queue one delivery per subscribed endpoint of the org and one mail
+ * per owner and admin (durable, in the auth database; the workers send and retry them), and wake
+ * this process's workers. Never throws and never waits for a delivery or a mail, only (at most 2 s)
+ * for the queue inserts: a failure here is logged, and the change that caused the event stands.
  */
 export async function emitIntegrationEvent(deps: NotifyDeps, event: IntegrationEvent): Promise<void> {
   const at = new Date(deps.now()).toISOString();
@@ -67,13 +68,13 @@ export async function emitIntegrationEvent(deps: NotifyDeps, event: IntegrationE
     await deps.webhooks.enqueue(
       endpoints.map((e) => ({ id: newMessageId(), endpointId: e.id, org: payload.org, event: event.type, provider: payload.provider, payload: payload.body, createdAt: at, nextAttemptAt: at })),
     );
-    kickWebhookWorker();
+    kickWorker("webhooks");
   })().catch((e: unknown) => {
     deps.log.error({ err_name: (e as Error)?.name, event: event.type, org: payload.org }, "could not queue webhook deliveries");
   });
-  void mailAdmins(deps, event, payload.org, payload.provider);
+  const mail = queueAdminMail(deps, event, payload.org, payload.provider, at);
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([enqueue, new Promise<void>((r) => (timer = setTimeout(r, ENQUEUE_WAIT_MS)))]);
+  await Promise.race([Promise.all([enqueue, mail]), new Promise<void>((r) => (timer = setTimeout(r, ENQUEUE_WAIT_MS)))]);
   clearTimeout(timer);
 }
 
@@ -108,15 +109,17 @@ export function buildMail(event: IntegrationEvent, org: string, provider: string
   return { subject: `[Credential manager] ${subject}`, text: lines.join("\n") };
 }
 
-async function mailAdmins(deps: NotifyDeps, event: IntegrationEvent, org: string, provider: string): Promise<void> {
-  if (!deps.sendMail) return;
+/** One queued mail per owner and admin of the org (no address in the log: only how many). */
+async function queueAdminMail(deps: NotifyDeps, event: IntegrationEvent, org: string, provider: string, at: string): Promise<void> {
+  if (!deps.mailQueue) return;
   try {
     const to = [...new Set(await deps.orgAdminEmails(org))];
     if (to.length === 0) return;
     const msg = buildMail(event, org, provider, deps.env.BETTER_AUTH_URL);
-    for (const addr of to) await deps.sendMail(deps.env, { to: addr, ...msg });
-    deps.log.info({ event: event.type, org, provider, recipients: to.length }, "notification mailed");
+    await deps.mailQueue.enqueue(to.map((addr) => ({ id: newMailId(), org, event: event.type, to: addr, subject: msg.subject, text: msg.text, createdAt: at })));
+    kickWorker("mail");
+    deps.log.info({ event: event.type, org, provider, recipients: to.length }, "notification mail queued");
   } catch (e) {
-    deps.log.warn({ err_name: (e as Error)?.name, event: event.type, org }, "could not mail the notification");
+    deps.log.error({ err_name: (e as Error)?.name, event: event.type, org }, "could not queue the notification mail");
   }
 }

@@ -1,20 +1,23 @@
 import "server-only";
 
-// The process's delivery worker, if it runs one (the server does; the CLI does not). Kept on
-// globalThis because Next may load this module in several module graphs.
-const KEY = Symbol.for("credential-manager.webhook-worker");
-type G = typeof globalThis & { [KEY]?: { kick(): void } };
+// The process's background delivery workers, if it runs them (the server does; the CLI does not).
+// Kept on globalThis because Next may load this module in several module graphs.
+export type WorkerName = "webhooks" | "mail";
+const KEY = Symbol.for("credential-manager.delivery-workers");
+type G = typeof globalThis & { [KEY]?: Partial<Record<WorkerName, { kick(): void }>> };
 
-export function registerWebhookWorker(w: { kick(): void } | undefined): void {
-  (globalThis as G)[KEY] = w;
+const slots = (): Partial<Record<WorkerName, { kick(): void }>> => ((globalThis as G)[KEY] ??= {});
+
+export function registerWorker(name: WorkerName, w: { kick(): void } | undefined): void {
+  slots()[name] = w;
 }
 
-/** True when this process already runs a worker (Next may call register() from more than one module graph). */
-export function hasWebhookWorker(): boolean {
-  return Boolean((globalThis as G)[KEY]);
+/** True when this process already runs that worker (Next may call register() from more than one module graph). */
+export function hasWorker(name: WorkerName): boolean {
+  return Boolean(slots()[name]);
 }
 
-/** Wake the worker now (new deliveries are due); a no-op in processes without one. */
-export function kickWebhookWorker(): void {
-  (globalThis as G)[KEY]?.kick();
+/** Wake the worker now (new rows are due); a no-op in processes without one. */
+export function kickWorker(name: WorkerName): void {
+  slots()[name]?.kick();
 }

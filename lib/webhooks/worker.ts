@@ -6,7 +6,7 @@ import { attemptDelivery, type DeliverOptions } from "./deliver";
 import { openWebhookSecret } from "./secret-box";
 import type { Resolver } from "./ssrf";
 import type { DeliveryRecord, WebhookStore } from "./webhook-store";
-import { registerWebhookWorker } from "./worker-registry";
+import { QueueWorker } from "./queue-worker";
 
 export interface WorkerDeps {
   webhooks: WebhookStore;
@@ -20,79 +20,18 @@ export interface WorkerDeps {
   ca?: DeliverOptions["ca"];
 }
 
-const LEASE_MS = 60_000;
-const BATCH = 20;
-const POLL_MS = 5_000;
-const KEEP_FINISHED_MS = 30 * 86_400_000;
-
 /**
- * Delivers queued webhook deliveries: claims due rows with a lease (so several instances share
- * the queue and a crashed one's claims come back after a minute), attempts each, and records the
- * outcome: delivered, retried with backoff (lib/webhooks/backoff.ts), or failed for good after 24
- * hours. Runs in the server process only, woken when events are queued and every few seconds for
- * retries; one pass at a time.
+ * Delivers queued webhook deliveries: claims due rows with a one-minute lease, attempts each, and
+ * records the outcome: delivered, retried with backoff (lib/webhooks/backoff.ts), or failed for
+ * good after 24 hours. Runs in the server process only (the loop: lib/webhooks/queue-worker.ts).
+ * Finished deliveries are kept 30 days (the endpoint's delivery log).
  */
-export class WebhookWorker {
-  private running: Promise<void> | null = null;
-  private again = false;
-  private timer: NodeJS.Timeout | null = null;
-  private lastPrune = 0;
-
-  constructor(private readonly deps: WorkerDeps) {}
-
-  /** Deliver everything due now (repeats while a pass finds a full batch). Resolves when the pass ends. */
-  runOnce(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      try {
-        do {
-          this.again = false;
-          const n = await this.pass();
-          if (n >= BATCH) this.again = true;
-        } while (this.again);
-      } catch (e) {
-        this.deps.log.error({ err_name: (e as Error)?.name }, "webhook worker pass failed");
-      } finally {
-        this.running = null;
-      }
-    })();
-    return this.running;
+export class WebhookWorker extends QueueWorker<DeliveryRecord> {
+  constructor(private readonly deps: WorkerDeps) {
+    super("webhooks", { queue: deps.webhooks, log: deps.log, now: deps.now }, { leaseMs: 60_000, batch: 20, keepFinishedMs: 30 * 86_400_000 });
   }
 
-  kick(): void {
-    void this.runOnce();
-  }
-
-  start(): void {
-    if (this.timer) return;
-    registerWebhookWorker(this);
-    this.timer = setInterval(() => this.kick(), POLL_MS);
-    this.timer.unref();
-    this.kick();
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    registerWebhookWorker(undefined);
-  }
-
-  private async pass(): Promise<number> {
-    const d = this.deps;
-    const now = d.now();
-    if (now - this.lastPrune > 3600_000) {
-      this.lastPrune = now;
-      await d.webhooks.pruneFinished(new Date(now - KEEP_FINISHED_MS).toISOString());
-    }
-    const due = await d.webhooks.claimDue(new Date(now).toISOString(), new Date(now + LEASE_MS).toISOString(), BATCH);
-    await Promise.all(due.map((row) => this.deliver(row)));
-    return due.length;
-  }
-
-  private async deliver(row: DeliveryRecord): Promise<void> {
+  protected async deliver(row: DeliveryRecord): Promise<void> {
     const d = this.deps;
     const endpoint = await d.webhooks.getEndpoint(row.org, row.endpointId);
     if (!endpoint) return; // deleted meanwhile: its deliveries went with it

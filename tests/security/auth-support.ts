@@ -9,7 +9,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { SMTPServer } from "smtp-server";
+import { startSmtpFake } from "../fakes/smtp";
 import { actionId, decodeFlight, encodeActionArgs, PASSWORD, uniqueEmail, uniqueSlug } from "./support";
 
 export { PASSWORD, uniqueEmail, uniqueSlug };
@@ -179,42 +179,10 @@ export async function restWithKey(base: string, p: string, key: string): Promise
 
 // ------------------------------------------------------------------ a real SMTP server
 
-export interface CapturedMail {
-  /** Envelope recipients (RCPT TO), lower-cased. */
-  to: string[];
-  from: string;
-  raw: string;
-}
+export { decodeQuotedPrintable, type CapturedMail } from "../fakes/smtp";
 
-/** An SMTP server on 127.0.0.1 that accepts everything (no TLS, no auth) and keeps each message. */
-export async function startSmtpCapture(): Promise<{ url: string; messages: CapturedMail[]; close(): Promise<void> }> {
-  const messages: CapturedMail[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ["STARTTLS", "AUTH"],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
-      stream.on("end", () => {
-        messages.push({
-          to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
-          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
-          raw: decodeQuotedPrintable(Buffer.concat(chunks).toString("utf8")),
-        });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.server.address() as { port: number }).port;
-  return { url: `smtp://127.0.0.1:${port}`, messages, close: () => new Promise((r) => server.close(() => r())) };
-}
-
-/** Soft line breaks and =XX escapes (RFC 2045 §6.7), so links can be found in a message's text. */
-export function decodeQuotedPrintable(s: string): string {
-  return s.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
-}
+/** An SMTP server on 127.0.0.1 that accepts everything (no TLS, no auth) and keeps each message (tests/fakes/smtp.ts). */
+export const startSmtpCapture = () => startSmtpFake();
 
 /** The first link in a message that matches. */
 export function linkIn(raw: string, re: RegExp): string | null {

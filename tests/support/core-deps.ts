@@ -164,6 +164,7 @@ export async function makeCore(
     async close() {
       await raw.store.close();
       await raw.auth.close();
+      await raw.mailQueue.close();
       if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
