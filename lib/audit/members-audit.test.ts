@@ -43,6 +43,14 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
   }
 }
 
+type Person = Awaited<ReturnType<typeof signUp>>;
+const newOrg = (owner: Person, slug: string) => createUserOrganization({ actor: owner.actor, input: { name: `Org ${slug}`, slug }, reqHeaders: owner.headers }, deps);
+const invite = (by: Person, org: string, email: string, role: "admin" | "viewer") => inviteMember({ actor: by.actor, org, input: { email, role }, reqHeaders: by.headers }, deps);
+/** `member` joins `org` by an invitation from `owner`. */
+async function join(owner: Person, org: string, member: Person & { email: string }, role: "admin" | "viewer"): Promise<void> {
+  await acceptInvitation({ actor: member.actor, token: (await invite(owner, org, member.email, role)).token, reqHeaders: member.headers }, deps);
+}
+
 const events = async (org: string): Promise<AuditEvent[]> => (await listAuditEvents({ actor: CLI, org, query: { limit: 500 } }, deps)).events;
 
 beforeAll(async () => {
@@ -100,12 +108,11 @@ describe("member and sign-in events", () => {
     const dan = await signUp("dan@example.com");
     const vic = await signUp("vic@example.com");
     const olga = await signUp("olga@example.com");
-    await createUserOrganization({ actor: dan.actor, input: { name: "Cancel Inc", slug: "cancels" }, reqHeaders: dan.headers }, deps);
-    await createUserOrganization({ actor: olga.actor, input: { name: "Other Inc", slug: "cancels-other" }, reqHeaders: olga.headers }, deps);
-    const asViewer = await inviteMember({ actor: dan.actor, org: "cancels", input: { email: "vic@example.com", role: "viewer" }, reqHeaders: dan.headers }, deps);
-    await acceptInvitation({ actor: vic.actor, token: asViewer.token, reqHeaders: vic.headers }, deps);
-    const inv = await inviteMember({ actor: dan.actor, org: "cancels", input: { email: "carl@example.com", role: "admin" }, reqHeaders: dan.headers }, deps);
-    const elsewhere = await inviteMember({ actor: olga.actor, org: "cancels-other", input: { email: "zed@example.com", role: "admin" }, reqHeaders: olga.headers }, deps);
+    await newOrg(dan, "cancels");
+    await newOrg(olga, "cancels-other");
+    await join(dan, "cancels", { ...vic, email: "vic@example.com" }, "viewer");
+    const inv = await invite(dan, "cancels", "carl@example.com", "admin");
+    const elsewhere = await invite(olga, "cancels-other", "zed@example.com", "admin");
 
     const cancel = (who: { actor: Actor; headers: Headers }, invitationId: string) => codeOf(cancelInvitation({ actor: who.actor, org: "cancels", invitationId, reqHeaders: who.headers }, deps));
     expect(await cancel(vic, inv.id)).toBe("forbidden");
@@ -130,10 +137,9 @@ describe("member and sign-in events", () => {
   it("password.reset: a completed reset is recorded in each org of the account (the account as actor, the client address); a refused token nowhere", async () => {
     const pat = await signUp("pat@example.com");
     const quinn = await signUp("quinn@example.com");
-    await createUserOrganization({ actor: pat.actor, input: { name: "Reset One", slug: "reset-one" }, reqHeaders: pat.headers }, deps);
-    await createUserOrganization({ actor: quinn.actor, input: { name: "Reset Two", slug: "reset-two" }, reqHeaders: quinn.headers }, deps);
-    const inv = await inviteMember({ actor: quinn.actor, org: "reset-two", input: { email: "pat@example.com", role: "viewer" }, reqHeaders: quinn.headers }, deps);
-    await acceptInvitation({ actor: pat.actor, token: inv.token, reqHeaders: pat.headers }, deps);
+    await newOrg(pat, "reset-one");
+    await newOrg(quinn, "reset-two");
+    await join(quinn, "reset-two", { ...pat, email: "pat@example.com" }, "viewer");
 
     const auth = await getReadyAuth(env);
     const before = new Set(fs.readdirSync(outboxDir(env)));
