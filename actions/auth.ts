@@ -6,6 +6,7 @@ import { z } from "zod";
 import { getReadyAuth, withAuthErrors } from "@/lib/auth/accounts";
 import { recordSignIn, requestClientAddress, signInWait, takeMailRequest, takeSignUpAttempt } from "@/lib/auth/attempt-limits";
 import { acceptInvitation, createUserOrganization } from "@/lib/auth/org-accounts";
+import { resetAccountPassword } from "@/lib/auth/reset-password";
 import { getSession, getSessionActor } from "@/lib/auth/session";
 import { getEnv } from "@/lib/env";
 import { issuesToFields } from "@/lib/integrations/schemas";
@@ -136,10 +137,8 @@ export async function resetPasswordAction(_prev: FormState, fd: FormData): Promi
   if (!(fd instanceof FormData)) return NOT_A_FORM;
   const parsed = ResetSchema.safeParse({ token: str(fd, "token"), password: str(fd, "password") });
   if (!parsed.success) return { error: "Check the highlighted fields.", fields: issuesToFields(parsed.error) };
-  const r = await run(async () => {
-    const auth = await getReadyAuth(getEnv());
-    await withAuthErrors(() => auth.api.resetPassword({ body: { newPassword: parsed.data.password, token: parsed.data.token } }));
-  });
+  const clientIp = await clientAddress();
+  const r = await run(() => resetAccountPassword({ token: parsed.data.token, newPassword: parsed.data.password, clientIp }));
   if (!r.ok) {
     return { error: r.error.code === "internal" ? r.error.message : "This reset link is invalid, expired or already used. Ask for a new one." };
   }

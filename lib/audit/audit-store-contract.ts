@@ -99,6 +99,34 @@ export function describeAuditStoreContract(name: string, make: () => Promise<Aud
       }
     });
 
+    it("appendMany chains a batch of one org in order, interleaves with single appends from another store, and refuses a mixed batch", async () => {
+      const other = fx.another();
+      try {
+        const first = await store.append(sampleEvent("acme", 1));
+        const batch = await store.appendMany([2, 3, 4].map((n) => sampleEvent("acme", n)));
+        expect(batch.map((e) => e.seq)).toEqual([2, 3, 4]);
+        expect(batch[0]!.prev_hash).toBe(first.hash);
+        expect(batch[2]!.prev_hash).toBe(batch[1]!.hash);
+        expect(await store.list("acme", { limit: 10 })).toEqual([...batch].reverse().concat(first));
+        expect(await store.getHead("acme")).toMatchObject({ lastSeq: 4, lastHash: batch[2]!.hash });
+        expect(await store.appendMany([])).toEqual([]);
+        await expect(store.appendMany([sampleEvent("acme", 5), sampleEvent("beta", 6)])).rejects.toThrow(/one org/);
+
+        const writes: Array<Promise<unknown>> = [];
+        for (let n = 0; n < 10; n++) {
+          writes.push(other.append(sampleEvent("acme", 10 + n)));
+          writes.push(store.appendMany(Array.from({ length: 5 }, (_, i) => sampleEvent("acme", 100 + n * 5 + i))));
+        }
+        await Promise.all(writes);
+        expect(await verifyOrgChain(store, fx.key, "acme")).toEqual({ org: "acme", ok: true, events: 64, first_broken: null });
+        // A batch larger than one INSERT statement takes (Postgres: 1,000 rows each).
+        await store.appendMany(Array.from({ length: 1200 }, (_, i) => sampleEvent("big", i)));
+        expect(await verifyOrgChain(store, fx.key, "big")).toMatchObject({ ok: true, events: 1200 });
+      } finally {
+        await other.close();
+      }
+    });
+
     it("is append-only: the database refuses UPDATE and DELETE of an event", async () => {
       const e = await store.append(sampleEvent("acme", 1));
       await expect(fx.raw("UPDATE audit_events SET outcome = ? WHERE id = ?", ["forbidden", e.id])).rejects.toThrow(/append-only/);

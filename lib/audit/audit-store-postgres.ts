@@ -1,7 +1,7 @@
 import "server-only";
 import type { Pool, PoolClient } from "pg";
 import { inTransaction, schemaOnFirstUse } from "../auth/pg-pool";
-import { AUDIT_COLUMNS, auditTablesSql, eventToParams, rowToEvent, type AuditListQuery, type AuditRow, type AuditStore } from "./audit-store";
+import { AUDIT_COLUMNS, auditTablesSql, batchOrg, eventToParams, rowToEvent, type AuditListQuery, type AuditRow, type AuditStore } from "./audit-store";
 import { eventHash, newHead, withMac, type ChainedAuditEvent, type ChainHead } from "./chain";
 import type { AuditEvent } from "./events";
 
@@ -26,6 +26,8 @@ const SCHEMA = `
   CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
     FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();
 `;
+
+const INSERT_ROWS = 1000;
 
 type PgRow = Omit<AuditRow, "at" | "seq"> & { at: Date; seq: string | number };
 
@@ -89,14 +91,32 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   async append(event: AuditEvent): Promise<ChainedAuditEvent> {
+    return (await this.appendMany([event]))[0]!;
+  }
+
+  async appendMany(events: readonly AuditEvent[]): Promise<ChainedAuditEvent[]> {
+    if (events.length === 0) return [];
+    const org = batchOrg(events);
     return this.tx(async (c) => {
-      const head = (await this.lockHead(c, event.org, true))!;
-      const seq = head.lastSeq + 1;
-      const hash = eventHash(this.key, seq, head.lastHash, event);
-      const placeholders = Array.from({ length: 17 }, (_, i) => `$${i + 1}`).join(", ");
-      await c.query(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${placeholders})`, eventToParams(event, seq, head.lastHash, hash));
-      await this.writeHead(c, withMac(this.key, { ...head, lastSeq: seq, lastHash: hash }));
-      return { ...event, seq, prev_hash: head.lastHash, hash };
+      let head = (await this.lockHead(c, org, true))!;
+      const out: ChainedAuditEvent[] = [];
+      const params: unknown[] = [];
+      for (const e of events) {
+        const seq = head.lastSeq + 1;
+        const hash = eventHash(this.key, seq, head.lastHash, e);
+        params.push(...eventToParams(e, seq, head.lastHash, hash));
+        out.push({ ...e, seq, prev_hash: head.lastHash, hash });
+        head = { ...head, lastSeq: seq, lastHash: hash };
+      }
+      // Multi-row INSERTs of up to 1,000 rows (17,000 parameters): the Bind message counts a
+      // statement's parameters in an Int16 (https://www.postgresql.org/docs/current/protocol-message-formats.html).
+      for (let start = 0; start < out.length; start += INSERT_ROWS) {
+        const n = Math.min(INSERT_ROWS, out.length - start);
+        const rows = Array.from({ length: n }, (_, r) => `(${Array.from({ length: 17 }, (_, i) => `$${r * 17 + i + 1}`).join(", ")})`);
+        await c.query(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES ${rows.join(", ")}`, params.slice(start * 17, (start + n) * 17));
+      }
+      await this.writeHead(c, withMac(this.key, head));
+      return out;
     });
   }
 

@@ -1,6 +1,6 @@
 import "server-only";
 import { SqliteFileStore } from "../storage/sqlite-file";
-import { AUDIT_COLUMNS, auditTablesSql, eventToParams, rowToEvent, type AuditListQuery, type AuditRow, type AuditStore } from "./audit-store";
+import { AUDIT_COLUMNS, auditTablesSql, batchOrg, eventToParams, rowToEvent, type AuditListQuery, type AuditRow, type AuditStore } from "./audit-store";
 import { eventHash, newHead, withMac, type ChainedAuditEvent, type ChainHead } from "./chain";
 import type { AuditEvent } from "./events";
 
@@ -54,15 +54,26 @@ export class SqliteAuditStore extends SqliteFileStore implements AuditStore {
   }
 
   async append(event: AuditEvent): Promise<ChainedAuditEvent> {
-    const tx = this.db.transaction((e: AuditEvent): ChainedAuditEvent => {
-      const head = this.head(e.org) ?? newHead(this.key, e.org);
-      const seq = head.lastSeq + 1;
-      const hash = eventHash(this.key, seq, head.lastHash, e);
-      this.stmt(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${Array(17).fill("?").join(", ")})`).run(...eventToParams(e, seq, head.lastHash, hash));
-      this.writeHead(withMac(this.key, { ...head, lastSeq: seq, lastHash: hash }));
-      return { ...e, seq, prev_hash: head.lastHash, hash };
+    return (await this.appendMany([event]))[0]!;
+  }
+
+  async appendMany(events: readonly AuditEvent[]): Promise<ChainedAuditEvent[]> {
+    if (events.length === 0) return [];
+    const org = batchOrg(events);
+    const tx = this.db.transaction((): ChainedAuditEvent[] => {
+      let head = this.head(org) ?? newHead(this.key, org);
+      const out: ChainedAuditEvent[] = [];
+      for (const e of events) {
+        const seq = head.lastSeq + 1;
+        const hash = eventHash(this.key, seq, head.lastHash, e);
+        this.stmt(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${Array(17).fill("?").join(", ")})`).run(...eventToParams(e, seq, head.lastHash, hash));
+        out.push({ ...e, seq, prev_hash: head.lastHash, hash });
+        head = { ...head, lastSeq: seq, lastHash: hash };
+      }
+      this.writeHead(withMac(this.key, head));
+      return out;
     });
-    return tx.immediate(event);
+    return tx.immediate();
   }
 
   async list(org: string, q: AuditListQuery): Promise<ChainedAuditEvent[]> {

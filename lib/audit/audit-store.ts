@@ -23,6 +23,11 @@ export interface AuditStore {
    * appends for an org (from any process) serialize and the chain never forks.
    */
   append(event: AuditEvent): Promise<ChainedAuditEvent>;
+  /**
+   * Chains and stores several events of one org, in order, in one such transaction (a batch from
+   * one run, e.g. `kms rotate`): one lock and one commit instead of one per event. All or none.
+   */
+  appendMany(events: readonly AuditEvent[]): Promise<ChainedAuditEvent[]>;
   /** The org's events, newest first (by seq). */
   list(org: string, q: AuditListQuery): Promise<ChainedAuditEvent[]>;
   /** The org's events in chain order with seq > afterSeq (for verification), at most `limit`. */
@@ -117,6 +122,13 @@ export function auditTablesSql(types: { int: "INTEGER" | "BIGINT"; time: "TEXT" 
     mac TEXT NOT NULL
   );
 `;
+}
+
+/** The one org of a batch (appendMany): a batch that mixes orgs is a programming error. */
+export function batchOrg(events: readonly AuditEvent[]): string {
+  const org = events[0]!.org;
+  if (events.some((e) => e.org !== org)) throw new Error("appendMany takes the events of one org");
+  return org;
 }
 
 export function eventToParams(e: AuditEvent, seq: number, prevHash: string, hash: string): unknown[] {

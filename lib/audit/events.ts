@@ -13,13 +13,18 @@ export const AUDIT_ACTIONS = [
   "integration.delete",
   "integration.metadata",
   "integration.access",
+  "credential.rekey",
   "api_key.create",
   "api_key.revoke",
   "member.invite",
   "member.role_change",
   "member.remove",
   "invitation.accept",
+  "invitation.cancel",
+  "webhook.create",
+  "webhook.delete",
   "sign_in.failed",
+  "password.reset",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -48,7 +53,11 @@ export const AuditEventSchema = z.object({
   outcome: z.string(),
   request_id: z.string(),
   client_ip: z.string().nullable(),
-  /** What the action was done to when it is not a credential: an API key id, an invited or changed member's email (and role). */
+  /**
+   * What the action was done to when it is not (only) a credential: an API key id, an invited or
+   * changed member's email (and role), a webhook endpoint id and its URL's origin, the key versions
+   * of a re-encryption.
+   */
   target: z.string().nullable(),
 });
 export type AuditEvent = z.infer<typeof AuditEventSchema>;

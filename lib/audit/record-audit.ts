@@ -137,6 +137,25 @@ export async function recordAuditOrThrow(deps: AuditDeps, input: AuditInput): Pr
 }
 
 /**
+ * Writes several events of one org in one transaction (lib/audit/audit-store.ts, appendMany): for
+ * a run that changes many things at once (`kms rotate`), one commit per batch, not per event. Like
+ * recordAudit, called after the changes; a failure is logged (without the events) and [] returned.
+ */
+export async function recordAuditBatch(deps: AuditDeps, inputs: readonly AuditInput[]): Promise<ChainedAuditEvent[]> {
+  if (inputs.length === 0) return [];
+  const events = inputs.map((input) => buildAuditEvent(deps, input));
+  let stored: ChainedAuditEvent[];
+  try {
+    stored = await deps.audit.store.appendMany(events);
+  } catch (e) {
+    deps.log.error({ org: events[0]!.org, action: events[0]!.action, events: events.length, err_name: (e as Error)?.name ?? "Error" }, "audit events could not be written");
+    return [];
+  }
+  pruneSometimes(deps);
+  return stored;
+}
+
+/**
  * Failures that are not recorded: the caller was not established as a member of the org (so it
  * cannot write into that org's trail), or named nothing real, or was throttled (a flood of 429s
  * would otherwise flood the trail).

@@ -1,7 +1,7 @@
 import "server-only";
 import type { CoreDeps } from "../deps";
-import { getReadyAuth, listUserOrganizations } from "../auth/accounts";
-import { recordAudit } from "./record-audit";
+import { getReadyAuth } from "../auth/accounts";
+import { recordAccountEvent } from "./record-account-event";
 
 /**
  * sign_in.failed: a wrong password for an existing account is recorded in each organization the
@@ -15,18 +15,7 @@ export async function recordFailedSignIn(args: { email: string; requestId?: stri
     const adapter = (await auth.$context).adapter;
     const user = await adapter.findOne<{ id: string; email: string }>({ model: "user", where: [{ field: "email", value: args.email.trim().toLowerCase() }] });
     if (!user) return;
-    for (const o of await listUserOrganizations(deps.env, user.id)) {
-      if (!(await deps.auth.getOrg(o.slug))) continue;
-      await recordAudit(deps, {
-        actor: null,
-        auditActor: { type: "user", id: user.id, email: user.email },
-        org: o.slug,
-        action: "sign_in.failed",
-        outcome: "unauthenticated",
-        request_id: args.requestId,
-        client_ip: args.clientIp && args.clientIp !== "unknown" ? args.clientIp : null,
-      });
-    }
+    await recordAccountEvent(deps, { user, action: "sign_in.failed", outcome: "unauthenticated", requestId: args.requestId, clientIp: args.clientIp });
   } catch (e) {
     deps.log.error({ err_name: (e as Error)?.name ?? "Error" }, "could not record a failed sign-in");
   }

@@ -249,14 +249,24 @@ async function inviteMemberUnaudited(
   return { id: inv.id, token: invitationToken(deps.env, inv.id), email: inv.email, role: inv.role, expiresAt: new Date(inv.expiresAt).toISOString(), mail };
 }
 
+/** Cancel a pending invitation (its link stops working). Audited (invitation.cancel: the invited email and role, never the invitation id, which is the link's secret). */
 export async function cancelInvitation(
   args: { actor: Actor | null; org: string; invitationId: string; reqHeaders: Headers },
   deps: CoreDeps = getDeps(),
+): Promise<void> {
+  return auditedChange(deps, { actor: args.actor, org: args.org, action: "invitation.cancel" }, (note) => cancelInvitationUnaudited(args, deps, note));
+}
+
+async function cancelInvitationUnaudited(
+  args: { actor: Actor | null; org: string; invitationId: string; reqHeaders: Headers },
+  deps: CoreDeps,
+  note: AuditNote,
 ): Promise<void> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
   const inv = await findInvitation(deps.env, args.invitationId);
   const organizationId = await authOrgIdOrThrow(deps, args.org);
   if (!inv || inv.organizationId !== organizationId) throw new AppError("not_found", "That invitation does not exist in this organization.");
+  note.target = `${inv.email} (${inv.role})`;
   const auth = await getReadyAuth(deps.env);
   await withAuthErrors(() => auth.api.cancelInvitation({ body: { invitationId: inv.id }, headers: args.reqHeaders }));
 }

@@ -18,6 +18,6 @@ describe("docs/api.md", () => {
     for (const [p, ops] of Object.entries(doc.paths)) {
       for (const m of Object.keys(ops)) expect(table).toMatch(new RegExp(`\\| ${m.toUpperCase()} \\| \`${p.replace(/[{}?]/g, "\\$&")}`));
     }
-    expect(Object.keys(API_DOC_SECTIONS)).toEqual(["routes", "errors", "providers", "cli"]);
+    expect(Object.keys(API_DOC_SECTIONS)).toEqual(["routes", "errors", "providers", "cli", "audit-actions"]);
   });
 });

@@ -4,12 +4,13 @@ import { getRegistry } from "../integrations/registry";
 import type { Registry } from "../integrations/registry-schema";
 import { buildOpenApiDocument } from "./openapi";
 import { COMMANDS } from "../cli/commands";
+import { AUDIT_ACTIONS, type AuditAction } from "../audit/events";
 import { commandSynopsis, type Command } from "../cli/run";
 
 /**
  * The generated parts of docs/api.md: the route table from the OpenAPI document (GET /openapi.json),
- * the error table from lib/errors.ts, the credential fields from the provider registry, and the CLI
- * commands from lib/cli/commands.ts. Each
+ * the error table from lib/errors.ts, the credential fields from the provider registry, the CLI
+ * commands from lib/cli/commands.ts, and the audit actions from lib/audit/events.ts. Each
  * sits between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`; `npm run docs:api`
  * rewrites them and lib/http/api-doc.test.ts fails when docs/api.md is out of date.
  */
@@ -34,6 +35,32 @@ const ERROR_WHEN: Record<ErrorCode, string> = {
   storage_unavailable: "the credential store is down; nothing was changed",
   provider_timeout: "the provider did not answer within `CONNECTION_TEST_TIMEOUT_MS`",
   internal: "an unexpected failure; the log has the request id, the body says nothing more",
+};
+
+/**
+ * What each audit action records (docs/api.md, "Audit trail"). Typed by AuditAction: a new action
+ * does not compile until it is documented here.
+ */
+const AUDIT_ACTION_WHEN: Record<AuditAction, string> = {
+  "integration.setup": "a provider connected (`fingerprint_after` the new credential's)",
+  "integration.replace": "a credential replaced (`fingerprint_before` → `fingerprint_after`)",
+  "integration.validate": "a stored credential re-tested (by a key, a user, `validate-all` or the scheduler); `outcome` is the connection test's",
+  "integration.delete": "an integration deleted (`fingerprint_before` the deleted credential's)",
+  "integration.metadata": "an integration's metadata changed",
+  "integration.access": "a pipeline key fetched credentials (`POST …/access`)",
+  "credential.rekey":
+    "`kms rotate` re-encrypted a stored credential under the primary key version, or failed to (one event per credential, actor `cli`, one `request_id` per run); `target` the key versions `from → to`. The fingerprint is the same on both sides: it is the plaintext's, and re-encryption does not change the plaintext",
+  "api_key.create": "an org API key created; `target` its id and role (never the key)",
+  "api_key.revoke": "an org API key revoked, by hand or because its creator was removed or demoted; `target` its id",
+  "member.invite": "someone invited; `target` their email and role (never the invitation link)",
+  "member.role_change": "a member's role changed; `target` `email (old → new)`",
+  "member.remove": "a member removed; `target` their email and role",
+  "invitation.accept": "an invitation accepted (or refused: wrong account, expired); `target` the invited email and role",
+  "invitation.cancel": "a pending invitation withdrawn; `target` the invited email and role",
+  "webhook.create": "a webhook endpoint added; `target` its id and the URL's origin only (`wh_… (https://host:port)`, never its path, query or signing secret); a refused URL shows its origin",
+  "webhook.delete": "a webhook endpoint removed; `target` its id and the URL's origin",
+  "sign_in.failed": "a wrong password for a member's account, in each org of the account (actor the account, `client_ip` the attempt's)",
+  "password.reset": "a member's password reset through a mailed link, in each org of the account (actor the account, `client_ip` the reset's)",
 };
 
 type Op = {
@@ -90,11 +117,19 @@ export function renderCli(commands: readonly Command[] = COMMANDS): string {
   return rows.join("\n");
 }
 
+/** The audit actions, in the order of AUDIT_ACTIONS (the Activity page's filter and the API's `action` parameter use the same list). */
+export function renderAuditActions(): string {
+  const rows = ["| `action` | Recorded when |", "|---|---|"];
+  for (const a of AUDIT_ACTIONS) rows.push(`| \`${a}\` | ${cell(AUDIT_ACTION_WHEN[a])} |`);
+  return rows.join("\n");
+}
+
 export const API_DOC_SECTIONS: Record<string, () => string> = {
   routes: () => renderRoutes(),
   errors: renderErrors,
   providers: () => renderProviders(),
   cli: () => renderCli(),
+  "audit-actions": renderAuditActions,
 };
 
 /** The document with every generated section replaced by what the code says today. */

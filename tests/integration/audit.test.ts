@@ -93,6 +93,29 @@ describe("GET /integrations/{org}/audit", () => {
     for (const secret of [K.FAKE_OPENAI_ADMIN_KEY, key.slice(17), viewer.api_key.slice(17)]) expect(r.text).not.toContain(secret);
   });
 
+  it("records webhook endpoints added and removed over REST with the key and the URL's origin only, refusals too", async () => {
+    const { org, key, c } = await newOrg("audit-webhooks");
+    const url = "http://127.0.0.1:9/hooks/cnry-audit-path?token=cnry-audit-query"; // the stack allows loopback receivers
+    const created = await call("POST", `/integrations/${org}/webhooks`, key, { "x-request-id": "audit-webhook-req-01" }, { url, events: ["integration.deleted"] });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    expect((await c.post(`/integrations/${org}/webhooks`, { url: "ftp://127.0.0.1/cnry-audit-ftp", events: ["integration.deleted"] })).status).toBe(400);
+    expect((await c.del(`/integrations/${org}/webhooks/wh_00000000000000ff`)).status).toBe(404);
+    expect((await c.del(`/integrations/${org}/webhooks/${id}`)).status).toBe(204);
+
+    const r = await c.get(`/integrations/${org}/audit?limit=4`);
+    const events = r.body.events as Array<Record<string, any>>;
+    const adminKeyId = key.slice(4, 16);
+    expect(events.map((e) => [e.action, e.outcome, e.actor.id, e.target])).toEqual([
+      ["webhook.delete", "ok", adminKeyId, `${id} (http://127.0.0.1:9)`],
+      ["webhook.delete", "not_found", adminKeyId, "wh_00000000000000ff"],
+      ["webhook.create", "invalid_request", adminKeyId, "(ftp://127.0.0.1)"],
+      ["webhook.create", "ok", adminKeyId, `${id} (http://127.0.0.1:9)`],
+    ]);
+    expect(events[3]).toMatchObject({ request_id: "audit-webhook-req-01", client_ip: "127.0.0.1", provider: null, fingerprint_before: null, fingerprint_after: null });
+    for (const secret of ["cnry-audit", "/hooks", created.body.secret, created.body.secret.slice(6, 30)]) expect(r.text).not.toContain(secret);
+  });
+
   it("pages newest first with next_cursor, filters by provider and action, and names a bad parameter", async () => {
     const { org, c } = await newOrg("audit-page");
     for (let i = 0; i < 5; i++) await cliKey(org, "viewer");

@@ -107,6 +107,21 @@ describe("kms rotate", () => {
     }
     const status = runCli(dataDir, ["kms", "status", "--json"]);
     expect(JSON.parse(status.stdout).versions).toEqual([{ key_version: newVersion, credentials: 1000, primary: true }]);
+    // Audited: one credential.rekey per credential, in batches of 100 per org, so the killed run
+    // lost at most its last unwritten batch; the second run recorded every row it re-encrypted.
+    const rekeys = (await deps.audit.store.list("rot", { limit: 2000, action: "credential.rekey" })).filter((e) => e.outcome === "ok");
+    expect(rekeys.length).toBeGreaterThanOrEqual(1000 - 100);
+    expect(rekeys.length).toBeLessThanOrEqual(1000);
+    const runs = new Map<string, number>();
+    for (const e of rekeys) runs.set(e.request_id, (runs.get(e.request_id) ?? 0) + 1);
+    expect(runs.size).toBeLessThanOrEqual(2); // one request id per run
+    expect([...runs.values()]).toContain(report.rotated);
+    for (const e of rekeys) {
+      expect(e.fingerprint_before).toBe(fingerprints.get(e.provider!));
+      expect(e).toMatchObject({ actor: { type: "cli" }, fingerprint_after: e.fingerprint_before, target: `${oldVersion} → ${newVersion}` });
+    }
+    const verify = runCli(dataDir, ["audit", "verify", "--org", "rot", "--json"]);
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0);
     // The old key can now be retired; a key still in use cannot.
     expect(runCli(dataDir, ["kms", "retire", newVersion]).status).toBe(1);
     expect(runCli(dataDir, ["kms", "retire", oldVersion]).status).toBe(0);

@@ -52,4 +52,25 @@ describe("webhook targets over REST, private targets not allowed", () => {
     const r = await fetch(`${stack.baseUrl}/integrations/${ORG}/webhooks`, { headers: { "x-api-key": key } });
     expect(await r.json()).toEqual({ webhooks: [] });
   });
+
+  it("records each refusal in the audit trail, by the key, with the URL's origin only", async () => {
+    const r = await fetch(`${stack.baseUrl}/integrations/${ORG}/audit?action=webhook.create&limit=500`, { headers: { "x-api-key": key } });
+    const text = await r.text();
+    const events = (JSON.parse(text) as { events: Array<{ outcome: string; target: string | null; actor: { type: string } }> }).events;
+    expect(events.map((e) => e.target).reverse()).toEqual([
+      "(http://hooks.example.com)",
+      "(https://127.0.0.1)",
+      "(https://localhost:8000)",
+      "(https://10.0.0.8)",
+      "(https://192.168.1.20)",
+      "(https://169.254.169.254)",
+      "(https://[fd00:ec2::254])",
+      "(https://100.64.1.1)",
+      "(https://[::ffff:7f00:1])",
+      "(https://[::1])",
+      "(https://metadata.google.internal)",
+    ]);
+    for (const e of events) expect(e).toMatchObject({ outcome: "invalid_request", actor: { type: "api_key" } });
+    expect(text).not.toMatch(/meta-data|computeMetadata/);
+  });
 });

@@ -79,7 +79,7 @@ export default async function ActivityPage({ params, searchParams }: { params: P
         <div>
           <h1 className="text-2xl font-semibold">Activity</h1>
           <p className="mt-1 text-sm text-slate-600">
-            Every change to {ctx.org.name}&apos;s credentials, keys and members, and every credential access, whichever way it came in. Credentials appear only as fingerprints.
+            Every change to {ctx.org.name}&apos;s credentials, keys, members and webhooks, and every credential access, whichever way it came in. Credentials appear only as fingerprints.
           </p>
         </div>
         <a href={`${here}/export${qs({})}`} className={buttonClasses("outline", "sm")} download data-testid="export-csv">
@@ -126,7 +126,7 @@ export default async function ActivityPage({ params, searchParams }: { params: P
         </Alert>
       ) : page.events.length === 0 ? (
         <EmptyState title={filter.provider || filter.action ? "No events match these filters" : "No activity yet"}>
-          Connecting, validating, editing or deleting an integration, creating or revoking an API key, and changing members all show up here.
+          Connecting, validating, editing or deleting an integration, creating or revoking an API key, changing members or invitations, and adding or removing a webhook all show up here.
         </EmptyState>
       ) : (
         <Card>
