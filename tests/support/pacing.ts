@@ -5,10 +5,9 @@
  * same override variables an operator sets.
  */
 import type { ProtocolOptions } from "@/lib/integrations/protocols";
-import type { RateLimiter } from "@/lib/integrations/rate-limiter";
 import type { EndpointEnvVar, ResolvedProvider } from "@/lib/integrations/registry-schema";
 import { resolveProvider } from "@/lib/integrations/registry";
-import { WindowRateLimiter } from "@/lib/rate-limit";
+import { WindowRateLimiter, type RateLimiter } from "@/lib/rate-limit";
 
 export interface PacedRun {
   provider: ResolvedProvider;

@@ -3,7 +3,7 @@ import type { ConnectionTestKind, ResolvedProvider } from "../registry-schema";
 import type { EndpointEnvVar } from "../registry-schema";
 import { AppError } from "../../errors";
 import type { ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuth, Protocol } from "./types";
-import type { RateLimiter } from "../rate-limiter";
+import type { RateLimiter } from "../../rate-limit";
 import { authenticateOpenAI, openAISetupInfo, testOpenAI } from "./openai";
 import { anthropicSetupInfo, authenticateAnthropic, testAnthropic } from "./anthropic";
 import { authenticateGemini, geminiSetupInfo, testGemini } from "./gemini";
