@@ -4,7 +4,8 @@ import { headers } from "next/headers";
 import { redirect } from "next/navigation";
 import { z } from "zod";
 import { getReadyAuth, withAuthErrors } from "@/lib/auth/accounts";
-import { recordSignIn, requestClientAddress, signInWait, takeMailRequest, takeSignUpAttempt } from "@/lib/auth/attempt-limits";
+import type { AttemptLimits } from "@/lib/auth/attempt-limits";
+import { requestClientAddress } from "@/lib/auth/client-address";
 import { acceptInvitation, createUserOrganization } from "@/lib/auth/org-accounts";
 import { resetAccountPassword } from "@/lib/auth/reset-password";
 import { getSession, getSessionActor } from "@/lib/auth/session";
@@ -59,13 +60,27 @@ function inWords(seconds: number): string {
   return seconds < 90 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`;
 }
 
+/**
+ * Runs `fn` on the attempt budgets (lib/auth/attempt-limits.ts, `deps.attempts`) with the clock. A
+ * store that cannot answer (Postgres, with AUTH_DATABASE_URL, down) is an error value like any
+ * other failure of an action, and is logged.
+ */
+function withAttempts<T>(fn: (attempts: AttemptLimits, now: number) => Promise<T>) {
+  return run(async () => {
+    const deps = getDeps();
+    return fn(deps.attempts, deps.now());
+  });
+}
+
 export async function signUpAction(_prev: FormState, fd: FormData): Promise<FormState> {
   if (!(fd instanceof FormData)) return NOT_A_FORM;
   const values = { name: str(fd, "name"), email: str(fd, "email") };
   const parsed = SignUpSchema.safeParse({ ...values, password: str(fd, "password") });
   if (!parsed.success) return { error: "Check the highlighted fields.", fields: issuesToFields(parsed.error), values };
-  const wait = takeSignUpAttempt(await clientAddress());
-  if (wait > 0) return { error: `Too many new accounts from this address; try again in ${inWords(wait)}.`, values };
+  const client = await clientAddress();
+  const wait = await withAttempts((attempts, now) => attempts.takeSignUpAttempt(client, now));
+  if (!wait.ok) return { error: wait.error.message, values };
+  if (wait.data > 0) return { error: `Too many new accounts from this address; try again in ${inWords(wait.data)}.`, values };
   const r = await run(async () => {
     const auth = await getReadyAuth(getEnv());
     const reqHeaders = await headers();
@@ -85,8 +100,9 @@ export async function signInAction(_prev: FormState, fd: FormData): Promise<Form
   if (!parsed.success) return { error: "Check the highlighted fields.", fields: issuesToFields(parsed.error), values };
   // Failures only, per client address + account, with backoff (lib/auth/attempt-limits.ts).
   const client = await clientAddress();
-  const wait = signInWait(client, parsed.data.email);
-  if (wait > 0) return { error: `Too many failed sign-ins; try again in ${inWords(wait)}.`, values };
+  const wait = await withAttempts((attempts, now) => attempts.signInWait(client, parsed.data.email, now));
+  if (!wait.ok) return { error: wait.error.message, values };
+  if (wait.data > 0) return { error: `Too many failed sign-ins; try again in ${inWords(wait.data)}.`, values };
   const r = await run(async () => {
     const auth = await getReadyAuth(getEnv());
     const reqHeaders = await headers();
@@ -95,14 +111,15 @@ export async function signInAction(_prev: FormState, fd: FormData): Promise<Form
   // One message for unknown email and wrong password: do not reveal which accounts exist.
   if (!r.ok) {
     if (r.error.code !== "internal") {
-      recordSignIn(client, parsed.data.email, false);
+      // Counted before the answer goes out, so the next attempt (on any instance) sees it.
+      await withAttempts((attempts, now) => attempts.recordSignIn(client, parsed.data.email, false, now));
       // sign_in.failed in the account's orgs' audit trails; not awaited, so the answer takes as
       // long for an existing account as for an unknown address.
       void recordFailedSignIn({ email: parsed.data.email, clientIp: client }, getDeps());
     }
     return { error: r.error.code === "internal" ? r.error.message : "Wrong email or password.", values };
   }
-  recordSignIn(client, parsed.data.email, true);
+  await withAttempts((attempts, now) => attempts.recordSignIn(client, parsed.data.email, true, now));
   redirect(safeNext(str(fd, "next")));
 }
 
@@ -122,8 +139,10 @@ export async function requestPasswordResetAction(_prev: FormState, fd: FormData)
   const values = { email: str(fd, "email") };
   const parsed = ResetRequestSchema.safeParse(values);
   if (!parsed.success) return { error: "Check the highlighted fields.", fields: issuesToFields(parsed.error), values };
-  const wait = takeMailRequest(await clientAddress(), parsed.data.email);
-  if (wait > 0) return { error: `Too many reset requests; try again in ${inWords(wait)}.`, values };
+  const client = await clientAddress();
+  const wait = await withAttempts((attempts, now) => attempts.takeMailRequest(client, parsed.data.email, now));
+  if (!wait.ok) return { error: wait.error.message, values };
+  if (wait.data > 0) return { error: `Too many reset requests; try again in ${inWords(wait.data)}.`, values };
   const r = await run(async () => {
     const auth = await getReadyAuth(getEnv());
     await withAuthErrors(() => auth.api.requestPasswordReset({ body: { email: parsed.data.email } }));
@@ -149,8 +168,10 @@ export async function resetPasswordAction(_prev: FormState, fd: FormData): Promi
 export async function resendVerificationAction(): Promise<FormState> {
   const session = await getSession();
   if (!session) return { error: "Sign in first." };
-  const wait = takeMailRequest(await clientAddress(), session.email);
-  if (wait > 0) return { error: `Too many mails asked for; try again in ${inWords(wait)}.` };
+  const client = await clientAddress();
+  const wait = await withAttempts((attempts, now) => attempts.takeMailRequest(client, session.email, now));
+  if (!wait.ok) return { error: wait.error.message };
+  if (wait.data > 0) return { error: `Too many mails asked for; try again in ${inWords(wait.data)}.` };
   const r = await run(async () => {
     const auth = await getReadyAuth(getEnv());
     await withAuthErrors(() => auth.api.sendVerificationEmail({ body: { email: session.email } }));

@@ -1,10 +1,20 @@
 import "server-only";
 
 /**
- * Fixed-window limiter per key (org): setup and validate reach providers, so one org cannot
- * hammer them through us. In-process; a multi-instance deployment divides the budget per instance.
+ * The budgets' port: WindowRateLimiter (in-process, below) and PostgresRateLimiter (shared by
+ * every instance on AUTH_DATABASE_URL, lib/integrations/rate-limit-postgres.ts) both satisfy it.
+ * `take` spends one unit of `key`'s budget of `limit` per window: 0 when allowed, else the seconds
+ * to wait. Callers `await` it, so a synchronous limiter fits unchanged.
  */
-export class WindowRateLimiter {
+export interface RateLimiter {
+  take(key: string, now: number, limit?: number): number | Promise<number>;
+}
+
+/**
+ * Fixed-window limiter per key, in this process (the embedded default, one instance); with
+ * AUTH_DATABASE_URL the budgets are counted in Postgres instead (lib/integrations/cluster.ts).
+ */
+export class WindowRateLimiter implements RateLimiter {
   private windows = new Map<string, { start: number; count: number }>();
 
   constructor(

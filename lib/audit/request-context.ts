@@ -1,7 +1,7 @@
 import "server-only";
 import crypto from "node:crypto";
 import type { RequestContext } from "../auth/actor";
-import { requestClientAddress } from "../auth/attempt-limits";
+import { requestClientAddress } from "../auth/client-address";
 
 /**
  * The request id and client address a transport puts on the Actor for the audit trail: the

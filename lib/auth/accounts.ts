@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { betterAuth } from "better-auth";
-import { APIError } from "better-auth/api";
+import { isAPIError } from "better-auth/api";
 import { getMigrations } from "better-auth/db/migration";
 import { nextCookies } from "better-auth/next-js";
 import { createAccessControl } from "better-auth/plugins/access";
@@ -312,7 +312,7 @@ export async function verifyEmailToken(env: Env, token: string): Promise<"verifi
     await auth.api.verifyEmail({ query: { token } });
     return "verified";
   } catch (e) {
-    if (e instanceof APIError) return (e.body as { code?: string } | undefined)?.code === "TOKEN_EXPIRED" ? "expired" : "invalid";
+    if (isAPIError(e)) return (e.body as { code?: string } | undefined)?.code === "TOKEN_EXPIRED" ? "expired" : "invalid";
     throw e;
   }
 }
@@ -379,12 +379,21 @@ const STATUS_TO_CODE: Record<string, ErrorCode> = {
   TOO_MANY_REQUESTS: "rate_limited",
 };
 
-/** Better Auth's APIError → AppError (its messages are fixed texts, never input). */
+/**
+ * Better Auth's APIError → AppError (its messages are fixed texts, never input). Recognized with
+ * Better Auth's own `isAPIError` (by name as well as class: @better-auth/core
+ * `src/utils/is-api-error.ts`), not `instanceof`: the one Better Auth instance of the process
+ * (getAccounts, on globalThis) throws the APIError class of the module graph that built it, and
+ * Next loads route handlers and server actions in separate graphs. With `instanceof`, once a REST
+ * setup had built the instance (its notification looks up the org's admins), every wrong password
+ * was an "internal" error and the sign-in failure budget counted none of them
+ * (tests/integration/multi-instance.test.ts found it).
+ */
 export async function withAuthErrors<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof APIError) {
+    if (isAPIError(e)) {
       const code = STATUS_TO_CODE[String(e.status)] ?? "invalid_request";
       const message = typeof e.body?.message === "string" && e.body.message ? e.body.message : "The request was refused.";
       throw new AppError(code, message.endsWith(".") ? message : `${message}.`);

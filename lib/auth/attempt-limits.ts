@@ -1,12 +1,14 @@
 import "server-only";
-import type net from "node:net";
-import { WindowRateLimiter } from "../rate-limit";
-import { addressBudgetKey, clientAddressOf, parseTrustedProxies } from "./client-address";
+import crypto from "node:crypto";
+import type { RateLimiter } from "../rate-limit";
+import { addressBudgetKey } from "./client-address";
+import type { FailureCount, SignInFailureStore, SignInFailureWindows } from "./sign-in-failures";
 
 /**
  * Password-guessing and mail budgets. Better Auth's own limiter runs only on its HTTP router, which
- * is not mounted (every sign-in goes through a server action), so these are ours. In-process: a
- * multi-instance deployment divides them per instance.
+ * is not mounted (every sign-in goes through a server action), so these are ours. Counted where the
+ * other budgets are (lib/deps wires them): in this process on the embedded default, in Postgres
+ * with AUTH_DATABASE_URL, so N instances give an attacker no more attempts than one.
  *
  * Sign-in counts failures only, with exponential backoff, on three keys:
  * - client address + account: 5 free failures, then 30 s, 1 min, 2 min … up to 15 min;
@@ -16,7 +18,8 @@ import { addressBudgetKey, clientAddressOf, parseTrustedProxies } from "./client
  *   owner's own address is never locked by failures made elsewhere.
  * A success clears the address + account counter and makes the address known for the account.
  * The client address is the socket's; X-Forwarded-For counts only from TRUSTED_PROXIES
- * (lib/auth/client-address.ts). IPv6 addresses count by their /64.
+ * (lib/auth/client-address.ts). IPv6 addresses count by their /64. Keys are hashed before they
+ * reach a store, so no table holds the addresses and emails in clear.
  */
 
 const MINUTE = 60_000;
@@ -24,136 +27,77 @@ const HOUR = 60 * MINUTE;
 /** The wait after the first failure over the free ones; it doubles with each further failure. */
 const FIRST_DELAY_MS = 30_000;
 
-class FailureBackoff {
-  private entries = new Map<string, { failures: number; last: number; blockedUntil: number }>();
+/** How long failures and successes are remembered, for both stores. */
+export const SIGN_IN_WINDOWS: SignInFailureWindows = { forgetMs: HOUR, knownMs: 30 * 24 * HOUR };
 
-  constructor(
-    private readonly free: number,
-    private readonly maxDelayMs: number,
-    /** A key with no failure for this long starts over. */
-    private readonly forgetMs: number,
-  ) {}
+const PAIR = { free: 5, maxDelayMs: 15 * MINUTE };
+const ADDRESS = { free: 20, maxDelayMs: 15 * MINUTE };
+const ACCOUNT = { free: 50, maxDelayMs: 5 * MINUTE };
 
-  /** Seconds to wait before the next attempt, or 0. */
-  wait(key: string, now: number): number {
-    const e = this.entries.get(key);
-    if (!e || now - e.last >= this.forgetMs) return 0;
-    return e.blockedUntil > now ? Math.max(1, Math.ceil((e.blockedUntil - now) / 1000)) : 0;
-  }
-
-  fail(key: string, now: number): void {
-    let e = this.entries.get(key);
-    if (!e || now - e.last >= this.forgetMs) {
-      e = { failures: 0, last: now, blockedUntil: 0 };
-      this.entries.set(key, e);
-    }
-    e.failures++;
-    e.last = now;
-    const over = e.failures - this.free;
-    if (over > 0) e.blockedUntil = now + Math.min(this.maxDelayMs, FIRST_DELAY_MS * 2 ** Math.min(over - 1, 20));
-    if (this.entries.size > 50_000) this.prune(now);
-  }
-
-  clear(key: string): void {
-    this.entries.delete(key);
-  }
-
-  private prune(now: number) {
-    for (const [k, e] of this.entries) if (now - e.last >= this.forgetMs) this.entries.delete(k);
-  }
-}
-
-class KnownAddresses {
-  private seen = new Map<string, number>();
-  constructor(private readonly ttlMs: number) {}
-  has(key: string, now: number): boolean {
-    const t = this.seen.get(key);
-    return t !== undefined && now - t < this.ttlMs;
-  }
-  add(key: string, now: number): void {
-    this.seen.delete(key);
-    this.seen.set(key, now);
-    if (this.seen.size > 100_000) {
-      const oldest = this.seen.keys().next().value;
-      if (oldest !== undefined) this.seen.delete(oldest);
-    }
-  }
-}
-
-interface Limits {
-  pair: FailureBackoff;
-  address: FailureBackoff;
-  account: FailureBackoff;
-  known: KnownAddresses;
-  signUp: WindowRateLimiter;
-  mailPerAddress: WindowRateLimiter;
-  mailPerRecipient: WindowRateLimiter;
-}
-
-const GLOBAL_KEY = Symbol.for("credential-manager.attempt-limits.v2");
-type G = typeof globalThis & { [GLOBAL_KEY]?: Limits };
-
-function limits(): Limits {
-  const g = globalThis as G;
-  g[GLOBAL_KEY] ??= {
-    pair: new FailureBackoff(5, 15 * MINUTE, HOUR),
-    address: new FailureBackoff(20, 15 * MINUTE, HOUR),
-    account: new FailureBackoff(50, 5 * MINUTE, HOUR),
-    known: new KnownAddresses(30 * 24 * HOUR),
-    signUp: new WindowRateLimiter(50, HOUR), // new accounts per client address
-    mailPerAddress: new WindowRateLimiter(20, HOUR), // reset / verification mails asked for from one address
-    mailPerRecipient: new WindowRateLimiter(3, HOUR), // … and sent to one recipient
-  };
-  return g[GLOBAL_KEY];
-}
-
-/** Only for tests: forget every budget. */
-export function resetAttemptLimitsForTests(): void {
-  delete (globalThis as G)[GLOBAL_KEY];
+/** Seconds to wait after `count` failures on a key of `budget`, or 0: the last failure plus the backoff. */
+function waitOf(count: FailureCount | undefined, budget: { free: number; maxDelayMs: number }, now: number): number {
+  const over = (count?.failures ?? 0) - budget.free;
+  if (!count || over <= 0) return 0;
+  const blockedUntil = count.last + Math.min(budget.maxDelayMs, FIRST_DELAY_MS * 2 ** Math.min(over - 1, 20));
+  return blockedUntil > now ? Math.max(1, Math.ceil((blockedUntil - now) / 1000)) : 0;
 }
 
 const norm = (email: string) => email.trim().toLowerCase();
+const hashed = (kind: string, value: string) => `${kind}:${crypto.createHash("sha256").update(value).digest("base64url").slice(0, 32)}`;
 
-/** Seconds to wait before this sign-in may be tried, or 0. Does not count anything. */
-export function signInWait(clientAddress: string, email: string, now = Date.now()): number {
-  const l = limits();
+function signInKeys(clientAddress: string, email: string) {
   const a = addressBudgetKey(clientAddress);
   const e = norm(email);
-  const pair = `${a}|${e}`;
-  return Math.max(l.pair.wait(pair, now), l.address.wait(a, now), l.known.has(pair, now) ? 0 : l.account.wait(e, now));
+  return { pair: hashed("pair", `${a}|${e}`), address: hashed("addr", a), account: hashed("acct", e) };
 }
 
-/** Records the outcome of a sign-in that was tried. */
-export function recordSignIn(clientAddress: string, email: string, ok: boolean, now = Date.now()): void {
-  const l = limits();
-  const a = addressBudgetKey(clientAddress);
-  const e = norm(email);
-  const pair = `${a}|${e}`;
-  if (ok) {
-    l.pair.clear(pair);
-    l.known.add(pair, now);
-    return;
+/** The budgets a sign-up or mail request takes from (RateLimiter, one window each). */
+export type AttemptLimiterScope = "sign-up" | "mail-address" | "mail-recipient";
+
+/** The accounts side's budgets over one SignInFailureStore and three limiters. */
+export class AttemptLimits {
+  private readonly signUp: RateLimiter;
+  private readonly mailPerAddress: RateLimiter;
+  private readonly mailPerRecipient: RateLimiter;
+
+  constructor(
+    private readonly failures: SignInFailureStore,
+    limiter: (scope: AttemptLimiterScope, limit: number, windowMs: number) => RateLimiter,
+  ) {
+    this.signUp = limiter("sign-up", 50, HOUR); // new accounts per client address
+    this.mailPerAddress = limiter("mail-address", 20, HOUR); // reset / verification mails asked for from one address
+    this.mailPerRecipient = limiter("mail-recipient", 3, HOUR); // … and sent to one recipient
   }
-  l.pair.fail(pair, now);
-  l.address.fail(a, now);
-  l.account.fail(e, now);
-}
 
-/** Takes one sign-up from this client address: 0 when it may go ahead, else the seconds to wait. */
-export function takeSignUpAttempt(clientAddress: string, now = Date.now()): number {
-  return limits().signUp.take(addressBudgetKey(clientAddress), now);
-}
+  /** Seconds to wait before this sign-in may be tried, or 0. Does not count anything. */
+  async signInWait(clientAddress: string, email: string, now: number): Promise<number> {
+    const k = signInKeys(clientAddress, email);
+    const { counts, known } = await this.failures.read([k.pair, k.address, k.account], k.pair, now);
+    return Math.max(
+      waitOf(counts.get(k.pair), PAIR, now),
+      waitOf(counts.get(k.address), ADDRESS, now),
+      known ? 0 : waitOf(counts.get(k.account), ACCOUNT, now),
+    );
+  }
 
-/** Takes one "send me a mail" request (password reset, verification): per address and per recipient. */
-export function takeMailRequest(clientAddress: string, recipient: string, now = Date.now()): number {
-  const l = limits();
-  return Math.max(l.mailPerAddress.take(addressBudgetKey(clientAddress), now), l.mailPerRecipient.take(norm(recipient), now));
-}
+  /** Records the outcome of a sign-in that was tried. */
+  async recordSignIn(clientAddress: string, email: string, ok: boolean, now: number): Promise<void> {
+    const k = signInKeys(clientAddress, email);
+    if (ok) await this.failures.succeed(k.pair, now);
+    else await this.failures.fail([k.pair, k.address, k.account], now);
+  }
 
-let trusted: { spec: string | undefined; list: net.BlockList } | null = null;
+  /** Takes one sign-up from this client address: 0 when it may go ahead, else the seconds to wait. */
+  async takeSignUpAttempt(clientAddress: string, now: number): Promise<number> {
+    return this.signUp.take(hashed("addr", addressBudgetKey(clientAddress)), now);
+  }
 
-/** The client address of a request (socket, or the proxy's X-Forwarded-For from TRUSTED_PROXIES). */
-export function requestClientAddress(h: Headers, trustedProxies: string | undefined): string {
-  if (!trusted || trusted.spec !== trustedProxies) trusted = { spec: trustedProxies, list: parseTrustedProxies(trustedProxies) };
-  return clientAddressOf(h, trusted.list);
+  /** Takes one "send me a mail" request (password reset, verification): per address and per recipient. */
+  async takeMailRequest(clientAddress: string, recipient: string, now: number): Promise<number> {
+    const [byAddress, byRecipient] = await Promise.all([
+      this.mailPerAddress.take(hashed("addr", addressBudgetKey(clientAddress)), now),
+      this.mailPerRecipient.take(hashed("acct", norm(recipient)), now),
+    ]);
+    return Math.max(byAddress, byRecipient);
+  }
 }

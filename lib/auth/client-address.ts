@@ -75,6 +75,14 @@ export function clientAddressOf(h: Headers, trusted: net.BlockList): string {
   return client;
 }
 
+let trusted: { spec: string | undefined; list: net.BlockList } | null = null;
+
+/** The client address of a request (socket, or the proxy's X-Forwarded-For from TRUSTED_PROXIES). */
+export function requestClientAddress(h: Headers, trustedProxies: string | undefined): string {
+  if (!trusted || trusted.spec !== trustedProxies) trusted = { spec: trustedProxies, list: parseTrustedProxies(trustedProxies) };
+  return clientAddressOf(h, trusted.list);
+}
+
 /**
  * The budget key of an address: IPv6 by its /64 (one customer's allocation, in which an attacker
  * can pick any address), IPv4 as is.

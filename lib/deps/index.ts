@@ -3,6 +3,9 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { getEnv, type Env } from "../env";
 import { getLogger } from "../log";
+import { AttemptLimits, SIGN_IN_WINDOWS } from "../auth/attempt-limits";
+import { InProcessSignInFailures } from "../auth/sign-in-failures";
+import { PostgresSignInFailures } from "../auth/sign-in-failures-postgres";
 import type { AuthStore } from "../auth/auth-store";
 import { PostgresAuthStore } from "../auth/auth-store-postgres";
 import { SqliteAuthStore } from "../auth/auth-store-sqlite";
@@ -23,7 +26,7 @@ import { createMailQueue } from "../mail/create-mail-queue";
 import type { MailQueue } from "../mail/mail-queue";
 import { createAuditBackend } from "../audit/backend";
 import type { AuditBackend } from "../audit/record-audit";
-import type { RateLimiter } from "../integrations/rate-limiter";
+import type { RateLimiter } from "../rate-limit";
 import { cacheSyncFor, sharedLimiter } from "../integrations/cluster";
 import type { PostgresCacheInvalidation } from "../integrations/cache-invalidation-postgres";
 
@@ -62,6 +65,8 @@ export interface CoreDeps {
   accessLimiter: RateLimiter;
   /** With AUTH_DATABASE_URL: tells the other instances about this one's cache invalidations (lib/integrations/cluster.ts). */
   cacheSync: PostgresCacheInvalidation | null;
+  /** Sign-in failure backoff, sign-up and mail budgets (lib/auth/attempt-limits.ts): in process, or in Postgres with AUTH_DATABASE_URL. */
+  attempts: AttemptLimits;
 }
 
 export function createDeps(env: Env, overrides: Partial<CoreDeps> = {}): CoreDeps {
@@ -100,7 +105,16 @@ export function createDeps(env: Env, overrides: Partial<CoreDeps> = {}): CoreDep
     mailQueue: overrides.mailQueue ?? createMailQueue(env),
     audit: overrides.audit ?? createAuditBackend(env),
     accessLimiter: overrides.accessLimiter ?? sharedLimiter(env, "access", env.ACCESS_RATE_LIMIT_PER_MINUTE),
+    attempts: overrides.attempts ?? attemptLimitsFor(env),
   };
+}
+
+/** The accounts' attempt budgets, where the other budgets are: in process, or in the auth database's Postgres. */
+function attemptLimitsFor(env: Env): AttemptLimits {
+  const failures = env.AUTH_DATABASE_URL
+    ? new PostgresSignInFailures(sharedAuthPool(env.AUTH_DATABASE_URL), SIGN_IN_WINDOWS)
+    : new InProcessSignInFailures(SIGN_IN_WINDOWS);
+  return new AttemptLimits(failures, (scope, limit, windowMs) => sharedLimiter(env, scope, limit, windowMs));
 }
 
 // Next may load route modules in separate module graphs; a global keeps one set of connections

@@ -29,7 +29,7 @@ const ERROR_WHEN: Record<ErrorCode, string> = {
   conflict: "a concurrent change to the same integration won; nothing was changed; retry",
   payload_too_large: "the body is over 64 KiB",
   connection_test_failed: "the provider rejected the credential or a permission the cost pipeline needs; the body has `connection_test`",
-  rate_limited: "this org's setup/validate budget is spent, or the provider throttled the test; `Retry-After` says when to retry",
+  rate_limited: "a budget is spent (the org's setup/validate calls, the pipeline key's access calls, or the org's pace for this provider, which tests and `…/access` share), or the provider throttled the test; `Retry-After` says when to retry",
   provider_unreachable: "the provider could not be reached, or answered 5xx, during the test",
   encryption_unavailable: "the key service is down, or a stored credential no longer decrypts; nothing was changed",
   storage_unavailable: "the credential store is down; nothing was changed",

@@ -10,6 +10,7 @@ import { FAKE_AWS_PLATFORM_ENV, FAKE_AWS_ROLE_ARN } from "@/tests/fakes/aws-keys
 import { authenticate, clearAuthenticationCache } from "./authenticate";
 import { setupIntegration } from "./setup-integration";
 import { AppError } from "../errors";
+import { WindowRateLimiter } from "../rate-limit";
 
 /**
  * The pipelines' authenticate(): what each protocol hands a pipeline, cached no longer than its
@@ -129,6 +130,28 @@ describe("authenticate()", () => {
       aws.setMode("normal", { service: "sts" });
     }
     expect((await authenticate("acme", "aws_iam", core.deps)).kind).toBe("aws");
+  });
+
+  it("is paced on the org's provider budget, which connection tests share: spent → rate_limited, nothing sent, not cached", async () => {
+    const externalId = (await core.deps.auth.getOrg("acme"))!.externalId;
+    aws.trustRole(FAKE_AWS_ROLE_ARN, externalId, { ce: true, bedrock: true });
+    const saved = core.deps.providerLimiter;
+    const window = new WindowRateLimiter(1);
+    core.deps.providerLimiter = { take: (key, now) => window.take(key, now, 1) }; // one call a minute
+    try {
+      await setup("aws_iam", { role_arn: FAKE_AWS_ROLE_ARN }); // its connection test spends the unit
+      const sent = aws.requests.length;
+      const err = await authenticate("acme", "aws_iam", core.deps).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AppError);
+      expect((err as AppError).code).toBe("rate_limited");
+      expect((err as AppError).extra.retryAfterS).toBeGreaterThan(0);
+      expect(aws.requests.length).toBe(sent); // AssumeRole was not sent
+      core.clock.advance(MIN);
+      expect((await authenticate("acme", "aws_iam", core.deps)).kind).toBe("aws");
+      expect(aws.requests.length).toBeGreaterThan(sent);
+    } finally {
+      core.deps.providerLimiter = saved;
+    }
   });
 
   it("OCI: request-signing material (key id and the decrypted PEM), nothing fetched", async () => {

@@ -3,7 +3,7 @@ import { AppError } from "../errors";
 import { getDeps, type CoreDeps } from "../deps";
 import { protocolOptions, resolveProviderOrThrow } from "./common";
 import { getCredential } from "./get-credential";
-import { PROTOCOLS, protocolContext } from "./protocols";
+import { runAuthenticate } from "./protocols";
 import type { PipelineAuth } from "./protocols/types";
 
 export type { PipelineAuth } from "./protocols/types";
@@ -50,14 +50,16 @@ export async function authenticate(org: string, providerId: string, deps: CoreDe
       let value: PipelineAuth;
       try {
         // The protocol's own authenticate(), from the context its connection test gets: the same
-        // endpoints, canonical credential, org external ID and metadata (lib/integrations/protocols/).
+        // endpoints, canonical credential, org external ID and metadata (lib/integrations/protocols/),
+        // and paced on the same per-org provider budget (a spent one is `rate_limited`, nothing sent).
         const orgRecord = await deps.auth.getOrg(org);
         if (!orgRecord) throw new AppError("org_not_found", `Organization '${org}' was not found.`);
-        const ctx = protocolContext(provider, { ...runtime.credential }, {
+        value = await runAuthenticate(provider, { ...runtime.credential }, {
           ...protocolOptions(deps, org, orgRecord.externalId),
           metadata: runtime.metadata ?? {},
+          limiter: deps.providerLimiter,
+          fingerprint: runtime.fingerprint,
         });
-        value = await PROTOCOLS[provider.connection_test.kind].authenticate(ctx);
       } catch (e) {
         if (e instanceof AppError) throw e;
         // SDK errors can carry provider text; the pipeline gets a fixed message (validate gives the details).

@@ -1,7 +1,7 @@
 import "server-only";
 import type { Pool } from "pg";
 import { schemaOnFirstUse } from "../auth/pg-pool";
-import type { RateLimiter } from "./rate-limiter";
+import type { RateLimiter } from "../rate-limit";
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS rate_limit_windows (

@@ -5,13 +5,15 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAKE_OPENAI_ADMIN_KEY } from "../fakes/keys";
 import { runCliAsync, startStack, type Stack } from "../support/stack";
+import { freshAddress, newPerson, PASSWORD, signInFrom } from "../security/auth-support";
 
 /**
  * Two instances behind a load balancer (docs/security.md, "Several instances"): two built servers
  * (`next start`) on one Postgres (AUTH_DATABASE_URL) and one store (a shared DATA_DIR: SQLite
  * credential store, key ring, pepper). A delete on one stops the other serving the credential
  * through …/access within a second (LISTEN/NOTIFY; the cache TTL is 5 minutes); budgets of N per
- * minute hold across both; each scheduled re-validation round runs on exactly one of them.
+ * minute hold across both, and so does the sign-in failure backoff; each scheduled re-validation
+ * round runs on exactly one of them.
  *
  * Needs a Postgres: `npm test` (tests/run.sh) starts a throwaway one and exports
  * AUTH_TEST_DATABASE_URL. Runs in the first integration pass only (not again with STACK_BACKENDS=gcp).
@@ -121,6 +123,18 @@ describe.skipIf(!RUN)("two instances on one Postgres and one store", () => {
     for (let i = 0; i < 2 * N; i++) accesses.push((await call(i % 2 ? b.baseUrl : a.baseUrl, "POST", "/integrations/multi-budget/openai/access", pipe)).status);
     expect(accesses.filter((s) => s === 200)).toHaveLength(N);
     expect(accesses.slice(N).every((s) => s === 429)).toBe(true);
+  });
+
+  it("a password guesser alternating between the instances gets the tries one instance gives (6), then both refuse; the owner signs in on either", async () => {
+    const owner = await newPerson(a.baseUrl);
+    const attacker = freshAddress();
+    const answers: string[] = [];
+    for (let i = 0; i < 12; i++) answers.push((await signInFrom(i % 2 ? b.baseUrl : a.baseUrl, attacker, owner.email, `wrong password ${i}`)).value?.error);
+    expect(answers.slice(0, 6)).toEqual(Array(6).fill("Wrong email or password."));
+    expect(answers.slice(6).every((x) => /Too many failed sign-ins; try again in \d+ (s|min)\./.test(x))).toBe(true);
+    // The right password from the attacker's machine is refused on both; the owner's machine is not.
+    for (const s of [a, b]) expect((await signInFrom(s.baseUrl, attacker, owner.email, PASSWORD)).cookie).toBeNull();
+    expect((await signInFrom(b.baseUrl, owner.from, owner.email, PASSWORD)).cookie).not.toBeNull();
   });
 
   it("each scheduled re-validation round (VALIDATE_EVERY=10s) runs on exactly one instance", async () => {

@@ -42,6 +42,8 @@ import { combineChecks, containsSecret, parseRetryAfter } from "./http";
 import { testManual } from "./manual";
 import { openAIKeyKind, testOpenAI } from "./openai";
 import type { ConnectionTestContext, ConnectionTestResult } from "./types";
+import { runConnectionTest } from "./index";
+import { tinyBudget } from "@/tests/support/pacing";
 
 // 2026-09-15T12:34:56Z
 const FIXED_NOW = Date.UTC(2026, 8, 15, 12, 34, 56);
@@ -62,6 +64,7 @@ function ctxFor(
     externalId: "cm-test-external-id",
     timeoutMs: 5_000,
     fetch: globalThis.fetch,
+    pace: async () => {},
     now: Date.now,
     ...overrides,
   };
@@ -561,5 +564,36 @@ describe("helpers", () => {
     }
     const after = await testGemini(ctxFor("gemini", "Gemini", fakes.urls.gemini, { api_key: FAKE_GEMINI_KEY }));
     expect(after.outcome).toBe("network");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("pacing (docs/security.md, \"Pacing\"): on a budget of one, the second test is rate_limited and nothing is sent", () => {
+  let openai: OpenAIFake;
+  let anthropic: AnthropicFake;
+  let gemini: GeminiFake;
+  beforeAll(async () => {
+    [openai, anthropic, gemini] = await Promise.all([startOpenAIFake(), startAnthropicFake(), startGeminiFake()]);
+  });
+  afterAll(async () => {
+    await Promise.all([openai.close(), anthropic.close(), gemini.close()]);
+  });
+
+  it("openai, anthropic and gemini (through ctx.fetch)", async () => {
+    const cases = [
+      ["openai", { OPENAI_API_BASE: openai.url }, { api_key: FAKE_OPENAI_ADMIN_KEY, organization_id: FAKE_OPENAI_ORG_ID }, openai],
+      ["anthropic", { ANTHROPIC_API_BASE: anthropic.url }, { api_key: FAKE_ANTHROPIC_ADMIN_KEY }, anthropic],
+      ["gemini", { GEMINI_API_BASE: gemini.url }, { api_key: FAKE_GEMINI_KEY }, gemini],
+    ] as const;
+    for (const [id, overrides, credential, fake] of cases) {
+      const { provider, opts } = tinyBudget(id, overrides, { now: () => FIXED_NOW });
+      expect((await runConnectionTest(provider, { ...credential }, opts)).outcome, id).toBe("ok");
+      const sent = fake.requests.length;
+      expect(sent, id).toBeGreaterThan(0);
+      const two = await runConnectionTest(provider, { ...credential }, opts);
+      expect(two.outcome, id).toBe("rate_limited");
+      expect(fake.requests.length, id).toBe(sent);
+    }
   });
 });

@@ -2,8 +2,8 @@ import "server-only";
 import type { ConnectionTestKind, ResolvedProvider } from "../registry-schema";
 import type { EndpointEnvVar } from "../registry-schema";
 import { AppError } from "../../errors";
-import type { ConnectionTest, ConnectionTestContext, ConnectionTestResult, Protocol } from "./types";
-import type { RateLimiter } from "../rate-limiter";
+import type { ConnectionTest, ConnectionTestContext, ConnectionTestResult, PipelineAuth, Protocol } from "./types";
+import type { RateLimiter } from "../../rate-limit";
 import { authenticateOpenAI, openAISetupInfo, testOpenAI } from "./openai";
 import { anthropicSetupInfo, authenticateAnthropic, testAnthropic } from "./anthropic";
 import { authenticateGemini, geminiSetupInfo, testGemini } from "./gemini";
@@ -51,16 +51,28 @@ export interface ProtocolOptions {
   externalId: string;
   /** The integration's metadata (some tests read it: gcp's billing_export_table, aws_keys' region). */
   metadata?: Readonly<Record<string, unknown>>;
+  /** The pacing gate (see pacing()); none: requests are not paced (the operator's smoke test). */
+  pace?: () => Promise<void>;
 }
 
+const UNPACED = async (): Promise<void> => {};
+
 export function protocolContext(provider: ResolvedProvider, credential: Record<string, unknown>, opts: ProtocolOptions): ConnectionTestContext {
+  const pace = opts.pace ?? UNPACED;
+  const send = opts.fetch;
+  // ctx.fetch passes the gate like the SDK transports do: one gate for every way out.
+  const fetch = async (input: Parameters<typeof globalThis.fetch>[0], init?: Parameters<typeof globalThis.fetch>[1]): Promise<Response> => {
+    await pace();
+    return send(input, init);
+  };
   return {
     provider: provider.id,
     providerName: provider.name,
     credential,
     endpoints: resolveEndpoints(provider, credential, opts.overrides),
     timeoutMs: opts.timeoutMs,
-    fetch: opts.fetch,
+    fetch: fetch as typeof globalThis.fetch,
+    pace,
     now: opts.now,
     org: opts.org,
     externalId: opts.externalId,
@@ -121,10 +133,11 @@ export function assertAllowedHost(provider: ResolvedProvider, url: string): void
 }
 
 /**
- * The provider's documented rate, from the registry: a test that would exceed it is answered
- * `rate_limited` with the time to wait, without reaching the provider. The budget is per org and
- * provider-side scope (e.g. an Azure subscription) or per credential: one org's calls never spend
- * another org's budget (docs/security.md, "Pacing").
+ * The provider's documented rate, from the registry: an operation (a connection test, a pipeline's
+ * authenticate) that would exceed it is answered `rate_limited` with the time to wait, without
+ * reaching the provider. The budget is per org and provider-side scope (e.g. an Azure
+ * subscription) or per credential: one org's calls never spend another org's budget
+ * (docs/security.md, "Pacing").
  */
 async function throttleOrNull(
   provider: ResolvedProvider,
@@ -150,51 +163,83 @@ async function throttleOrNull(
         outcome: "rate_limited",
         duration_ms: 0,
         retry_after_s: wait,
-        message: `${provider.name} allows about ${rl.requests_per_minute} test calls per minute${rl.scope_field ? ` per ${rl.scope_field.replace(/_/g, " ")}` : ""}; try again in ${wait} s.`,
+        message: `${provider.name} allows about ${rl.requests_per_minute} calls per minute${rl.scope_field ? ` per ${rl.scope_field.replace(/_/g, " ")}` : ""} from this organization; try again in ${wait} s.`,
       },
     ],
   };
 }
 
-/** Run the provider's connection test with the configured timeout and endpoints. */
+/** Run the provider's connection test with the configured timeout and endpoints, paced. */
 export async function runConnectionTest(
   provider: ResolvedProvider,
   credential: Record<string, unknown>,
   opts: ProtocolOptions & { limiter?: RateLimiter; fingerprint?: string },
 ): Promise<ConnectionTestResult> {
-  const paced = pacedFetch(provider, credential, opts);
-  const ctx = protocolContext(provider, credential, { ...opts, fetch: paced.fetch });
+  const paced = pacing(provider, credential, opts);
+  const ctx = protocolContext(provider, credential, { ...opts, pace: paced.pace });
   const result = await PROTOCOLS[provider.connection_test.kind].test(ctx);
+  // A refused gate means no request left: whatever the protocol made of the refusal (a network
+  // error, an SDK's wrapped error) is replaced by the pacing verdict.
   return (await paced.throttled()) ?? result;
 }
 
-/** Thrown by the paced fetch when the budget is spent: the request never leaves. */
+/**
+ * A pipeline's authenticate() (lib/integrations/authenticate.ts), paced like a connection test and
+ * on the same budget: the token exchange or STS call it makes reaches the same provider. A spent
+ * budget throws `rate_limited` with `retryAfterS`, and nothing is sent.
+ */
+export async function runAuthenticate(
+  provider: ResolvedProvider,
+  credential: Record<string, unknown>,
+  opts: ProtocolOptions & { limiter?: RateLimiter; fingerprint?: string },
+): Promise<PipelineAuth> {
+  const paced = pacing(provider, credential, opts);
+  const ctx = protocolContext(provider, credential, { ...opts, pace: paced.pace });
+  let value: PipelineAuth | undefined;
+  let failure: unknown = null;
+  try {
+    value = await PROTOCOLS[provider.connection_test.kind].authenticate(ctx);
+  } catch (e) {
+    failure = e;
+  }
+  const throttled = await paced.throttled();
+  if (throttled) {
+    throw new AppError("rate_limited", failureMessage(throttled, provider.name), { retryAfterS: throttled.retry_after_s ?? 60 });
+  }
+  if (failure !== null || value === undefined) throw failure;
+  return value;
+}
+
+/** Thrown by the pacing gate when the budget is spent: the request never leaves. */
 class PacingRefused extends Error {
   constructor() {
-    super("connection test paced: request not sent");
+    super("provider call paced: request not sent");
     this.name = "PacingRefused";
   }
 }
 
 /**
- * The pacing unit is taken when the test's first request is about to reach the provider (through
- * ctx.fetch), not before: a setup refused by a format check inside the test (a bad key, a wrong
- * region, a foreign host) spends nothing. When the budget is spent, no request leaves and the
- * test's answer is `rate_limited`. (Requests a protocol sends through an SDK's own transport, such
- * as the AWS SDK or MSAL's token call, are not paced here; the per-org setup budget bounds them.)
+ * The pacing gate of one operation (ctx.pace). The unit is taken when the operation's first request
+ * is about to leave for the provider, through any transport (ctx.fetch, the AWS SDK's request
+ * handler, the Azure credential's pipeline, gaxios through ctx.fetch), not before: a setup refused
+ * by a format check inside the test (a bad key, a wrong region, a foreign host) spends nothing.
+ * One operation spends one unit however many requests it sends (a token, then the query): the
+ * registry's rate counts tests, not their requests. Once refused, every later request of the
+ * operation is refused too, so nothing at all leaves.
  */
-function pacedFetch(
+function pacing(
   provider: ResolvedProvider,
   credential: Record<string, unknown>,
-  opts: { limiter?: RateLimiter; now: () => number; fingerprint?: string; org: string; fetch: typeof fetch },
-): { fetch: typeof fetch; throttled: () => Promise<ConnectionTestResult | null> } {
+  opts: { limiter?: RateLimiter; now: () => number; fingerprint?: string; org: string },
+): { pace: () => Promise<void>; throttled: () => Promise<ConnectionTestResult | null> } {
   let decision: Promise<ConnectionTestResult | null> | null = null;
-  const paced = async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]): Promise<Response> => {
-    decision ??= throttleOrNull(provider, credential, opts);
-    if (await decision) throw new PacingRefused();
-    return opts.fetch(input, init);
+  return {
+    pace: async () => {
+      decision ??= throttleOrNull(provider, credential, opts);
+      if (await decision) throw new PacingRefused();
+    },
+    throttled: async () => (decision ? await decision : null),
   };
-  return { fetch: paced as typeof fetch, throttled: async () => (decision ? await decision : null) };
 }
 
 /** Statuses a finished test leaves an integration in, or null when the test reached no verdict. */

@@ -25,6 +25,7 @@ function ctx(provider: string, credential: Record<string, unknown>, base: string
     endpoints: { api_base: base },
     timeoutMs: 2000,
     fetch: globalThis.fetch,
+    pace: async () => {},
     now: Date.now,
     org: "acme",
     externalId: "x",

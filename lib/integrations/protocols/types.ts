@@ -26,8 +26,16 @@ export interface ConnectionTestContext {
   endpoints: Record<string, string>;
   /** Per provider call (CONNECTION_TEST_TIMEOUT_MS). */
   timeoutMs: number;
-  /** Injected for tests; defaults to global fetch. */
+  /** Injected for tests; defaults to global fetch. Calls `pace` before each request. */
   fetch: typeof fetch;
+  /**
+   * The provider pacing gate (docs/security.md, "Pacing"): every transport that sends a request
+   * to the provider awaits it just before the request leaves — ctx.fetch does, and so do the SDK
+   * transports the protocols configure (the AWS clients' request handler, the Azure credential's
+   * pipeline). The first call spends the operation's one unit of the provider's budget; when the
+   * budget is spent it rejects (every time) and the request is not sent. A no-op when unpaced.
+   */
+  pace: () => Promise<void>;
   /** Injected clock (ms since epoch). */
   now: () => number;
   /** The organization the credential belongs to (slug). */

@@ -32,7 +32,10 @@ import {
   testAwsAccessKeys,
   testAwsAssumeRole,
 } from "./index";
+import { runAuthenticate, runConnectionTest } from "../index";
 import type { ConnectionTestContext, ConnectionTestResult } from "../types";
+import { AppError } from "@/lib/errors";
+import { tinyBudget } from "@/tests/support/pacing";
 
 const EXTERNAL_ID = "acme-7Hq2ZpW9vKd3LxN5";
 const WRONG_SECRET = "fake_Wr0ngSecretValueThatIsNotTheRealOne1";
@@ -134,6 +137,7 @@ function ctxFor(
     endpoints: { sts_endpoint: fake.url, ce_endpoint: fake.url, bedrock_endpoint: fake.url },
     timeoutMs: 5000,
     fetch: globalThis.fetch,
+    pace: async () => {},
     now: () => Date.now(),
     org: "acme",
     externalId: EXTERNAL_ID,
@@ -592,5 +596,60 @@ describe("helpers", () => {
     expect(classifyAwsError(ctx, "assume_role", fake.url, chain)).toEqual({ outcome: "provider_error", message: AWS_NO_PLATFORM_IDENTITY_MESSAGE });
     expect(classifyAwsError(ctx, "assume_role", fake.url, Object.assign(new Error("x"), { name: "TimeoutError" })).outcome).toBe("timeout");
     expect(classifyAwsError(ctx, "assume_role", fake.url, new TypeError("boom")).outcome).toBe("provider_error");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("pacing: the SDK clients' requests spend the provider budget (docs/security.md, \"Pacing\")", () => {
+  const paced = (provider: "aws_keys" | "aws_iam" | "aws_bedrock") =>
+    tinyBudget(provider, { AWS_STS_ENDPOINT: fake.url, AWS_CE_ENDPOINT: fake.url, AWS_BEDROCK_ENDPOINT: fake.url }, { externalId: EXTERNAL_ID });
+
+  /** Runs the test twice on a budget of one: the second is rate_limited and the fake saw nothing more. */
+  async function secondIsPaced(provider: "aws_keys" | "aws_iam" | "aws_bedrock", credential: Record<string, unknown>, first: string) {
+    const { provider: p, opts } = paced(provider);
+    const one = await runConnectionTest(p, credential, opts);
+    expect(one.outcome).toBe(first);
+    const sent = fake.requests.length;
+    expect(sent).toBeGreaterThan(0);
+
+    const two = await runConnectionTest(p, credential, opts);
+    expect(two.outcome).toBe("rate_limited");
+    expect(two.retry_after_s).toBeGreaterThan(0);
+    expect(two.checks[0]).toMatchObject({ name: "authenticate", outcome: "rate_limited" });
+    expect(fake.requests.length).toBe(sent); // nothing left: not the STS call, not the second service's
+  }
+
+  it("aws_keys: GetCallerIdentity + GetCostAndUsage, then nothing", async () => {
+    await secondIsPaced("aws_keys", keysOf(FAKE_AWS_KEYS), "ok");
+  });
+
+  it("aws_keys with a wrong secret: the refused STS call spends the unit, and the next one is never sent", async () => {
+    await secondIsPaced("aws_keys", { ...keysOf(FAKE_AWS_KEYS), secret_access_key: WRONG_SECRET }, "auth_failed");
+    expect(awsRequests()).toHaveLength(1);
+  });
+
+  it("aws_iam: AssumeRole (with the platform identity) + GetCostAndUsage, then nothing", async () => {
+    await secondIsPaced("aws_iam", { role_arn: FAKE_AWS_ROLE_ARN }, "ok");
+  });
+
+  it("aws_bedrock: AssumeRole + ListFoundationModels, then nothing", async () => {
+    await secondIsPaced("aws_bedrock", { role_arn: FAKE_AWS_ROLE_ARN, region: "eu-central-1" }, "ok");
+  });
+
+  it("a pipeline's authenticate() (GetSessionToken, AssumeRole) is paced the same way: rate_limited, nothing sent", async () => {
+    for (const [provider, credential] of [
+      ["aws_keys", keysOf(FAKE_AWS_KEYS)],
+      ["aws_iam", { role_arn: FAKE_AWS_ROLE_ARN }],
+    ] as const) {
+      const { provider: p, opts } = paced(provider);
+      expect((await runAuthenticate(p, credential, opts)).kind).toBe("aws");
+      const sent = fake.requests.length;
+      const e = await runAuthenticate(p, credential, opts).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(AppError);
+      expect((e as AppError).code).toBe("rate_limited");
+      expect((e as AppError).extra.retryAfterS).toBeGreaterThan(0);
+      expect(fake.requests.length).toBe(sent);
+    }
   });
 });

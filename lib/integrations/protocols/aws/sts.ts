@@ -149,13 +149,41 @@ export interface AwsCredentials {
   sessionToken?: string;
 }
 
-/** Options every client shares: one attempt, the test's timeouts, an explicit endpoint. */
+/**
+ * The SDK's Node.js handler, behind the provider pacing gate (ctx.pace): every request an SDK
+ * client sends goes through its `requestHandler.handle(request, options)` — the last handler of
+ * every command's middleware stack, after serialization, retries and signing (smithy-typescript
+ * `packages/core/src/submodules/client/smithy-client/command.ts`, resolveMiddlewareWithContext:
+ * `stack.resolve((request) => requestHandler.handle(request.request, requestOptions), …)`;
+ * https://docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/middleware-stack.html). A
+ * `requestHandler` with a `handle` function is used as given (`NodeHttpHandler.create` in
+ * `packages/node-http-handler/src/node-http-handler.ts`), and the
+ * STS clients the default credential chain builds for a web-identity or profile role inherit the
+ * parent client's handler (aws-sdk-js-v3 `packages/nested-clients/src/submodules/sts/defaultStsRoleAssumers.ts`,
+ * `parentClientConfig.requestHandler`), so their calls pass the gate too. When the budget is spent
+ * `pace` rejects before `super.handle`: no socket is opened.
+ */
+class PacedHttpHandler extends NodeHttpHandler {
+  constructor(
+    private readonly pace: () => Promise<void>,
+    options: ConstructorParameters<typeof NodeHttpHandler>[0],
+  ) {
+    super(options);
+  }
+
+  override async handle(...args: Parameters<NodeHttpHandler["handle"]>): ReturnType<NodeHttpHandler["handle"]> {
+    await this.pace();
+    return super.handle(...args);
+  }
+}
+
+/** Options every client shares: one attempt, the test's timeouts, an explicit endpoint, the pacing gate. */
 export function clientConfig(ctx: ConnectionTestContext, endpoint: string, region: string, credentials?: AwsCredentials) {
   return {
     endpoint,
     region,
     maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({
+    requestHandler: new PacedHttpHandler(ctx.pace, {
       connectionTimeout: ctx.timeoutMs,
       requestTimeout: ctx.timeoutMs,
       throwOnRequestTimeout: true,

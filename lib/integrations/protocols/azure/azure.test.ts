@@ -34,7 +34,9 @@ import {
   testAzureOpenAI,
   testAzureServicePrincipal,
 } from "./index";
+import { runAuthenticate, runConnectionTest } from "../index";
 import type { ConnectionTestContext, ConnectionTestResult } from "../types";
+import { tinyBudget } from "@/tests/support/pacing";
 
 let fakes: AzureFakes;
 let untrust: () => void;
@@ -67,6 +69,7 @@ function baseCtx(overrides: Partial<ConnectionTestContext>): ConnectionTestConte
     externalId: "cm-test-external-id",
     timeoutMs: 5_000,
     fetch: globalThis.fetch,
+    pace: async () => {},
     now: Date.now,
     ...overrides,
   };
@@ -499,5 +502,52 @@ describe("azure_openai (service principal → /openai/v1/models)", () => {
     expect(result.outcome).toBe("ok");
     expect(byService("openai")).toHaveLength(1);
     expect(result.account?.name).toBe("evil.example.com");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("pacing: the credential's MSAL requests spend the provider budget (docs/security.md, \"Pacing\")", () => {
+  const paced = (provider: "azure" | "azure_openai") =>
+    tinyBudget(provider, { AZURE_AUTHORITY_HOST: fakes.authorityUrl, AZURE_MANAGEMENT_BASE: fakes.managementUrl, AZURE_OPENAI_ENDPOINT_OVERRIDE: fakes.openaiUrl });
+
+  /** Runs the test twice on a budget of one: the second is rate_limited and no fake saw anything more. */
+  async function secondIsPaced(provider: "azure" | "azure_openai", credential: Record<string, unknown>, first: string) {
+    const { provider: p, opts } = paced(provider);
+    const one = await runConnectionTest(p, credential, opts);
+    expect(one.outcome).toBe(first);
+    const sent = fakes.requests.length;
+    expect(tokenRequests()).toHaveLength(1);
+
+    const two = await runConnectionTest(p, credential, opts);
+    expect(two.outcome).toBe("rate_limited");
+    expect(two.retry_after_s).toBeGreaterThan(0);
+    expect(two.checks[0]).toMatchObject({ name: "authenticate", outcome: "rate_limited" });
+    expect(fakes.requests.length).toBe(sent); // not the metadata, not the token, not the query
+  }
+
+  it("azure: token + Cost Management query, then nothing", async () => {
+    await secondIsPaced("azure", { ...FAKE_AZURE_APP, subscription_id: FAKE_AZURE_SUBSCRIPTION_ID }, "ok");
+  });
+
+  it("azure with a wrong secret: the refused token request spends the unit, and the next one is never sent", async () => {
+    await secondIsPaced("azure", { ...FAKE_AZURE_APP, client_secret: FAKE_AZURE_WRONG_SECRET, subscription_id: FAKE_AZURE_SUBSCRIPTION_ID }, "auth_failed");
+    expect(byService("management")).toHaveLength(0);
+  });
+
+  it("azure_openai: token + model list, then nothing", async () => {
+    await secondIsPaced("azure_openai", { ...FAKE_AZURE_APP, endpoint: FAKE_AZURE_OPENAI_ENDPOINT }, "ok");
+  });
+
+  it("a pipeline's authenticate() (the token) is paced the same way: rate_limited, nothing sent", async () => {
+    const { provider: p, opts } = paced("azure");
+    const credential = { ...FAKE_AZURE_APP, subscription_id: FAKE_AZURE_SUBSCRIPTION_ID };
+    expect((await runAuthenticate(p, credential, opts)).kind).toBe("azure_access_token");
+    const sent = fakes.requests.length;
+    const e = await runAuthenticate(p, credential, opts).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(AppError);
+    expect((e as AppError).code).toBe("rate_limited");
+    expect((e as AppError).extra.retryAfterS).toBeGreaterThan(0);
+    expect(fakes.requests.length).toBe(sent);
   });
 });

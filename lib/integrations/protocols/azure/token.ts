@@ -169,6 +169,28 @@ function observerPolicy(signal: AbortSignal, timeoutMs: number, onTimeout: () =>
   };
 }
 
+/**
+ * The provider pacing gate (ctx.pace) on every request the credential sends. ClientSecretCredential
+ * hands its options to MSAL's network client, an IdentityClient (a core-client ServiceClient) built
+ * from them (@azure/identity 4.x `src/msal/nodeFlows/msalClient.ts`, generateMsalConfiguration:
+ * `new IdentityClient({ ...msalClientOptions.tokenCredentialOptions, … })` as
+ * `system.networkClient`), so MSAL's metadata and token requests all run through this pipeline. A
+ * `perRetry` policy is placed after the Sign phase, behind the retry and redirect policies, next to
+ * the HttpClient (@azure/core-client `src/serviceClient.ts`: `position === "perRetry" ? "Sign"`;
+ * https://learn.microsoft.com/javascript/api/@azure/core-client/additionalpolicyconfig): every
+ * attempt and every redirect hop passes it. When the budget is spent it rejects before `next`,
+ * so the HttpClient sends nothing.
+ */
+function pacingPolicy(pace: () => Promise<void>): PipelinePolicy {
+  return {
+    name: "finopsProviderPacing",
+    async sendRequest(request: PipelineRequest, next) {
+      await pace();
+      return next(request);
+    },
+  };
+}
+
 function entraCtx(ctx: ConnectionTestContext): ConnectionTestContext {
   return { ...ctx, providerName: ENTRA };
 }
@@ -345,6 +367,7 @@ export async function acquireAzureToken(ctx: ConnectionTestContext, spn: AzureSp
             policy: observerPolicy(controller.signal, ctx.timeoutMs, () => (timedOut = true), observations),
             position: "perCall",
           },
+          { policy: pacingPolicy(ctx.pace), position: "perRetry" },
         ],
       });
     } catch {

@@ -7,7 +7,10 @@ import { makeServiceAccountKey, type ServiceAccountKeyFile, type ServiceAccountT
 import { startFakeServer, type FakeReply, type FakeServer } from "@/tests/fakes/server";
 
 import { BILLING_TABLE_WARNING, GOOGLE_TOKEN_URL, gcpPermissionPlan, testGcpServiceAccount } from "./index";
+import { runAuthenticate, runConnectionTest } from "../index";
 import type { ConnectionTestContext, ConnectionTestResult } from "../types";
+import { AppError } from "@/lib/errors";
+import { tinyBudget } from "@/tests/support/pacing";
 
 const GCP_PERMISSIONS = ["bigquery.jobs.create", "bigquery.tables.getData"];
 const VERTEX_PERMISSIONS = ["aiplatform.endpoints.list", "aiplatform.endpoints.predict"];
@@ -80,6 +83,7 @@ describe("GCP service account connection test (gcp, gcp_vertex)", () => {
       externalId: "cm-test-external-id",
       timeoutMs: 5_000,
       fetch: globalThis.fetch,
+      pace: async () => {},
       now: Date.now,
       ...overrides,
     };
@@ -491,6 +495,39 @@ describe("GCP service account connection test (gcp, gcp_vertex)", () => {
     expect(result.key_kind).toBe("service_account");
     expect(fake.requests).toHaveLength(0);
   });
+
+  describe("pacing: google-auth-library's token request spends the provider budget (docs/security.md, \"Pacing\")", () => {
+    const paced = () =>
+      tinyBudget("gcp", { GOOGLE_OAUTH_TOKEN_URL: fake.tokenUrl, GOOGLE_CRM_API_BASE: fake.crmApiBase, GOOGLE_BIGQUERY_API_BASE: fake.bigqueryApiBase });
+
+    it("token + testIamPermissions, then nothing; a refused key the same", async () => {
+      for (const permissions of [GCP_PERMISSIONS, null]) {
+        fake.clearRequests();
+        const { keyFile } = permissions ? registeredKey("paced-proj-01", permissions) : { keyFile: makeServiceAccountKey({ projectId: "paced-unknown-01" }).keyFile };
+        const { provider, opts } = paced();
+        const one = await runConnectionTest(provider, { service_account_json: keyFile }, opts);
+        expect(one.outcome).toBe(permissions ? "ok" : "auth_failed");
+        expect(fake.tokenRequests.length).toBeGreaterThan(0);
+        const sent = fake.requests.length;
+
+        const two = await runConnectionTest(provider, { service_account_json: keyFile }, opts);
+        expect(two.outcome).toBe("rate_limited");
+        expect(two.retry_after_s).toBeGreaterThan(0);
+        expect(fake.requests.length).toBe(sent); // not even the token request
+      }
+    });
+
+    it("a pipeline's authenticate() (the token) is paced the same way: rate_limited, nothing sent", async () => {
+      const { keyFile } = registeredKey("paced-proj-02", GCP_PERMISSIONS);
+      const { provider, opts } = paced();
+      expect((await runAuthenticate(provider, { service_account_json: keyFile }, opts)).kind).toBe("google_access_token");
+      const sent = fake.requests.length;
+      const e = await runAuthenticate(provider, { service_account_json: keyFile }, opts).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(AppError);
+      expect((e as AppError).code).toBe("rate_limited");
+      expect(fake.requests.length).toBe(sent);
+    });
+  });
 });
 
 describe("GCP token endpoint error bodies", () => {
@@ -528,6 +565,7 @@ describe("GCP token endpoint error bodies", () => {
         externalId: "cm-test-external-id",
         timeoutMs: 5_000,
         fetch: globalThis.fetch,
+        pace: async () => {},
         now: Date.now,
       });
       expect(result.outcome).toBe(outcome);
@@ -552,6 +590,7 @@ describe("GCP token endpoint error bodies", () => {
       externalId: "cm-test-external-id",
       timeoutMs: 5_000,
       fetch: globalThis.fetch,
+      pace: async () => {},
       now: Date.now,
     });
     const assertion = new URLSearchParams(stub.requests[0]!.body).get("assertion")!;

@@ -48,7 +48,13 @@ export function serviceAccountOf(ctx: ConnectionTestContext): ServiceAccount | n
 
 export type TokenOutcome = { ok: true; accessToken: string; expiresAt: number | null } | { ok: false; check: CheckBody };
 
-/** A transporter that can only ever reach the configured token endpoint, once, within the timeout. */
+/**
+ * A transporter that can only ever reach the configured token endpoint, once, within the timeout.
+ * It sends through ctx.fetch, so the token request passes the provider pacing gate like every other
+ * request of the test (gaxios `src/gaxios.ts`, _defaultAdapter: `config.fetchImplementation ||
+ * this.defaults.fetchImplementation || …`; the JWT client sends its token request through the
+ * `transporter` it is given, google-auth-library `src/auth/jwtclient.ts`).
+ */
 export function pinnedTransporter(
   ctx: ConnectionTestContext,
   tokenUrl: URL,

@@ -7,7 +7,8 @@ import { fakeOcid, makeOciApiKey, ociFingerprint, type OciCredential, type OciTe
 
 import { AppError } from "../../../errors";
 import { OCI_USAGE_POLICY, ociKeyFingerprint, ociRealmDomain, ociUsageRequestBody, testOciApiKey } from "./index";
-import { resolveEndpoints } from "../index";
+import { resolveEndpoints, runConnectionTest } from "../index";
+import { tinyBudget } from "@/tests/support/pacing";
 import { resolveProvider } from "../../registry";
 import { buildCredentialSchema } from "../../schemas";
 import type { ConnectionTestContext, ConnectionTestResult } from "../types";
@@ -39,6 +40,7 @@ function ctxFor(url: string, credential: OciCredential, overrides: Partial<Conne
     externalId: "cm-test-external-id",
     timeoutMs: 5_000,
     fetch: globalThis.fetch,
+    pace: async () => {},
     now: Date.now,
     ...overrides,
   };
@@ -522,5 +524,17 @@ describe("OCI API key connection test", () => {
     // Sanity: the helper would catch a leak.
     expect(() => expectNoSecrets(`x${secretParts(encrypted.credential)[1]}x`, secrets)).toThrow();
     expect(fakeOcid("user", "main")).toBe(main.credential.user_ocid);
+  });
+
+  it("pacing (docs/security.md, \"Pacing\"): on a budget of one, the second test is rate_limited and nothing is sent", async () => {
+    register(main);
+    const { provider, opts } = tinyBudget("oci", { OCI_IDENTITY_ENDPOINT: fake.url, OCI_USAGE_ENDPOINT: fake.url });
+    expect((await runConnectionTest(provider, { ...main.credential }, opts)).outcome).toBe("ok");
+    const sent = fake.requests.length;
+    expect(sent).toBeGreaterThan(0);
+    const two = await runConnectionTest(provider, { ...main.credential }, opts);
+    expect(two.outcome).toBe("rate_limited");
+    expect(two.retry_after_s).toBeGreaterThan(0);
+    expect(fake.requests.length).toBe(sent);
   });
 });
