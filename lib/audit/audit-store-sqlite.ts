@@ -11,9 +11,12 @@ import type { AuditEvent } from "./events";
  * append-only: UPDATE is refused, and DELETE too unless prune() has put a permit for those rows
  * in the same transaction.
  */
+const INSERT_EVENT = `INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${Array(17).fill("?").join(", ")})`;
+
 export class SqliteAuditStore extends SqliteFileStore implements AuditStore {
   readonly backend = "sqlite" as const;
   // The append path's statements (every setup, validate and delete appends) go through stmt(): prepared once.
+  private readonly appendTx: (e: AuditEvent) => ChainedAuditEvent;
 
   constructor(
     file: string,
@@ -36,6 +39,15 @@ export class SqliteAuditStore extends SqliteFileStore implements AuditStore {
         SELECT RAISE(ABORT, 'audit_events is append-only (only retention deletes)');
       END;
     `);
+    // Built once: one IMMEDIATE transaction per append (head read, event, head write).
+    this.appendTx = this.db.transaction((e: AuditEvent): ChainedAuditEvent => {
+      const head = this.head(e.org) ?? newHead(this.key, e.org);
+      const seq = head.lastSeq + 1;
+      const hash = eventHash(this.key, seq, head.lastHash, e);
+      this.stmt(INSERT_EVENT).run(...eventToParams(e, seq, head.lastHash, hash));
+      this.writeHead(withMac(this.key, { ...head, lastSeq: seq, lastHash: hash }));
+      return { ...e, seq, prev_hash: head.lastHash, hash };
+    }).immediate;
   }
 
   private head(org: string): ChainHead | null {
@@ -54,15 +66,7 @@ export class SqliteAuditStore extends SqliteFileStore implements AuditStore {
   }
 
   async append(event: AuditEvent): Promise<ChainedAuditEvent> {
-    const tx = this.db.transaction((e: AuditEvent): ChainedAuditEvent => {
-      const head = this.head(e.org) ?? newHead(this.key, e.org);
-      const seq = head.lastSeq + 1;
-      const hash = eventHash(this.key, seq, head.lastHash, e);
-      this.stmt(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${Array(17).fill("?").join(", ")})`).run(...eventToParams(e, seq, head.lastHash, hash));
-      this.writeHead(withMac(this.key, { ...head, lastSeq: seq, lastHash: hash }));
-      return { ...e, seq, prev_hash: head.lastHash, hash };
-    });
-    return tx.immediate(event);
+    return this.appendTx(event);
   }
 
   async list(org: string, q: AuditListQuery): Promise<ChainedAuditEvent[]> {
