@@ -1,10 +1,14 @@
 import { NextResponse, type NextRequest } from "next/server";
 import { getEnv } from "./lib/env";
+import { API_CSP, HSTS, isApiPath, servedOverHttps } from "./lib/http/api-paths.mjs";
 import { BODY_LIMIT_BYTES, checkRequestBody, checkRequestHead, readBodyUpTo } from "./lib/http/body-guard";
 
 /**
  * Next.js Proxy (https://nextjs.org/docs/app/api-reference/file-conventions/proxy): runs before
- * every page, server action and route handler (docs/security.md).
+ * every page, server action and page route (docs/security.md). The JSON API's paths
+ * (lib/http/api-paths.mjs) are left out by the matcher below: the production server
+ * (lib/scripts/server.mjs) gives them the same head check and headers, and their route wrapper
+ * (lib/http/route.ts) the body limit (docs/decisions/014-api-routes-outside-the-proxy.md).
  *
  * 1. Request bodies: the same 64 KiB limit on every transport, and multipart bodies or
  *    server-action payloads that React could not decode are refused with 400 before Next's action
@@ -38,18 +42,6 @@ function pageCsp(nonce: string, https: boolean): string {
   ].join("; ");
 }
 
-/** JSON routes render nothing: nothing may load or frame them. */
-const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
-
-const API_PREFIXES = ["/integrations/", "/providers", "/healthz", "/readyz", "/openapi.json"];
-
-function isApiPath(pathname: string): boolean {
-  return API_PREFIXES.some((p) => pathname === p || pathname.startsWith(p.endsWith("/") ? p : `${p}/`));
-}
-
-function servedOverHttps(req: NextRequest): boolean {
-  return req.nextUrl.protocol === "https:" || req.headers.get("x-forwarded-proto") === "https" || (getEnv().BETTER_AUTH_URL ?? "").startsWith("https://");
-}
 
 /** A refusal in the API's error shape (docs/api.md), with a request id like every other answer. */
 function refuse(status: number, code: string, message: string, headers: Record<string, string>): NextResponse {
@@ -58,8 +50,8 @@ function refuse(status: number, code: string, message: string, headers: Record<s
 }
 
 export async function proxy(req: NextRequest): Promise<NextResponse> {
-  const https = servedOverHttps(req);
-  const security: Record<string, string> = https ? { "strict-transport-security": "max-age=63072000; includeSubDomains" } : {};
+  const https = servedOverHttps(req.nextUrl.protocol === "https:", req.headers.get("x-forwarded-proto"), getEnv().BETTER_AUTH_URL);
+  const security: Record<string, string> = https ? { "strict-transport-security": HSTS } : {};
   const api = isApiPath(req.nextUrl.pathname);
   const head = checkRequestHead({ method: req.method, pathname: req.nextUrl.pathname, headers: req.headers, isApi: api });
   if (head) return refuse(head.status, head.code, head.message, { ...security, "content-security-policy": API_CSP });
@@ -72,6 +64,7 @@ export async function proxy(req: NextRequest): Promise<NextResponse> {
     if (refusal) return refuse(refusal.status, refusal.code, refusal.message, { ...security, "content-security-policy": API_CSP });
   }
 
+  // Only when the matcher lets an API path through (it should not): the same headers as server.mjs gives it.
   if (api) {
     const res = NextResponse.next();
     res.headers.set("content-security-policy", API_CSP);
@@ -91,6 +84,9 @@ export async function proxy(req: NextRequest): Promise<NextResponse> {
 }
 
 export const config = {
-  // Everything but Next's hashed static assets (served as files, no body, no HTML).
-  matcher: ["/((?!_next/static|_next/image|favicon.ico|icon.svg).*)"],
+  // Everything but Next's hashed static assets (served as files, no body, no HTML) and the JSON
+  // API's paths (isApiPath in lib/http/api-paths.mjs: /integrations/…, /providers, /healthz,
+  // /readyz, /openapi.json, each with what lies under it). Next compiles this case-sensitively, as
+  // isApiPath compares; a test in lib/http/api-paths.test.ts holds the two to the same paths.
+  matcher: ["/((?!_next/static|_next/image|favicon.ico|icon.svg|integrations/|providers(?:/|$)|healthz(?:/|$)|readyz(?:/|$)|openapi\\.json(?:/|$)).*)"],
 };

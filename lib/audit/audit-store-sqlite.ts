@@ -11,9 +11,12 @@ import type { AuditEvent } from "./events";
  * append-only: UPDATE is refused, and DELETE too unless prune() has put a permit for those rows
  * in the same transaction.
  */
+const INSERT_EVENT = `INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${Array(17).fill("?").join(", ")})`;
+
 export class SqliteAuditStore extends SqliteFileStore implements AuditStore {
   readonly backend = "sqlite" as const;
   // The append path's statements (every setup, validate and delete appends) go through stmt(): prepared once.
+  private readonly appendTx: (org: string, events: readonly AuditEvent[]) => ChainedAuditEvent[];
 
   constructor(
     file: string,
@@ -36,6 +39,20 @@ export class SqliteAuditStore extends SqliteFileStore implements AuditStore {
         SELECT RAISE(ABORT, 'audit_events is append-only (only retention deletes)');
       END;
     `);
+    // Built once: one IMMEDIATE transaction per append or batch (head read, events, head write).
+    this.appendTx = this.db.transaction((org: string, events: readonly AuditEvent[]): ChainedAuditEvent[] => {
+      let head = this.head(org) ?? newHead(this.key, org);
+      const out: ChainedAuditEvent[] = [];
+      for (const e of events) {
+        const seq = head.lastSeq + 1;
+        const hash = eventHash(this.key, seq, head.lastHash, e);
+        this.stmt(INSERT_EVENT).run(...eventToParams(e, seq, head.lastHash, hash));
+        out.push({ ...e, seq, prev_hash: head.lastHash, hash });
+        head = { ...head, lastSeq: seq, lastHash: hash };
+      }
+      this.writeHead(withMac(this.key, head));
+      return out;
+    }).immediate;
   }
 
   private head(org: string): ChainHead | null {
@@ -59,21 +76,7 @@ export class SqliteAuditStore extends SqliteFileStore implements AuditStore {
 
   async appendMany(events: readonly AuditEvent[]): Promise<ChainedAuditEvent[]> {
     if (events.length === 0) return [];
-    const org = batchOrg(events);
-    const tx = this.db.transaction((): ChainedAuditEvent[] => {
-      let head = this.head(org) ?? newHead(this.key, org);
-      const out: ChainedAuditEvent[] = [];
-      for (const e of events) {
-        const seq = head.lastSeq + 1;
-        const hash = eventHash(this.key, seq, head.lastHash, e);
-        this.stmt(`INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (${Array(17).fill("?").join(", ")})`).run(...eventToParams(e, seq, head.lastHash, hash));
-        out.push({ ...e, seq, prev_hash: head.lastHash, hash });
-        head = { ...head, lastSeq: seq, lastHash: hash };
-      }
-      this.writeHead(withMac(this.key, head));
-      return out;
-    });
-    return tx.immediate();
+    return this.appendTx(batchOrg(events), events);
   }
 
   async list(org: string, q: AuditListQuery): Promise<ChainedAuditEvent[]> {

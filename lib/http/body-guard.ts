@@ -1,6 +1,7 @@
 /**
- * The request-body checks proxy.ts applies to every request before Next.js sees it
- * (docs/security.md, "Input limits"):
+ * The request-body checks proxy.ts applies to every page, server action and page route before
+ * Next.js sees it (docs/security.md, "Input limits"; the JSON API's paths are checked by
+ * lib/scripts/server.mjs and lib/http/route.ts instead: lib/http/api-paths.mjs):
  *
  * - one body limit for every transport: 64 KiB, the same as the REST routes' (lib/http/route.ts).
  *   Server actions otherwise take 1 MB (Next's default `serverActions.bodySizeLimit`) and answer an
@@ -23,11 +24,9 @@
  */
 
 import { MAX_INPUT_DEPTH, pathDeeperThan } from "../json-depth";
+import { BODY_LIMIT_BYTES, checkPath, TOO_LARGE_MESSAGE } from "./api-paths.mjs";
 
-export const BODY_LIMIT_BYTES = 64 * 1024;
-
-/** The one message for a body over the limit (REST routes and the proxy alike). */
-export const TOO_LARGE_MESSAGE = `The body is larger than ${BODY_LIMIT_BYTES / 1024} KiB.`;
+export { BODY_LIMIT_BYTES, TOO_LARGE_MESSAGE };
 
 /**
  * A request body, read until it ends or passes `limit` bytes (then reading stops and the stream is
@@ -213,15 +212,9 @@ export async function checkRequestBody(req: { headers: Headers; body: Uint8Array
  * answers 500 (its CSRF check, action-handler.js); here they are 403.
  */
 export function checkRequestHead(req: { method: string; pathname: string; headers: Headers; isApi: boolean }): Refusal | null {
-  for (const segment of req.pathname.split("/")) {
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(segment);
-    } catch {
-      return bad("The path is not valid (malformed percent-encoding).");
-    }
-    if (/[\u0000-\u001f\u007f]/.test(decoded)) return bad("The path is not valid (control characters).");
-  }
+  // The same path check lib/scripts/server.mjs applies to the API's paths (lib/http/api-paths.mjs).
+  const badPath = checkPath(req.pathname);
+  if (badPath) return bad(badPath);
   // The router-state header never reaches proxy.ts (Next strips it): lib/scripts/server.mjs checks
   // it with lib/http/router-state.mjs.
   const origin = req.headers.get("origin");

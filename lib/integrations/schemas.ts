@@ -294,10 +294,13 @@ export const IntegrationSchema = z.object({
 });
 export type Integration = z.infer<typeof IntegrationSchema>;
 
-export const SetupResponseSchema = IntegrationSchema.extend({
+/** What a setup answer adds to the integration object (the route parses only these: the core parsed the integration). */
+export const SetupOutcomeSchema = z.object({
   connection_test: ConnectionTestResultSchema,
   warnings: z.record(z.string(), z.string()).optional(),
 });
+
+export const SetupResponseSchema = IntegrationSchema.extend(SetupOutcomeSchema.shape);
 export type SetupResponse = z.infer<typeof SetupResponseSchema>;
 
 export const ValidateResponseSchema = IntegrationSchema.extend({ connection_test: ConnectionTestResultSchema });

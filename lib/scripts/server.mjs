@@ -8,6 +8,8 @@
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import crypto from "node:crypto";
+import { API_CSP, BODY_LIMIT_BYTES, checkPath, HSTS, isApiPath, servedOverHttps, TOO_LARGE_MESSAGE } from "../http/api-paths.mjs";
 import { checkRouterStateHeader } from "../http/router-state.mjs";
 
 process.env.NODE_ENV ??= "production";
@@ -52,6 +54,29 @@ for (const [method, level] of [["error", 50], ["warn", 40]]) {
   };
 }
 
+/** The path of a request line's target (origin-form, or absolute-form as Next accepts it too). */
+function pathOf(target) {
+  if (target.startsWith("/")) {
+    const end = target.search(/[?#]/);
+    return end === -1 ? target : target.slice(0, end);
+  }
+  try {
+    return new URL(target).pathname;
+  } catch {
+    return "";
+  }
+}
+
+/** A refusal in the API's error shape (docs/api.md), with a request id like every other answer. */
+function refuse(res, status, code, message, headers = {}) {
+  const requestId = crypto.randomUUID();
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", "x-request-id": requestId, ...headers });
+  res.end(JSON.stringify({ error: { code, message, request_id: requestId } }));
+}
+
+// Read once Next has loaded the .env files: the public origin decides HSTS (lib/http/api-paths.mjs).
+const publicOrigin = process.env.BETTER_AUTH_URL;
+
 const server = http.createServer((req, res) => {
   // A router-state header Next cannot parse is a 500 inside Next, and proxy.ts never sees it.
   const routerState = req.headers["next-router-state-tree"];
@@ -59,6 +84,26 @@ const server = http.createServer((req, res) => {
     res.writeHead(400, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
     res.end(JSON.stringify({ error: { code: "invalid_request", message: checkRouterStateHeader(routerState) } }));
     return;
+  }
+  // The JSON API's paths are outside proxy.ts (its matcher): they get its head check and headers
+  // here, before Next, so every answer on them carries the headers, the route handlers' and Next's
+  // own (404, 405, 500) alike; the route wrapper (lib/http/route.ts) counts the bodies it reads,
+  // chunked ones included (docs/decisions/014-api-routes-outside-the-proxy.md).
+  const pathname = pathOf(req.url ?? "/");
+  if (isApiPath(pathname)) {
+    res.setHeader("content-security-policy", API_CSP);
+    if (servedOverHttps(req.socket.encrypted === true, req.headers["x-forwarded-proto"], publicOrigin)) res.setHeader("strict-transport-security", HSTS);
+    const badPath = checkPath(pathname);
+    if (badPath) {
+      refuse(res, 400, "invalid_request", badPath);
+      return;
+    }
+    const declared = req.headers["content-length"];
+    if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > BODY_LIMIT_BYTES) {
+      // Not read: the connection closes after the answer instead of draining the body.
+      refuse(res, 413, "payload_too_large", TOO_LARGE_MESSAGE, { connection: "close" });
+      return;
+    }
   }
   // Node folds repeated headers into one value; deleting the key removes every client copy.
   delete req.headers[CLIENT_ADDRESS_HEADER];

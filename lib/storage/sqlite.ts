@@ -17,7 +17,8 @@ import {
 
 /**
  * Embedded credential store (the local default). One SQLite file in WAL mode, shared by the
- * server and the CLI; every change is one IMMEDIATE transaction guarded by an expected version.
+ * server and the CLI; every change is atomic (one statement, or one IMMEDIATE transaction) and
+ * guarded by an expected version.
  *
  * The store only ever sees ciphertext and non-secret columns. Errors it raises carry fixed
  * messages; better-sqlite3 never echoes bound values, so a `cause` never holds row data.
@@ -65,14 +66,23 @@ export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 const COLUMNS = CREDENTIAL_COLUMNS.join(", ");
 
 /**
- * A listing in one value: SQLite builds the JSON array of summaries itself (JSON columns embedded
- * as JSON, not as text), so a list is one JSON.parse however many rows it has. Keys are the
- * CredentialSummary field names.
+ * A listing's columns, read as arrays (`.raw()`: no object per row from the driver), each turned
+ * into its CredentialSummary field; the JSON columns are parsed, the rest taken as stored.
  */
-const SUMMARY_JSON = `json_object(${SUMMARY_COLUMNS.map((c) => {
-  const key = c.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase());
-  return c === "metadata" || c === "account" || c === "last_error" ? `'${key}', json(${c})` : `'${key}', ${c}`;
-}).join(", ")})`;
+const SUMMARY_FIELDS = SUMMARY_COLUMNS.map((c) => ({
+  key: c.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase()),
+  json: c === "metadata" || c === "account" || c === "last_error",
+}));
+
+function summaryOf(values: unknown[]): CredentialSummary {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < SUMMARY_FIELDS.length; i++) {
+    const f = SUMMARY_FIELDS[i]!;
+    const v = values[i];
+    out[f.key] = f.json && typeof v === "string" ? JSON.parse(v) : v;
+  }
+  return out as unknown as CredentialSummary;
+}
 
 type DbRow = Record<string, unknown>;
 type BindValue = string | number | Buffer | null;
@@ -100,9 +110,13 @@ function toStoreError(err: unknown): unknown {
 }
 
 /** Bind values for a whole row, in CREDENTIAL_COLUMNS order. */
-function toDb(row: CredentialRow): BindValue[] {
-  const v = rowValues(row);
+function toDb(v: ReturnType<typeof rowValues>): BindValue[] {
   return CREDENTIAL_COLUMNS.map((c) => v[c]);
+}
+
+/** The primary key (org, provider) taken: a put of a new row lost to another one. */
+function isPrimaryKeyConflict(err: unknown): boolean {
+  return err instanceof Error && (err as { code?: unknown }).code === "SQLITE_CONSTRAINT_PRIMARYKEY";
 }
 
 export class SqliteCredentialStore implements CredentialStore {
@@ -114,7 +128,7 @@ export class SqliteCredentialStore implements CredentialStore {
     get: Database.Statement<[string, string], DbRow>;
     getVersion: Database.Statement<[string, string], { version: number; credential_id: string }>;
     listByOrg: Database.Statement<[string], DbRow>;
-    listSummaries: Database.Statement<[string], { list: string }>;
+    listSummaries: Database.Statement<[string], unknown[]>;
     pageFirst: Database.Statement<[number], DbRow>;
     pageAfter: Database.Statement<[string, string, number], DbRow>;
     insert: Database.Statement<BindValue[]>;
@@ -124,7 +138,6 @@ export class SqliteCredentialStore implements CredentialStore {
     ping: Database.Statement<[], { ok: number }>;
   };
   private readonly patchStatements = new Map<string, Database.Statement<BindValue[]>>();
-  private readonly putTx: (row: CredentialRow, expectedVersion: number | null) => CredentialRow;
   private readonly updateTx: (
     org: string,
     provider: string,
@@ -146,9 +159,7 @@ export class SqliteCredentialStore implements CredentialStore {
         getVersion: db.prepare(`SELECT version, credential_id FROM ${TABLE} WHERE org = ? AND provider = ?`),
         listByOrg: db.prepare(`SELECT ${COLUMNS} FROM ${TABLE} WHERE org = ? ORDER BY provider`),
         // json_group_array keeps the order of its input rows (the ordered subquery).
-        listSummaries: db.prepare(
-          `SELECT json_group_array(json(s)) AS list FROM (SELECT ${SUMMARY_JSON} AS s FROM ${TABLE} WHERE org = ? ORDER BY provider)`,
-        ),
+        listSummaries: db.prepare<[string], unknown[]>(`SELECT ${SUMMARY_COLUMNS.join(", ")} FROM ${TABLE} WHERE org = ? ORDER BY provider`).raw(true),
         pageFirst: db.prepare(`SELECT ${COLUMNS} FROM ${TABLE} ORDER BY org, provider LIMIT ?`),
         pageAfter: db.prepare(
           `SELECT ${COLUMNS} FROM ${TABLE} WHERE (org, provider) > (?, ?) ORDER BY org, provider LIMIT ?`,
@@ -171,20 +182,6 @@ export class SqliteCredentialStore implements CredentialStore {
       }
       throw new StoreUnavailableError(OPEN_FAILED, { cause: err });
     }
-
-    this.putTx = this.db.transaction((row: CredentialRow, expectedVersion: number | null): CredentialRow => {
-      const current = this.stmt.getVersion.get(row.org, row.provider);
-      if (expectedVersion === null) {
-        if (current) throw new StoreConflictError();
-        this.stmt.insert.run(...toDb(row));
-      } else {
-        if (!current || current.version !== expectedVersion) throw new StoreConflictError();
-        const [org, provider, ...rest] = toDb(row);
-        const info = this.stmt.replace.run(...rest, org!, provider!, expectedVersion);
-        if (info.changes !== 1) throw new StoreConflictError();
-      }
-      return this.readBack(row.org, row.provider);
-    }).immediate;
 
     this.updateTx = this.db.transaction(
       (org: string, provider: string, expectedVersion: number, patch: CredentialPatch, credentialId: string | undefined): CredentialRow => {
@@ -225,19 +222,35 @@ export class SqliteCredentialStore implements CredentialStore {
   }
 
   async listSummaries(org: string): Promise<CredentialSummary[]> {
-    return this.run(() => {
-      const text = this.stmt.listSummaries.get(org)?.list;
-      if (typeof text !== "string") throw new StoreUnavailableError(MALFORMED_ROW);
-      // Written through rowValues (checked, timestamps normalised; JSON columns json_valid by the
-      // table's CHECKs): the one parse of the listing. Its callers parse their output schema once.
-      return JSON.parse(text) as CredentialSummary[];
-    });
+    // Written through rowValues (checked, timestamps normalised; JSON columns json_valid by the
+    // table's CHECKs): read as stored. Its callers parse their output schema once.
+    return this.run(() => this.stmt.listSummaries.all(org).map(summaryOf));
   }
 
+  /**
+   * One statement, atomic on its own (no explicit transaction, nothing read first): a new row is an
+   * INSERT that the primary key refuses when (org, provider) is taken, a replacement an UPDATE
+   * guarded by the expected version; either way the loser is a conflict. The answer is the row as
+   * stored, decoded from the values just bound (SQLite returns exactly those: STRICT table), so no
+   * read-back either.
+   */
   async put(row: CredentialRow, expectedVersion: number | null): Promise<CredentialRow> {
     return this.run(() => {
       checkPut(row, expectedVersion);
-      return this.putTx(row, expectedVersion);
+      const values = rowValues(row);
+      const bound = toDb(values);
+      if (expectedVersion === null) {
+        try {
+          this.stmt.insert.run(...bound);
+        } catch (err) {
+          if (isPrimaryKeyConflict(err)) throw new StoreConflictError();
+          throw err;
+        }
+      } else {
+        const [org, provider, ...rest] = bound;
+        if (this.stmt.replace.run(...rest, org!, provider!, expectedVersion).changes !== 1) throw new StoreConflictError();
+      }
+      return decode.row(values);
     });
   }
 

@@ -8,7 +8,11 @@
  *   GET  /healthz                             {"status":"ok"}
  *
  * Statements are prepared once; no framework, no validation library, no logging. It writes only
- * rows whose provider starts with saas_bare (the bench's own). Run with
+ * rows whose provider starts with saas_bare (the bench's own). Durability: SQLite's defaults, which
+ * for these files (already in WAL mode when it opens them) are WAL with synchronous=NORMAL, as
+ * better-sqlite3 is built with SQLITE_DEFAULT_WAL_SYNCHRONOUS=1 (its deps/defines.gypi): a commit
+ * writes the WAL without an fsync, checkpoints sync. The app's credential store sets the same
+ * (lib/storage/sqlite.ts). Run with
  * `tsx --conditions=react-server tests/bench/bare-server.ts <dataDir> <port>`.
  */
 import crypto from "node:crypto";

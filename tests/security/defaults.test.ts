@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it, inject } from "vitest";
-import { baseUrl, signUp } from "./support";
+import { baseUrl, createApiKey, createOrganization, signUp } from "./support";
 
 /** "Defaults" (docs/security.md): CSP with nonces, HSTS behind https, /readyz not a free KMS/store call. */
 
@@ -42,6 +42,47 @@ describe("Content-Security-Policy", () => {
     const res = await fetch(`${baseUrl()}/providers`);
     expect(res.headers.get("content-security-policy")).toMatch(/default-src 'none'/);
   });
+
+  // The API's paths are outside proxy.ts (docs/decisions/014-api-routes-outside-the-proxy.md): the
+  // production server gives them its headers before Next, so Next's own answers carry them too.
+  it("every answer on the API's paths carries them, and HSTS over https: the routes', Next's own 404 and 405, and the refusals (400, 413)", async () => {
+    const owner = await signUp();
+    const org = await createOrganization(owner);
+    const key = await createApiKey(owner, org);
+    const chunked = () => {
+      const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
+      let sent = 0;
+      return new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent++ >= 8) controller.close();
+          else controller.enqueue(chunk);
+        },
+      });
+    };
+    const cases: Array<[string, number, () => Promise<Response>]> = [];
+    for (const https of [false, true]) {
+      const h = (extra: Record<string, string> = {}) => ({ ...(https ? { "x-forwarded-proto": "https" } : {}), ...extra });
+      cases.push(
+        [`GET /providers (https ${https})`, 200, () => fetch(`${baseUrl()}/providers`, { headers: h() })],
+        [`GET /integrations/{org} with a key`, 200, () => fetch(`${baseUrl()}/integrations/${org}`, { headers: h({ "x-api-key": key }) })],
+        [`GET /integrations/{org} without a key`, 401, () => fetch(`${baseUrl()}/integrations/${org}`, { headers: h() })],
+        [`GET a path no route has (Next's 404)`, 404, () => fetch(`${baseUrl()}/integrations/${org}/openai/setup/nope`, { headers: h({ "x-api-key": key }) })],
+        [`DELETE /providers (Next's 405)`, 405, () => fetch(`${baseUrl()}/providers`, { method: "DELETE", headers: h() })],
+        [`POST /healthz (Next's 405)`, 405, () => fetch(`${baseUrl()}/healthz`, { method: "POST", headers: h(), body: "{}" })],
+        [`a path that does not decode`, 400, () => fetch(`${baseUrl()}/integrations/%ff%fe`, { headers: h({ "x-api-key": key }) })],
+        [`a declared body over 64 KiB`, 413, () => fetch(`${baseUrl()}/integrations/${org}/openai/setup`, { method: "POST", headers: h({ "x-api-key": key, "content-type": "application/json" }), body: "x".repeat(70_000) })],
+        [`a chunked body over 64 KiB`, 413, () => fetch(`${baseUrl()}/integrations/${org}/openai/setup`, { method: "POST", headers: h({ "x-api-key": key, "content-type": "application/json" }), body: chunked(), duplex: "half" } as RequestInit)],
+      );
+      for (const [what, status, send] of cases.splice(0)) {
+        const res = await send();
+        await res.arrayBuffer();
+        expect(res.status, what).toBe(status);
+        expect(res.headers.get("content-security-policy"), what).toBe("default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+        if (https) expect(res.headers.get("strict-transport-security"), what).toMatch(/^max-age=\d{7,}; includeSubDomains$/);
+        else expect(res.headers.get("strict-transport-security"), what).toBeNull();
+      }
+    }
+  });
 });
 
 describe("HSTS", () => {
@@ -77,6 +118,9 @@ describe("/readyz is not a free call to the key service and the store", () => {
       expect(status).toBe(503);
     } finally {
       fs.writeFileSync(ring, saved, { mode: 0o600 });
+      // Leave the server ready for the next file: the failing probe is served for up to 5 s more
+      // (tests/security/fuzz.test.ts, run next in some orders, calls /readyz and allows no 5xx).
+      for (let i = 0; i < 40 && (await fetch(`${baseUrl()}/readyz`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 250));
     }
   });
 });
