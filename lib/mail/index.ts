@@ -99,14 +99,24 @@ export interface SendFailure {
  * too. A 5yz to the greeting, AUTH or MAIL FROM concerns this server's configuration (SMTP_URL
  * credentials, MAIL_FROM) and every mail alike: those are retried, so mail queued while an
  * operator fixes the configuration still goes out. No answer at all (refused, reset, timed out)
- * is transient.
+ * is transient, unless nodemailer refused the mail itself (an invalid recipient, an empty or
+ * oversized message): that is permanent.
  */
 export function describeSendFailure(e: unknown): SendFailure {
   const err = (e ?? {}) as { code?: unknown; responseCode?: unknown; command?: unknown; name?: unknown };
   const responseCode = typeof err.responseCode === "number" && Number.isInteger(err.responseCode) && err.responseCode >= 200 && err.responseCode < 600 ? err.responseCode : null;
   const command = typeof err.command === "string" && /^[A-Z][A-Z0-9 -]{1,24}$/.test(err.command) ? err.command : null;
   const code = typeof err.code === "string" && /^[A-Z0-9_]{2,40}$/.test(err.code) ? err.code : typeof err.name === "string" && /^[A-Za-z]{2,40}$/.test(err.name) ? err.name : "Error";
-  if (responseCode === null) return { responseCode: null, permanent: false, error: `could not send (${code})` };
+  if (responseCode === null) {
+    // Refused by nodemailer itself, before or without a reply (nodemailer 10,
+    // dist/cjs/smtp-connection/index.js `_formatError(…, 'EENVELOPE', false, 'API')` for "No
+    // recipients defined" and "Invalid recipient", `'EMESSAGE'` for "Empty message" and "Message
+    // size larger than allowed"): the same mail is refused again, so it is not retried. Its
+    // "Invalid sender" (MAIL_FROM) is the configuration, like a 5yz to MAIL FROM: retried.
+    const message = typeof (e as { message?: unknown })?.message === "string" ? (e as { message: string }).message : "";
+    const refusedByClient = (code === "EENVELOPE" && command === "API" && !message.startsWith("Invalid sender")) || code === "EMESSAGE";
+    return { responseCode: null, permanent: refusedByClient, error: `could not send (${code})` };
+  }
   const permanent = responseCode >= 500 && responseCode !== 503 && (command === "RCPT TO" || command === "DATA");
   return { responseCode, permanent, error: `the SMTP server answered ${responseCode}${command ? ` to ${command}` : ""} (${code})` };
 }

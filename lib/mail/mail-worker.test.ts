@@ -274,6 +274,11 @@ describe("describeSendFailure", () => {
     expect(e(550, "MAIL FROM").permanent).toBe(false);
     expect(e(undefined, "CONN", "ECONNECTION")).toEqual({ responseCode: null, permanent: false, error: "could not send (ECONNECTION)" });
     expect(describeSendFailure(Object.assign(new Error("ENOSPC: no space left"), { code: "ENOSPC" })).error).toBe("could not send (ENOSPC)");
+    // Refused by nodemailer before any reply: the same mail would be refused again.
+    const local = (message: string, code: string, command: string) => describeSendFailure(Object.assign(new Error(message), { code, command, responseCode: false }));
+    expect(local('Invalid recipient "bob@"', "EENVELOPE", "API")).toEqual({ responseCode: null, permanent: true, error: "could not send (EENVELOPE)" });
+    expect(local("Message size larger than allowed 1000", "EMESSAGE", "MAIL FROM").permanent).toBe(true);
+    expect(local('Invalid sender "x"', "EENVELOPE", "API").permanent).toBe(false); // MAIL_FROM: the configuration, retried
     expect(describeSendFailure("weird").error).toBe("could not send (Error)");
   });
 });

@@ -54,16 +54,18 @@ for (const [method, level] of [["error", 50], ["warn", 40]]) {
   };
 }
 
-/** The path of a request line's target (origin-form, or absolute-form as Next accepts it too). */
+/**
+ * The path Next.js routes a request line's target to: parsed the way Next parses it
+ * (next/dist/shared/lib/router/utils/parse-relative-url.js: an origin-form target is appended to
+ * `http://n`, anything else parsed as an absolute URL), so dot segments (`/x/../integrations/…`,
+ * `%2e%2e` too) are resolved here as they are there, and a path Next routes to the API is the
+ * API's here. A target no URL parser accepts: null (refused with 400 below).
+ */
 function pathOf(target) {
-  if (target.startsWith("/")) {
-    const end = target.search(/[?#]/);
-    return end === -1 ? target : target.slice(0, end);
-  }
   try {
-    return new URL(target).pathname;
+    return new URL(target.startsWith("/") ? `http://n${target}` : target).pathname;
   } catch {
-    return "";
+    return null;
   }
 }
 
@@ -81,8 +83,7 @@ const server = http.createServer((req, res) => {
   // A router-state header Next cannot parse is a 500 inside Next, and proxy.ts never sees it.
   const routerState = req.headers["next-router-state-tree"];
   if (routerState !== undefined && checkRouterStateHeader(routerState)) {
-    res.writeHead(400, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
-    res.end(JSON.stringify({ error: { code: "invalid_request", message: checkRouterStateHeader(routerState) } }));
+    refuse(res, 400, "invalid_request", checkRouterStateHeader(routerState));
     return;
   }
   // The JSON API's paths are outside proxy.ts (its matcher): they get its head check and headers
@@ -90,6 +91,10 @@ const server = http.createServer((req, res) => {
   // own (404, 405, 500) alike; the route wrapper (lib/http/route.ts) counts the bodies it reads,
   // chunked ones included (docs/decisions/014-api-routes-outside-the-proxy.md).
   const pathname = pathOf(req.url ?? "/");
+  if (pathname === null) {
+    refuse(res, 400, "invalid_request", "The request target is not a valid URL.", { "content-security-policy": API_CSP });
+    return;
+  }
   if (isApiPath(pathname)) {
     res.setHeader("content-security-policy", API_CSP);
     if (servedOverHttps(req.socket.encrypted === true, req.headers["x-forwarded-proto"], publicOrigin)) res.setHeader("strict-transport-security", HSTS);

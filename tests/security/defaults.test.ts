@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { describe, expect, it, inject } from "vitest";
 import { baseUrl, createApiKey, createOrganization, signUp } from "./support";
@@ -70,6 +71,10 @@ describe("Content-Security-Policy", () => {
         [`DELETE /providers (Next's 405)`, 405, () => fetch(`${baseUrl()}/providers`, { method: "DELETE", headers: h() })],
         [`POST /healthz (Next's 405)`, 405, () => fetch(`${baseUrl()}/healthz`, { method: "POST", headers: h(), body: "{}" })],
         [`a path that does not decode`, 400, () => fetch(`${baseUrl()}/integrations/%ff%fe`, { headers: h({ "x-api-key": key }) })],
+        // Dot segments, sent as written (fetch would resolve them first): Next resolves them and
+        // routes to the API, so the server must see the API's path too, not `/x/../…`.
+        [`an API path reached through dot segments`, 200, () => rawGet(`/x/../integrations/${org}`, h({ "x-api-key": key }))],
+        [`an encoded-dot path to an undecodable API path`, 400, () => rawGet(`/x/%2e%2e/integrations/%ff/openai/setup`, h({ "x-api-key": key }))],
         [`a declared body over 64 KiB`, 413, () => fetch(`${baseUrl()}/integrations/${org}/openai/setup`, { method: "POST", headers: h({ "x-api-key": key, "content-type": "application/json" }), body: "x".repeat(70_000) })],
         [`a chunked body over 64 KiB`, 413, () => fetch(`${baseUrl()}/integrations/${org}/openai/setup`, { method: "POST", headers: h({ "x-api-key": key, "content-type": "application/json" }), body: chunked(), duplex: "half" } as RequestInit)],
       );
@@ -84,6 +89,24 @@ describe("Content-Security-Policy", () => {
     }
   });
 });
+
+/** A GET with the path exactly as written (no client-side dot-segment resolution), as a Response. */
+function rawGet(p: string, headers: Record<string, string>): Promise<Response> {
+  const u = new URL(baseUrl());
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, method: "GET", path: p, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string") h.set(k, v);
+        resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers: h }));
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
 
 describe("HSTS", () => {
   it("is sent when the request came over https (a TLS-terminating proxy says so), not over plain http", async () => {
