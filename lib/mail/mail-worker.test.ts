@@ -13,7 +13,7 @@ import { makeCore, type TestCore } from "@/tests/support/core-deps";
 import { parseEnv } from "../env";
 import { setupIntegration } from "../integrations/setup-integration";
 import { validateIntegration } from "../integrations/validate-integration";
-import { RETRY_WINDOW_MS } from "../webhooks/backoff";
+import { RETRY_WINDOW_MS } from "../queue/backoff";
 import { describeSendFailure } from "./index";
 import type { MailQueue, NewMail } from "./mail-queue";
 import { PostgresMailQueue } from "./mail-queue-postgres";

@@ -1,8 +1,8 @@
 import "server-only";
 import type { Logger } from "pino";
 import type { Env } from "../env";
-import { nextAttemptAt } from "../webhooks/backoff";
-import { QueueWorker } from "../webhooks/queue-worker";
+import { nextAttemptAt } from "../queue/backoff";
+import { QueueWorker } from "../queue/queue-worker";
 import { describeSendFailure, sendMail, type MailMessage, type SendFailure } from "./index";
 import type { MailQueue, QueuedMail } from "./mail-queue";
 
@@ -30,7 +30,7 @@ const SEND_LIMIT_MS = 60_000;
 /**
  * Sends queued notification mail (lib/mail/mail-queue.ts): claims due rows under a lease, so that
  * with several instances each mail is sent by one of them, sends each, and records the outcome:
- * sent; retried with the webhooks' backoff (lib/webhooks/backoff.ts: from 30 s, doubling, for 24
+ * sent; retried with the shared backoff (lib/queue/backoff.ts: from 30 s, doubling, for 24
  * hours) when the server is unreachable or answers 4yz; failed at once when it refuses the
  * recipient or message for good (describeSendFailure); failed after the 24 hours otherwise. The
  * 24 hours cover reaching the relay at SMTP_URL only: once it accepts a mail, the relay queues and

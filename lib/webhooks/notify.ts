@@ -6,7 +6,7 @@ import { newMailId, type MailQueue } from "../mail/mail-queue";
 import { newMessageId } from "./signing";
 import type { WebhookEventType } from "./schemas";
 import type { WebhookStore } from "./webhook-store";
-import { kickWorker } from "./worker-registry";
+import { kickWorker } from "../queue/worker-registry";
 
 /** What the core reports; the payload is built from these fields only (never a credential). */
 export type IntegrationEvent =

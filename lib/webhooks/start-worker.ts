@@ -2,7 +2,7 @@ import "server-only";
 import { getDeps } from "../deps";
 import { MailWorker } from "../mail/mail-worker";
 import { WebhookWorker } from "./worker";
-import { hasWorker } from "./worker-registry";
+import { hasWorker } from "../queue/worker-registry";
 
 const RETRY_MS = 30_000;
 

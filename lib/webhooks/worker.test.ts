@@ -10,7 +10,7 @@ import { Webhook } from "standardwebhooks";
 import { createCipher } from "../kms";
 import type { Cipher } from "../kms/cipher";
 import { makeTestCa } from "../../tests/fakes/tls";
-import { RETRY_WINDOW_MS } from "./backoff";
+import { RETRY_WINDOW_MS } from "../queue/backoff";
 import { sealWebhookSecret } from "./secret-box";
 import { newWebhookSecret } from "./signing";
 import type { Resolver } from "./ssrf";

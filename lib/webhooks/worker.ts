@@ -1,12 +1,12 @@
 import "server-only";
 import type { Logger } from "pino";
 import type { Cipher } from "../kms/cipher";
-import { nextAttemptAt } from "./backoff";
+import { nextAttemptAt } from "../queue/backoff";
 import { attemptDelivery, type DeliverOptions } from "./deliver";
 import { openWebhookSecret } from "./secret-box";
 import type { Resolver } from "./ssrf";
 import type { DeliveryRecord, WebhookStore } from "./webhook-store";
-import { QueueWorker } from "./queue-worker";
+import { QueueWorker } from "../queue/queue-worker";
 
 export interface WorkerDeps {
   webhooks: WebhookStore;
@@ -22,8 +22,8 @@ export interface WorkerDeps {
 
 /**
  * Delivers queued webhook deliveries: claims due rows with a one-minute lease, attempts each, and
- * records the outcome: delivered, retried with backoff (lib/webhooks/backoff.ts), or failed for
- * good after 24 hours. Runs in the server process only (the loop: lib/webhooks/queue-worker.ts).
+ * records the outcome: delivered, retried with backoff (lib/queue/backoff.ts), or failed for
+ * good after 24 hours. Runs in the server process only (the loop: lib/queue/queue-worker.ts).
  * Finished deliveries are kept 30 days (the endpoint's delivery log).
  */
 export class WebhookWorker extends QueueWorker<DeliveryRecord> {
