@@ -98,9 +98,10 @@ export async function signInAction(_prev: FormState, fd: FormData): Promise<Form
   const values = { email: str(fd, "email") };
   const parsed = SignInSchema.safeParse({ ...values, password: str(fd, "password") });
   if (!parsed.success) return { error: "Check the highlighted fields.", fields: issuesToFields(parsed.error), values };
-  // Failures only, per client address + account, with backoff (lib/auth/attempt-limits.ts).
+  // Failures only, per client address + account, with backoff (lib/auth/attempt-limits.ts). The
+  // attempt is reserved before the password is checked, so parallel guesses cannot all pass.
   const client = await clientAddress();
-  const wait = await withAttempts((attempts, now) => attempts.signInWait(client, parsed.data.email, now));
+  const wait = await withAttempts((attempts, now) => attempts.reserveSignIn(client, parsed.data.email, now));
   if (!wait.ok) return { error: wait.error.message, values };
   if (wait.data > 0) return { error: `Too many failed sign-ins; try again in ${inWords(wait.data)}.`, values };
   const r = await run(async () => {
@@ -112,14 +113,16 @@ export async function signInAction(_prev: FormState, fd: FormData): Promise<Form
   if (!r.ok) {
     if (r.error.code !== "internal") {
       // Counted before the answer goes out, so the next attempt (on any instance) sees it.
-      await withAttempts((attempts, now) => attempts.recordSignIn(client, parsed.data.email, false, now));
+      await withAttempts((attempts, now) => attempts.finishSignIn(client, parsed.data.email, "failed", now));
       // sign_in.failed in the account's orgs' audit trails; not awaited, so the answer takes as
       // long for an existing account as for an unknown address.
       void recordFailedSignIn({ email: parsed.data.email, clientIp: client }, getDeps());
+    } else {
+      await withAttempts((attempts, now) => attempts.finishSignIn(client, parsed.data.email, "unchecked", now));
     }
     return { error: r.error.code === "internal" ? r.error.message : "Wrong email or password.", values };
   }
-  await withAttempts((attempts, now) => attempts.recordSignIn(client, parsed.data.email, true, now));
+  await withAttempts((attempts, now) => attempts.finishSignIn(client, parsed.data.email, "succeeded", now));
   redirect(safeNext(str(fd, "next")));
 }
 

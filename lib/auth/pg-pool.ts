@@ -86,6 +86,13 @@ export abstract class PostgresStore {
     return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
   }
 
+  /** Runs `fn` in one transaction (inTransaction) once the tables exist. */
+  protected async transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error(`The ${this.what} is closed.`);
+    await this.migrated();
+    return inTransaction(this.pool, fn);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }

@@ -30,6 +30,26 @@ describe("sign-in budget", () => {
     expect(ok.redirect).toBe("/");
   });
 
+  it("20 wrong passwords fired at once get the same 6 checks as one after another, and the right one is then refused too", async () => {
+    const victim = await newPerson(base);
+    const attacker = freshAddress();
+    const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => signInFrom(base, attacker, victim.email, `parallel guess ${i}`)));
+    const answers = burst.map((r) => r.value?.error as string);
+    const checked = answers.filter((a) => a === "Wrong email or password.").length;
+    // Reserved before the password check (lib/auth/attempt-limits.ts): at most the 5 free failures
+    // and the one that starts the 30 s wait are checked; before, all 20 were.
+    expect(checked).toBeGreaterThanOrEqual(1);
+    expect(checked).toBeLessThanOrEqual(6);
+    expect(answers.filter((a) => TOO_MANY.test(a)).length).toBe(20 - checked);
+    expect(burst.every((r) => r.cookie === null)).toBe(true);
+    // The right password from the attacker's machine is refused unchecked while the wait lasts …
+    const blocked = await signInFrom(base, attacker, victim.email, PASSWORD);
+    expect(blocked.cookie).toBeNull();
+    expect(blocked.value.error).toMatch(TOO_MANY);
+    // … and the owner, from their own machine, is not locked out by it.
+    expect((await signInFrom(base, victim.from, victim.email, PASSWORD)).cookie).not.toBeNull();
+  });
+
   it("a spoofed X-Forwarded-For (or our internal client-address header) does not reset the budget", async () => {
     const victim = await newPerson(base);
     const attacker = freshAddress();
