@@ -76,6 +76,9 @@ function refuse(res, status, code, message, headers = {}) {
   res.end(JSON.stringify({ error: { code, message, request_id: requestId } }));
 }
 
+/** How much of a refused body is read and dropped to keep the answer readable (see the 413 below). */
+const DRAIN_LIMIT_BYTES = 1024 * 1024;
+
 // Read once Next has loaded the .env files: the public origin decides HSTS (lib/http/api-paths.mjs).
 const publicOrigin = process.env.BETTER_AUTH_URL;
 
@@ -105,8 +108,13 @@ const server = http.createServer((req, res) => {
     }
     const declared = req.headers["content-length"];
     if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > BODY_LIMIT_BYTES) {
-      // Not read: the connection closes after the answer instead of draining the body.
-      refuse(res, 413, "payload_too_large", TOO_LARGE_MESSAGE, { connection: "close" });
+      // Never buffered. A body up to DRAIN_LIMIT_BYTES is read and dropped after the answer, so
+      // the client, still sending, reads the 413 instead of a connection reset (closing a socket
+      // with unread data makes the kernel send RST: RFC 1122 §4.2.2.13); a larger one is not
+      // worth reading: the connection closes after the answer.
+      const drain = Number(declared) <= DRAIN_LIMIT_BYTES;
+      refuse(res, 413, "payload_too_large", TOO_LARGE_MESSAGE, drain ? {} : { connection: "close" });
+      if (drain) req.resume();
       return;
     }
   }
