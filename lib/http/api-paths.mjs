@@ -31,6 +31,14 @@ export function servedOverHttps(encrypted, forwardedProto, publicOrigin) {
 /** The one body limit of every transport (lib/http/body-guard.ts re-exports it). */
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
+/**
+ * How much of a body over the limit is still read and dropped so the answer reaches a client that
+ * is still sending, and the keep-alive connection stays usable: closing a socket with unread data
+ * makes the kernel send RST (RFC 1122 §4.2.2.13), which the client may read before the answer.
+ * Past this, the connection is closed.
+ */
+export const DRAIN_LIMIT_BYTES = 1024 * 1024;
+
 /** The one message for a body over the limit (REST routes, the proxy and the server alike). */
 export const TOO_LARGE_MESSAGE = `The body is larger than ${BODY_LIMIT_BYTES / 1024} KiB.`;
 

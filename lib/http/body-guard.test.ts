@@ -92,18 +92,27 @@ describe("readBodyUpTo (the one body reader of the REST routes and the proxy)", 
     expect(Buffer.from(r.bytes).toString()).toBe("a".repeat(60));
   });
 
-  it("stops reading at the first chunk past the limit and cancels the stream", async () => {
+  it("past the limit, reads the rest to its end and keeps none of it, so the connection stays usable", async () => {
     const s = stream([60, 60, 60, 60]);
-    const r = await readBodyUpTo(s.body, 100);
-    expect(r.tooLarge).toBe(true);
+    const r = await readBodyUpTo(s.body, 100, 1000);
+    expect(r).toMatchObject({ tooLarge: true, unread: false });
+    expect(r.bytes.byteLength).toBe(120); // up to the chunk that crossed the limit
+    expect(s.pulled()).toBe(4);
+    expect(s.cancelled()).toBe(false);
+  });
+
+  it("past the drain limit, stops reading without cancelling (cancelling destroys the connection) and says so", async () => {
+    const s = stream([60, 60, 60, 60, 60, 60]);
+    const r = await readBodyUpTo(s.body, 100, 200);
+    expect(r).toMatchObject({ tooLarge: true, unread: true });
     expect(r.bytes.byteLength).toBe(120);
-    expect(s.pulled()).toBe(2);
-    expect(s.cancelled()).toBe(true);
+    expect(s.pulled()).toBeLessThan(6); // 4 read (240 > 200), at most one more queued by the stream, the last never
+    expect(s.cancelled()).toBe(false);
   });
 
   it("exactly the limit is not too large; no body is empty; the default limit is 64 KiB", async () => {
     expect((await readBodyUpTo(stream([100]).body, 100)).tooLarge).toBe(false);
-    expect(await readBodyUpTo(null)).toEqual({ bytes: new Uint8Array(0), tooLarge: false });
+    expect(await readBodyUpTo(null)).toEqual({ bytes: new Uint8Array(0), tooLarge: false, unread: false });
     expect(BODY_LIMIT_BYTES).toBe(64 * 1024);
     expect((await readBodyUpTo(stream([BODY_LIMIT_BYTES, 1]).body)).tooLarge).toBe(true);
   });

@@ -24,36 +24,49 @@
  */
 
 import { MAX_INPUT_DEPTH, pathDeeperThan } from "../json-depth";
-import { BODY_LIMIT_BYTES, checkPath, TOO_LARGE_MESSAGE } from "./api-paths.mjs";
+import { BODY_LIMIT_BYTES, checkPath, DRAIN_LIMIT_BYTES, TOO_LARGE_MESSAGE } from "./api-paths.mjs";
 
 export { BODY_LIMIT_BYTES, TOO_LARGE_MESSAGE };
 
 /**
- * A request body, read until it ends or passes `limit` bytes (then reading stops and the stream is
- * cancelled): `bytes` holds what was read, `tooLarge` says it went past the limit.
+ * A request body, read until it ends or passes `limit` bytes: `bytes` holds what was read (never
+ * more than the limit plus one chunk), `tooLarge` says it went past the limit. Past the limit the
+ * rest is read and dropped up to DRAIN_LIMIT_BYTES in all, so the request ends cleanly and the
+ * connection can carry the client's next request. A longer body is left unread (reading stops, the
+ * stream is not cancelled) and the caller's 413 closes the connection (lib/http/route.ts).
+ * Cancelling is what this did before: Next.js hands route handlers the socket's own stream, so a
+ * cancel destroys the connection under the client, whose next request on it was then reset about
+ * one time in six (an oversized chunked upload followed by a GET; tests/security/input-limits.test.ts).
  */
-export async function readBodyUpTo(body: ReadableStream<Uint8Array> | null, limit = BODY_LIMIT_BYTES): Promise<{ bytes: Uint8Array; tooLarge: boolean }> {
-  if (!body) return { bytes: new Uint8Array(0), tooLarge: false };
+export async function readBodyUpTo(
+  body: ReadableStream<Uint8Array> | null,
+  limit = BODY_LIMIT_BYTES,
+  drainLimit = DRAIN_LIMIT_BYTES,
+): Promise<{ bytes: Uint8Array; tooLarge: boolean; unread: boolean }> {
+  if (!body) return { bytes: new Uint8Array(0), tooLarge: false, unread: false };
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
+  let unread = false;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     size += value.byteLength;
-    chunks.push(value);
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
+    if (size - value.byteLength <= limit) chunks.push(value); // the chunk that crosses the limit is kept: callers see the size
+    if (size > drainLimit) {
+      reader.releaseLock();
+      unread = true;
       break;
     }
   }
-  const bytes = new Uint8Array(size);
+  const kept = chunks.reduce((n, c) => n + c.byteLength, 0);
+  const bytes = new Uint8Array(kept);
   let at = 0;
   for (const c of chunks) {
     bytes.set(c, at);
     at += c.byteLength;
   }
-  return { bytes, tooLarge: size > limit };
+  return { bytes, tooLarge: size > limit, unread };
 }
 
 export interface Refusal {

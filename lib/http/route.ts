@@ -35,12 +35,14 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   });
 }
 
-async function readBody(req: Request): Promise<unknown> {
+/** `leftUnread` is called when the body was too large to read to its end (the answer must close the connection). */
+async function readBody(req: Request, leftUnread: () => void): Promise<unknown> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   const tooLarge = () => new AppError("payload_too_large", TOO_LARGE_MESSAGE);
   if (declared > BODY_LIMIT_BYTES) throw tooLarge();
   if (!req.body) throw new AppError("invalid_request", "The body must be a JSON object.");
-  const { bytes, tooLarge: over } = await readBodyUpTo(req.body);
+  const { bytes, tooLarge: over, unread } = await readBodyUpTo(req.body);
+  if (unread) leftUnread();
   if (over) throw tooLarge();
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
   let body: unknown;
@@ -102,6 +104,7 @@ export function apiRoute(
     if (params.org) logFields.org = params.org;
     if (params.provider) logFields.provider = params.provider;
     let res: Response;
+    let closeConnection = false;
     try {
       let actor: Actor | null = null;
       if (opts.auth === "api_key") {
@@ -127,7 +130,7 @@ export function apiRoute(
         get log() {
           return (child ??= deps.log.child({ request_id: requestId }));
         },
-        json: () => readBody(req),
+        json: () => readBody(req, () => (closeConnection = true)),
         logFields,
       });
     } catch (e) {
@@ -137,6 +140,9 @@ export function apiRoute(
         if (e.extra.connection_test) logFields.outcome = e.extra.connection_test.outcome;
         const headers: Record<string, string> = {};
         if (e.extra.retryAfterS !== undefined) headers["retry-after"] = String(e.extra.retryAfterS);
+        // A body too large to read to its end (lib/http/body-guard.ts): the connection closes after
+        // the answer, so the client does not send its next request into it.
+        if (closeConnection) headers.connection = "close";
         res = json(e.status, e.toBody(requestId), headers);
       } else {
         const err = e as Error;

@@ -9,7 +9,7 @@ import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import crypto from "node:crypto";
-import { API_CSP, BODY_LIMIT_BYTES, checkPath, HSTS, isApiPath, servedOverHttps, TOO_LARGE_MESSAGE } from "../http/api-paths.mjs";
+import { API_CSP, BODY_LIMIT_BYTES, checkPath, DRAIN_LIMIT_BYTES, HSTS, isApiPath, servedOverHttps, TOO_LARGE_MESSAGE } from "../http/api-paths.mjs";
 import { checkRouterStateHeader } from "../http/router-state.mjs";
 
 process.env.NODE_ENV ??= "production";
@@ -75,9 +75,6 @@ function refuse(res, status, code, message, headers = {}) {
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", "x-request-id": requestId, ...headers });
   res.end(JSON.stringify({ error: { code, message, request_id: requestId } }));
 }
-
-/** How much of a refused body is read and dropped to keep the answer readable (see the 413 below). */
-const DRAIN_LIMIT_BYTES = 1024 * 1024;
 
 // Read once Next has loaded the .env files: the public origin decides HSTS (lib/http/api-paths.mjs).
 const publicOrigin = process.env.BETTER_AUTH_URL;

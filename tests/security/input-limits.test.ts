@@ -62,6 +62,48 @@ describe("one body limit (64 KiB) on every transport", () => {
     }
   });
 
+  // Found by CI: answering 413 and then dropping the unread rest of a chunked body reset the
+  // client's next request on the same keep-alive connection about one time in six. Now the rest is
+  // read and dropped up to 1 MiB (the connection stays usable); past that the 413 says
+  // `connection: close`, so no client sends its next request into a closing socket.
+  it("an oversized chunked upload leaves the client's connection usable: the next requests on it are answered", async () => {
+    const chunked = (chunks: number) => {
+      const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
+      let sent = 0;
+      return new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent++ >= chunks) controller.close();
+          else controller.enqueue(chunk);
+        },
+      });
+    };
+    const failures: string[] = [];
+    // One request at a time: fetch's pool hands each next request the connection the last one used.
+    for (const [what, chunks, closes] of [["128 KiB", 8, false], ["2 MiB", 128, true]] as const) {
+      for (let i = 0; i < (closes ? 10 : 40); i++) {
+        const up = await fetch(`${baseUrl()}/integrations/${org}/openai/setup`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-api-key": key },
+          body: chunked(chunks),
+          duplex: "half",
+        } as RequestInit);
+        await up.arrayBuffer();
+        expect(up.status, what).toBe(413);
+        expect(up.headers.get("connection"), what).toBe(closes ? "close" : "keep-alive");
+        for (const p of ["/providers", "/sign-in"]) {
+          try {
+            const next = await fetch(`${baseUrl()}${p}`);
+            await next.arrayBuffer();
+            if (next.status !== 200) failures.push(`${what} #${i} ${p}: ${next.status}`);
+          } catch (e) {
+            failures.push(`${what} #${i} ${p}: ${String((e as { cause?: { code?: string } }).cause?.code ?? e)}`);
+          }
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
   it("a key file just under the limit still gets a proper answer (the limit is the only thing refusing the large one)", async () => {
     const r = await callAction({
       page: `/orgs/${org}/integrations/gcp`,
