@@ -20,6 +20,7 @@ import type { AuditEvent } from "./events";
 import { listAuditEvents } from "./list-audit-events";
 import { pruneExpiredAuditEvents, recordAudit, recordAuditOrThrow } from "./record-audit";
 import { verifyAuditTrail } from "./verify-audit-trail";
+import { waitFor } from "@/tests/support/wait";
 
 /**
  * The audit trail through the core use cases (the transports only pass the actor through, so
@@ -225,8 +226,11 @@ describe("chain, retention and failures of the trail itself", () => {
     for (let i = 0; i < 3; i++) await createOrgApiKey({ actor: CLI, org: ORG, role: "viewer" }, core.deps);
     core.clock.advance(31 * 86_400_000);
     await createOrgApiKey({ actor: CLI, org: ORG, role: "admin" }, core.deps); // triggers the prune (hourly at most)
-    await new Promise((r) => setTimeout(r, 50)); // the prune runs after the append returns
-    const left = await allEvents();
+    // The prune runs after the append returns: wait for it.
+    const left = await waitFor(async () => {
+      const events = await allEvents();
+      return events.length === 1 && events;
+    }, "the prune to leave one event", 5_000).catch(allEvents);
     expect(left.map((e) => e.target)).toEqual([expect.stringMatching(/\(admin\)$/)]);
     expect(await verifyAuditTrail({ actor: CLI }, core.deps)).toEqual({ ok: true, orgs: [{ org: ORG, ok: true, events: 1, first_broken: null }] });
     expect(await pruneExpiredAuditEvents(core.deps)).toBe(0);

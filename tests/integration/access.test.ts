@@ -10,6 +10,7 @@ import { FAKE_AZURE_APP, FAKE_AZURE_SUBSCRIPTION_ID } from "../fakes/azure-keys"
 import { loadTestCa } from "../fakes/tls";
 import { FAKE_AWS_KEYS, FAKE_AWS_ROLE_ARN } from "../fakes/aws-keys";
 import { FAKE_ANTHROPIC_ADMIN_KEY, FAKE_OPENAI_ADMIN_KEY } from "../fakes/keys";
+import { waitFor } from "../support/wait";
 
 /**
  * `POST /integrations/{org}/{provider}/access` over REST (docs/security.md, "Pipeline access"):
@@ -258,11 +259,12 @@ describe("pipeline access", () => {
     expect(doc.body.components.schemas.AccessResponse.required).toEqual(
       expect.arrayContaining(["org", "provider", "fingerprint", "version", "kind", "credentials", "expires_at"]),
     );
-    await new Promise((r) => setTimeout(r, 200));
-    const log = fs.readFileSync(inject("logFile"), "utf8");
-    const lines = log.split("\n").filter((l) => l.includes("/access"));
+    const lines = await waitFor(() => {
+      const found = fs.readFileSync(inject("logFile"), "utf8").split("\n").filter((l) => l.includes("/access"));
+      return found.some((l) => /"fingerprint":"[0-9a-f]{8}"/.test(l)) && found;
+    }, "an /access request line with a fingerprint in the server log");
     expect(lines.length).toBeGreaterThan(0);
-    expect(lines.some((l) => /"fingerprint":"[0-9a-f]{8}"/.test(l))).toBe(true);
+    const log = fs.readFileSync(inject("logFile"), "utf8");
     for (const secret of [FAKE_OPENAI_ADMIN_KEY, FAKE_ANTHROPIC_ADMIN_KEY, FAKE_AWS_KEYS.secretAccessKey]) expect(log).not.toContain(secret);
     for (const issued of aws.issued) expect(log).not.toContain(issued.secretAccessKey);
   });

@@ -5,6 +5,7 @@ import { describe, expect, it, inject } from "vitest";
 import { api, uniqueOrg } from "../support/api";
 import { controlFakes, createOrg } from "../support/stack";
 import * as K from "../fakes/keys";
+import { waitFor } from "../support/wait";
 
 /**
  * A canary secret goes through every endpoint, on success and failure paths; afterwards it must
@@ -82,9 +83,11 @@ describe("no secret in logs, responses or data files", () => {
     }
     keep(await c.del(`${base}/openai`));
 
-    // Let the server flush its log.
-    await new Promise((r) => setTimeout(r, 300));
-    const log = fs.readFileSync(inject("logFile"), "utf8");
+    // The server's log is written by another process: wait for this org's lines.
+    const log = await waitFor(() => {
+      const text = fs.readFileSync(inject("logFile"), "utf8");
+      return text.includes(`"org":"${org}"`) && /"fingerprint":"[0-9a-f]{8}"/.test(text) && text;
+    }, "this org's request lines in the server log");
     expect(log).toContain(`"org":"${org}"`);
     expect(log).toMatch(/"fingerprint":"[0-9a-f]{8}"/);
 

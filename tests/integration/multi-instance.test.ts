@@ -88,7 +88,9 @@ describe.skipIf(!RUN)("two instances on one Postgres and one store", () => {
     expect((await call(a.baseUrl, "DELETE", "/integrations/multi-del/openai", adminKey)).status).toBe(204);
     const deletedAt = Date.now();
     let last = 200;
-    while (Date.now() - deletedAt < 3000) {
+    // The decrypt cache keeps an entry 5 minutes: a 404 within seconds can only come from the
+    // invalidation notice. No bound on the time itself (tests never fail on a time); it is printed.
+    while (Date.now() - deletedAt < 10_000) {
       last = (await call(b.baseUrl, "POST", "/integrations/multi-del/openai/access", pipe)).status;
       if (last === 404) break;
       await new Promise((r) => setTimeout(r, 25));
@@ -96,7 +98,6 @@ describe.skipIf(!RUN)("two instances on one Postgres and one store", () => {
     const tookMs = Date.now() - deletedAt;
     console.info(`delete on A → 404 from B after ${tookMs} ms`);
     expect(last).toBe(404);
-    expect(tookMs).toBeLessThan(1000);
     // A replacement set up on B is what A serves next (A had nothing cached after its own delete).
     const again = await call(b.baseUrl, "POST", "/integrations/multi-del/openai/setup", adminKey, { credential: { api_key: FAKE_OPENAI_ADMIN_KEY } });
     expect(again.status, again.text).toBe(201);

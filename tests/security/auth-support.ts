@@ -190,15 +190,7 @@ export function linkIn(raw: string, re: RegExp): string | null {
   return m ? m[0] : null;
 }
 
-export async function waitFor<T>(fn: () => T | undefined | null, what: string, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { waitFor } from "../support/wait";
 
 /** Every file under a directory, recursively (for data-file leak scans). */
 export function filesUnder(dir: string): string[] {

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import http from "node:http";
 import { beforeAll, describe, expect, it, inject } from "vitest";
 import { baseUrl, callAction, createApiKey, createOrganization, rest, signIn, signUp, type Session } from "./support";
+import { waitFor } from "../support/wait";
 
 /**
  * "Defaults → Unexpected-error logs" (docs/security.md, issue 8 item 7): an error's message can
@@ -282,11 +283,12 @@ describe("no input reaches the server log through an error path", () => {
       record("sign-up password", a.status, a.text);
     }
 
-    // The server writes its log lines synchronously to the file (stdout), but give it a moment.
-    await new Promise((r) => setTimeout(r, 500));
-    const lines = fs.readFileSync(logFile, "utf8").slice(logStart).split("\n").filter(Boolean);
-    // The REST calls above wrote their access lines: the log read is the server's.
-    expect(lines.filter((l) => l.includes('"msg":"request"')).length).toBeGreaterThanOrEqual(15);
+    // The server's log is written by another process: wait until the REST calls above have their
+    // access lines (the log read is the server's).
+    const lines = await waitFor(() => {
+      const all = fs.readFileSync(logFile, "utf8").slice(logStart).split("\n").filter(Boolean);
+      return all.filter((l) => l.includes('"msg":"request"')).length >= 15 && all;
+    }, "15 request lines in the server log");
 
     // Not vacuous: an error path that prints an Error was reached (Next refusing the junk action
     // id, printed with console.warn, which lib/scripts/server.mjs's console guard writes as class name and frames only).
