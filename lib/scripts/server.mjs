@@ -4,7 +4,9 @@
 // `req.socket.remoteAddress` before Next sees the request (lib/auth/client-address.ts says why;
 // custom servers: https://nextjs.org/docs/app/guides/custom-server).
 //
-// Usage: `PORT=8000 node lib/scripts/server.mjs` after `next build` (`npm start` does both).
+// Usage: `PORT=8000 node lib/scripts/server.mjs` after `next build` (`npm start` does both);
+// `node lib/scripts/server.mjs --dev` (`npm run dev`) runs Next's development server behind the same
+// controls, so the API's headers and checks hold in development too.
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,7 +14,8 @@ import crypto from "node:crypto";
 import { API_CSP, BODY_LIMIT_BYTES, checkPath, DRAIN_LIMIT_BYTES, HSTS, isApiPath, servedOverHttps, TOO_LARGE_MESSAGE } from "../http/api-paths.mjs";
 import { checkRouterStateHeader } from "../http/router-state.mjs";
 
-process.env.NODE_ENV ??= "production";
+const dev = process.argv.includes("--dev");
+process.env.NODE_ENV ??= dev ? "development" : "production";
 const { default: next } = await import("next");
 
 const CLIENT_ADDRESS_HEADER = "x-cm-client-address";
@@ -20,7 +23,7 @@ const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..
 const port = Number(process.env.PORT || 8000);
 const hostname = process.env.HOSTNAME || undefined; // all interfaces, as `next start`
 
-const app = next({ dev: false, dir, port, hostname: hostname ?? "localhost" });
+const app = next({ dev, dir, port, hostname: hostname ?? "localhost" });
 await app.prepare();
 const handle = app.getRequestHandler();
 
@@ -31,6 +34,7 @@ const handle = app.getRequestHandler();
 // from here on, whatever else reaches these two is written as one JSON line with each Error
 // argument's class name and `at …` stack frames only, as unexpectedErrorFields in lib/log.ts does,
 // and no text argument (docs/security.md, "Defaults"). Startup messages above are left as they are.
+// Not under --dev: a developer needs the framework's messages, and development data is their own.
 const print = console.error.bind(console);
 const NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 function framesOf(err) {
@@ -38,7 +42,7 @@ function framesOf(err) {
   const messageLines = typeof err.message === "string" ? err.message.split("\n").length : 1;
   return stack.split("\n").slice(messageLines).filter((l) => /^\s+at \S/.test(l)).slice(0, 8).map((l) => l.slice(0, 300)).join("\n");
 }
-for (const [method, level] of [["error", 50], ["warn", 40]]) {
+for (const [method, level] of dev ? [] : [["error", 50], ["warn", 40]]) {
   console[method] = (...args) => {
     // Duck-typed: an error made in another realm (a vm context) is not `instanceof Error` here.
     const first = args.find((a) => a !== null && typeof a === "object" && typeof a.stack === "string");
