@@ -52,7 +52,7 @@ function grant(sa: ServiceAccountTestKey, opts: { dataViewer: boolean }) {
     keyId: sa.keyFile.private_key_id,
     publicKey: sa.publicKey,
     projectId: sa.keyFile.project_id,
-    roles: ["roles/aiplatform.user", "roles/bigquery.jobUser"],
+    roles: ["roles/aiplatform.viewer", "roles/bigquery.jobUser"],
   });
   gcp.registerTable(TABLE);
   gcp.registerTable(OTHER);

@@ -79,8 +79,10 @@ describe("setup-info from the protocol modules, driven by the registry", () => {
     expect(info.steps.join(" ")).toMatch(/billing_export_table/);
     const vertex = await getSetupInfo({ actor: SYSTEM_ACTOR, org: "acme", provider: "gcp_vertex" }, configured.deps);
     const member = '"serviceAccount:finops-vertex@PROJECT_ID.iam.gserviceaccount.com"';
-    // Vertex spend is read from the billing export: the same two places as gcp, plus Vertex AI User on the key's project.
-    expect(vertex.commands).toContain(`gcloud projects add-iam-policy-binding PROJECT_ID --member ${member} --role roles/aiplatform.user`);
+    // Vertex spend is read from the billing export: the same two places as gcp, plus Vertex AI Viewer (read-only) on the
+    // key's project; never Vertex AI User, which could run paid inference (docs/decisions/015-vertex-least-privilege.md).
+    expect(vertex.commands).toContain(`gcloud projects add-iam-policy-binding PROJECT_ID --member ${member} --role roles/aiplatform.viewer`);
+    expect((vertex.commands ?? []).join("\n")).not.toMatch(/aiplatform\.(user|admin)|predict/);
     expect(vertex.commands).toContain(`gcloud projects add-iam-policy-binding PROJECT_ID --member ${member} --role roles/bigquery.jobUser`);
     expect(vertex.commands).toContain(`bq add-iam-policy-binding --member ${member} --role roles/bigquery.dataViewer BILLING_PROJECT:BILLING_DATASET`);
     expect(vertex.steps.join(" ")).toMatch(/billing_export_table/);

@@ -108,7 +108,7 @@ describe("authenticate() and the connection test agree, for every provider", () 
   it("Google (gcp, gcp_vertex): the same token endpoint, scope, issuer and key (a PEM pasted with \\n escapes signs on both sides)", async () => {
     for (const provider of ["gcp", "gcp_vertex"]) {
       const sa = makeServiceAccountKey({ projectId: `parity-${provider.replace("_", "-")}`, tokenUri: "http://127.0.0.1:9/never" });
-      const permissions = provider === "gcp" ? ["bigquery.jobs.create"] : ["aiplatform.endpoints.list", "aiplatform.endpoints.predict", "bigquery.jobs.create"];
+      const permissions = provider === "gcp" ? ["bigquery.jobs.create"] : ["aiplatform.endpoints.list", "bigquery.jobs.create"];
       gcp.registerServiceAccount({ email: sa.keyFile.client_email, keyId: sa.keyFile.private_key_id, publicKey: sa.publicKey, projectId: sa.keyFile.project_id, permissions });
       gcp.tokenRequests.length = 0;
       const escaped = { ...sa.keyFile, private_key: sa.keyFile.private_key.replace(/\n/g, "\\n") };

@@ -368,6 +368,18 @@ describe("every provider is complete", () => {
     }
   });
 
+  it("gcp_vertex asks only for read permissions and read-only roles: never a predict permission or Vertex AI User (docs/decisions/015-vertex-least-privilege.md)", () => {
+    const vertex = registry.providers.find((p) => p.id === "gcp_vertex")!;
+    expect(vertex.cost_permissions).toEqual(["aiplatform.endpoints.list", "bigquery.jobs.create", "bigquery.tables.getData"]);
+    expect(vertex.permission_roles).toEqual({
+      "aiplatform.endpoints.list": "roles/aiplatform.viewer",
+      "bigquery.jobs.create": "roles/bigquery.jobUser",
+      "bigquery.tables.getData": "roles/bigquery.dataViewer",
+    });
+    const text = JSON.stringify(vertex);
+    expect(text).not.toMatch(/predict|aiplatform\.(user|admin)/);
+  });
+
   it("every field that looks secret is secret: true (allow-list for identifiers)", () => {
     const looksSecret: string[] = [];
     const notMarked: string[] = [];

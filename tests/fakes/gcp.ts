@@ -142,14 +142,21 @@ export const GOOGLE_OAUTH_ERRORS = {
  *   roles/bigquery.dataViewer holds bigquery.tables.getData (and .get/.list) but NOT
  *   bigquery.jobs.create (https://cloud.google.com/bigquery/docs/access-control, "BigQuery Job User",
  *   "BigQuery Data Viewer"). So the billing export needs both, each where it applies.
- * - roles/aiplatform.user holds aiplatform.endpoints.list and aiplatform.endpoints.predict
- *   (https://cloud.google.com/vertex-ai/docs/general/access-control, "Vertex AI User"), and no
- *   BigQuery permission: a Vertex AI user cannot read the billing export by that role alone.
+ * - roles/aiplatform.viewer (what the setup help grants for gcp_vertex) holds aiplatform.endpoints.list
+ *   and aiplatform.endpoints.get but NOT aiplatform.endpoints.predict: it views Vertex AI resources
+ *   and cannot run (paid) inference (https://cloud.google.com/iam/docs/roles-permissions/aiplatform,
+ *   "Vertex AI Viewer"; https://cloud.google.com/vertex-ai/docs/general/access-control).
+ * - roles/aiplatform.user (what the setup help granted before decision 015; keys made then must still
+ *   pass) is a superset: aiplatform.endpoints.list, .get and .predict
+ *   (https://cloud.google.com/iam/docs/roles-permissions/aiplatform, "Vertex AI User").
+ * - Neither Vertex AI role holds a BigQuery permission: a Vertex AI user or viewer cannot read the
+ *   billing export by that role alone.
  */
 export const GOOGLE_ROLE_PERMISSIONS = {
   "roles/bigquery.jobUser": ["bigquery.jobs.create"],
   "roles/bigquery.dataViewer": ["bigquery.tables.get", "bigquery.tables.getData", "bigquery.tables.list", "bigquery.datasets.get"],
   "roles/aiplatform.user": ["aiplatform.endpoints.list", "aiplatform.endpoints.predict", "aiplatform.endpoints.get"],
+  "roles/aiplatform.viewer": ["aiplatform.endpoints.list", "aiplatform.endpoints.get"],
 } as const satisfies Record<string, readonly string[]>;
 export type GoogleRole = keyof typeof GOOGLE_ROLE_PERMISSIONS;
 

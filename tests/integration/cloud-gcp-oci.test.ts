@@ -8,7 +8,8 @@ import { makeOciApiKey } from "../fakes/oci-keys";
 
 /** GCP, Vertex and OCI over REST against fakes that verify the JWT assertion and request signatures. */
 const BILLING = ["bigquery.jobs.create", "bigquery.tables.getData"];
-const VERTEX = ["aiplatform.endpoints.list", "aiplatform.endpoints.predict"];
+/** Read-only: Vertex AI Viewer's aiplatform.endpoints.list, never .predict (docs/decisions/015-vertex-least-privilege.md). */
+const VERTEX = ["aiplatform.endpoints.list"];
 
 describe("GCP and Vertex", () => {
   let gcp: GcpFake;
@@ -77,12 +78,12 @@ describe("GCP and Vertex", () => {
     expect((await c.get(`/integrations/${org}`)).body.integrations).toEqual([]);
   });
 
-  it("Vertex set up as instructed (aiplatform.user and jobUser on its project, dataViewer on the export dataset) is active; naming a table it has no grant on is 422 naming bigquery.tables.getData", async () => {
+  it("Vertex set up as instructed (aiplatform.viewer and jobUser on its project, dataViewer on the export dataset) is active; naming a table it has no grant on is 422 naming bigquery.tables.getData", async () => {
     const org = uniqueOrg("vertex-billing");
     const c = api(createOrg(inject("dataDir"), org));
     const sa = makeServiceAccountKey({ projectId: "finops-vertex-5", tokenUri: "http://127.0.0.1:9/never-called" });
     const email = sa.keyFile.client_email;
-    gcp.registerServiceAccount({ email, keyId: sa.keyFile.private_key_id, publicKey: sa.publicKey, projectId: "finops-vertex-5", roles: ["roles/aiplatform.user", "roles/bigquery.jobUser"] });
+    gcp.registerServiceAccount({ email, keyId: sa.keyFile.private_key_id, publicKey: sa.publicKey, projectId: "finops-vertex-5", roles: ["roles/aiplatform.viewer", "roles/bigquery.jobUser"] });
     gcp.registerTable(TABLE);
     gcp.grantDataset({ email, project: "finops-billing-x", dataset: "billing_export", roles: ["roles/bigquery.dataViewer"] });
     gcp.clearRequests();
@@ -96,6 +97,8 @@ describe("GCP and Vertex", () => {
     // Both places were asked: the key's project (Vertex AI and the billing queries), then the export table.
     const asked = gcp.requests.map((r) => [r.pathname, r.body] as const);
     expect(asked).toContainEqual(["/v1/projects/finops-vertex-5:testIamPermissions", JSON.stringify({ permissions: [...VERTEX, "bigquery.jobs.create"] })]);
+    // Least privilege: nothing asked of Google names a predict permission (the key cannot run inference).
+    expect(asked.filter(([, body]) => /predict/i.test(body))).toEqual([]);
     expect(asked).toContainEqual([
       "/bigquery/v2/projects/finops-billing-x/datasets/billing_export/tables/gcp_billing_export_v1_012345_6789AB_CDEF01:testIamPermissions",
       JSON.stringify({ permissions: ["bigquery.tables.getData"] }),
@@ -113,6 +116,22 @@ describe("GCP and Vertex", () => {
     expect(list.body.integrations[0]).toMatchObject({ provider: "gcp_vertex", version: 1, status: "active", fingerprint: ok.body.fingerprint });
   });
 
+  it("Vertex set up before the least-privilege change (roles/aiplatform.user, a superset of the viewer role) is still active", async () => {
+    const org = uniqueOrg("vertex-user");
+    const c = api(createOrg(inject("dataDir"), org));
+    const sa = makeServiceAccountKey({ projectId: "finops-vertex-6", tokenUri: "http://127.0.0.1:9/never-called" });
+    const email = sa.keyFile.client_email;
+    gcp.registerServiceAccount({ email, keyId: sa.keyFile.private_key_id, publicKey: sa.publicKey, projectId: "finops-vertex-6", roles: ["roles/aiplatform.user", "roles/bigquery.jobUser"] });
+    gcp.registerTable(TABLE);
+    gcp.grantDataset({ email, project: "finops-billing-x", dataset: "billing_export", roles: ["roles/bigquery.dataViewer"] });
+    const ok = await c.post(`/integrations/${org}/gcp_vertex/setup`, {
+      credential: { service_account_json: JSON.stringify(sa.keyFile), location: "europe-west4" },
+      metadata: { billing_export_table: TABLE },
+    });
+    expect(ok.status, ok.text).toBe(201);
+    expect(ok.body).toMatchObject({ status: "active", account: { id: "finops-vertex-6", name: email } });
+  });
+
   it("Vertex without billing_export_table is accepted with the warning; without the Vertex AI or the BigQuery job permission it is 422 naming it", async () => {
     const org = uniqueOrg("vertex");
     const c = api(createOrg(inject("dataDir"), org));
@@ -123,7 +142,8 @@ describe("GCP and Vertex", () => {
     expect(ok.body.warnings["metadata.billing_export_table"]).toMatch(/add the metadata key billing_export_table/);
     const no = await c.post(`/integrations/${org}/gcp_vertex/setup`, { credential: { service_account_json: account("finops-vertex-2", BILLING) } });
     expect(no.status).toBe(422);
-    expect(no.body.error.message).toContain("aiplatform.endpoints");
+    expect(no.body.error.message).toContain("aiplatform.endpoints.list");
+    expect(no.body.error.message).toContain("roles/aiplatform.viewer");
     const noJobs = await c.post(`/integrations/${org}/gcp_vertex/setup`, { credential: { service_account_json: account("finops-vertex-3", VERTEX) } });
     expect(noJobs.status).toBe(422);
     expect(noJobs.body.error.message).toContain("bigquery.jobs.create");

@@ -13,8 +13,9 @@ import { AppError } from "@/lib/errors";
 import { tinyBudget } from "@/tests/support/pacing";
 
 const GCP_PERMISSIONS = ["bigquery.jobs.create", "bigquery.tables.getData"];
-const VERTEX_PERMISSIONS = ["aiplatform.endpoints.list", "aiplatform.endpoints.predict"];
-/** What gcp_vertex asks of the key's project: the Vertex AI permissions and the billing queries' job permission. */
+/** Read-only (docs/decisions/015-vertex-least-privilege.md): gcp_vertex never asks for aiplatform.endpoints.predict. */
+const VERTEX_PERMISSIONS = ["aiplatform.endpoints.list"];
+/** What gcp_vertex asks of the key's project: the Vertex AI read permission and the billing queries' job permission. */
 const VERTEX_PROJECT_PERMISSIONS = [...VERTEX_PERMISSIONS, "bigquery.jobs.create"];
 const PROVIDER_NAMES: Record<string, string> = { gcp: "Google Cloud", gcp_vertex: "Google Vertex AI" };
 
@@ -215,15 +216,23 @@ describe("GCP service account connection test (gcp, gcp_vertex)", () => {
     expect(result.outcome).toBe("ok");
   });
 
-  /** A Vertex key granted the setup help's roles: aiplatform.user and bigquery.jobUser on its project, dataViewer on the export dataset. */
-  function vertexKeyAsInstructed(projectId: string, opts: { jobUser?: boolean; dataViewer?: boolean } = {}) {
+  /**
+   * A Vertex key granted the setup help's roles: aiplatform.viewer and bigquery.jobUser on its project,
+   * dataViewer on the export dataset. `vertexRole` "roles/aiplatform.user" is what the help said before
+   * decision 015 (a superset of the viewer role): such keys must still pass.
+   */
+  function vertexKeyAsInstructed(
+    projectId: string,
+    opts: { jobUser?: boolean; dataViewer?: boolean; vertexRole?: "roles/aiplatform.viewer" | "roles/aiplatform.user" } = {},
+  ) {
     const key = makeServiceAccountKey({ projectId });
+    const vertexRole = opts.vertexRole ?? "roles/aiplatform.viewer";
     fake.registerServiceAccount({
       email: key.keyFile.client_email,
       keyId: key.keyFile.private_key_id,
       publicKey: key.publicKey,
       projectId,
-      roles: opts.jobUser === false ? ["roles/aiplatform.user"] : ["roles/aiplatform.user", "roles/bigquery.jobUser"],
+      roles: opts.jobUser === false ? [vertexRole] : [vertexRole, "roles/bigquery.jobUser"],
     });
     fake.registerTable(TABLE);
     if (opts.dataViewer !== false) {
@@ -232,9 +241,12 @@ describe("GCP service account connection test (gcp, gcp_vertex)", () => {
     return key.keyFile;
   }
 
-  it("gcp_vertex set up as instructed (aiplatform.user and jobUser on its project, dataViewer on the export dataset) is ok; both checks run", async () => {
-    const projectId = "gcp-vertex-proj-01";
-    const keyFile = vertexKeyAsInstructed(projectId);
+  it.each([
+    ["roles/aiplatform.viewer", "gcp-vertex-proj-01"],
+    // Keys set up before decision 015 hold Vertex AI User, a superset: they still pass.
+    ["roles/aiplatform.user", "gcp-vertex-proj-11"],
+  ] as const)("gcp_vertex set up with %s and jobUser on its project, dataViewer on the export dataset, is ok; both checks run", async (vertexRole, projectId) => {
+    const keyFile = vertexKeyAsInstructed(projectId, { vertexRole });
     const result = await run("gcp_vertex", keyFile, { metadata: { billing_export_table: TABLE } });
     expect(result.outcome).toBe("ok");
     expect(result.checks.every((c) => c.message === undefined)).toBe(true);
@@ -247,6 +259,27 @@ describe("GCP service account connection test (gcp, gcp_vertex)", () => {
     expect(JSON.parse(fake.requests[1]!.body)).toEqual({ permissions: VERTEX_PROJECT_PERMISSIONS });
     expect(JSON.parse(fake.requests[2]!.body)).toEqual({ permissions: ["bigquery.tables.getData"] });
     expect(fake.tokenRequests[0]!.claims).toMatchObject({ aud: GOOGLE_TOKEN_URL, scope: "https://www.googleapis.com/auth/cloud-platform" });
+  });
+
+  it("gcp_vertex is least-privilege: a key that cannot run inference (Vertex AI Viewer + jobUser, dataViewer on the table) is ok, and no predict permission is ever asked of Google", async () => {
+    const projectId = "gcp-vertex-proj-12";
+    const keyFile = vertexKeyAsInstructed(projectId);
+    const result = await run("gcp_vertex", keyFile, { metadata: { billing_export_table: TABLE } });
+    expect(result.outcome).toBe("ok");
+    expect(result.warnings).toBeUndefined();
+    const asked = fake.requests.filter((r) => r.pathname.endsWith(":testIamPermissions")).flatMap((r) => (JSON.parse(r.body) as { permissions: string[] }).permissions);
+    expect(asked.sort()).toEqual(["aiplatform.endpoints.list", "bigquery.jobs.create", "bigquery.tables.getData"]);
+    expect(asked.filter((p) => /predict/i.test(p))).toEqual([]);
+    // The premise: with the token the test was issued, Google says this key holds no predict permission
+    // on its project, so the credential we store cannot run paid inference.
+    const token = fake.tokenRequests.find((t) => t.accessToken)?.accessToken;
+    const held = await fetch(`${fake.crmApiBase}/v1/projects/${projectId}:testIamPermissions`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token ?? ""}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ permissions: ["aiplatform.endpoints.predict", "aiplatform.endpoints.list"] }),
+    });
+    expect(held.status).toBe(200);
+    expect(await held.json()).toEqual({ permissions: ["aiplatform.endpoints.list"] });
   });
 
   it("gcp_vertex without billing_export_table: ok with the same visible warning, and BigQuery is not asked", async () => {
@@ -268,7 +301,7 @@ describe("GCP service account connection test (gcp, gcp_vertex)", () => {
     expect(message).toMatch(/billing-proj-01:billing_export/);
   });
 
-  it("gcp_vertex with Vertex AI User alone: permission_denied naming bigquery.jobs.create and roles/bigquery.jobUser; the table is not asked", async () => {
+  it("gcp_vertex with Vertex AI Viewer alone: permission_denied naming bigquery.jobs.create and roles/bigquery.jobUser; the table is not asked", async () => {
     const keyFile = vertexKeyAsInstructed("gcp-vertex-proj-04", { jobUser: false });
     const result = await run("gcp_vertex", keyFile, { metadata: { billing_export_table: TABLE } });
     expect(result.outcome).toBe("permission_denied");
@@ -384,13 +417,14 @@ describe("GCP service account connection test (gcp, gcp_vertex)", () => {
     expect(fake.requests.some((r) => r.pathname.startsWith("/bigquery/"))).toBe(false);
   });
 
-  it("gcp_vertex: permission_denied naming the Vertex permission and roles/aiplatform.user, no BigQuery note", async () => {
-    const { keyFile } = registeredKey("vertex-half-proj", ["aiplatform.endpoints.list", "bigquery.jobs.create"]);
+  it("gcp_vertex: permission_denied naming the Vertex permission and roles/aiplatform.viewer (never aiplatform.user), no BigQuery note", async () => {
+    const { keyFile } = registeredKey("vertex-half-proj", ["bigquery.jobs.create"]);
     const result = await run("gcp_vertex", keyFile);
     expect(result.outcome).toBe("permission_denied");
     const message = check(result, "read_costs").message!;
-    expect(message).toMatch(/lacks the permission aiplatform\.endpoints\.predict/);
-    expect(message).toMatch(/Grant roles\/aiplatform\.user/);
+    expect(message).toMatch(/lacks the permission aiplatform\.endpoints\.list on project vertex-half-proj/);
+    expect(message).toMatch(/Grant roles\/aiplatform\.viewer /);
+    expect(message).not.toMatch(/aiplatform\.user|predict/);
     expect(message).not.toMatch(/bigquery|dataset/);
   });
 
