@@ -358,6 +358,43 @@ export async function listPendingInvitationsRaw(env: Env, orgId: string): Promis
   return rows.filter((r) => new Date(r.expiresAt).getTime() > Date.now());
 }
 
+/**
+ * Cancel a pending invitation (its link stops working); false when it was not pending any more.
+ * The move from pending to canceled is a guarded write, as Better Auth makes its own transitions
+ * (`incrementOne` with the status in the where clause: updateInvitation in
+ * node_modules/better-auth/dist/plugins/organization/adapter.mjs), so one accepted meanwhile is
+ * left as it is.
+ */
+export async function cancelPendingInvitation(env: Env, id: string): Promise<boolean> {
+  const db = await adapter(env);
+  const done = await db.incrementOne<InvitationRow>({
+    model: "invitation",
+    where: [
+      { field: "id", value: id },
+      { field: "status", value: "pending" },
+    ],
+    increment: {},
+    set: { status: "canceled" },
+  });
+  return done !== null;
+}
+
+/** Cancel the org's pending invitations that this user sent; returns those it canceled. */
+export async function cancelPendingInvitationsBy(env: Env, orgId: string, inviterId: string): Promise<InvitationRow[]> {
+  const db = await adapter(env);
+  const pending = await db.findMany<InvitationRow>({
+    model: "invitation",
+    where: [
+      { field: "organizationId", value: orgId },
+      { field: "inviterId", value: inviterId },
+      { field: "status", value: "pending" },
+    ],
+  });
+  const canceled: InvitationRow[] = [];
+  for (const inv of pending) if (await cancelPendingInvitation(env, inv.id)) canceled.push(inv);
+  return canceled;
+}
+
 export async function findInvitation(env: Env, id: string): Promise<(InvitationRow & { org: OrgRow | null }) | null> {
   if (!/^[A-Za-z0-9_-]{8,128}$/.test(id)) return null;
   const db = await adapter(env);

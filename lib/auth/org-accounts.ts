@@ -11,6 +11,8 @@ import { mailIsDelivered, sendMail } from "../mail";
 import { invitationMail } from "../mail/templates";
 import { invitationIdFromToken, invitationToken } from "./invitation-links";
 import {
+  cancelPendingInvitation,
+  cancelPendingInvitationsBy,
   findAuthOrganization,
   findInvitation,
   findUserById,
@@ -26,22 +28,31 @@ import {
 import { createOrganization } from "./organizations";
 import { recordAudit, recordAuditFailure, type AuditInput } from "../audit/record-audit";
 
-/** What a member/invitation change tells its audit record: whom it concerned, the org (when it is learnt), the API keys it revoked. */
+/**
+ * What a member/invitation change tells its audit record: whom it concerned, the org (when it is
+ * learnt), the API keys it revoked and the invitations it canceled (their email and role).
+ */
 interface AuditNote {
   target?: string;
   org?: string;
   revokedKeyIds?: string[];
+  canceledInvitations?: string[];
 }
 
 /**
  * Runs a member/invitation change and records it (outcome ok, or the error's code), plus one
- * api_key.revoke per key it revoked on the way (those stay revoked even if the change then fails).
+ * api_key.revoke per key it revoked and one invitation.cancel per invitation it canceled on the way
+ * (those stay revoked and canceled even if the change then fails).
  */
 async function auditedChange<T>(deps: CoreDeps, base: Omit<AuditInput, "outcome" | "target">, fn: (note: AuditNote) => Promise<T>): Promise<T> {
   const note: AuditNote = {};
   const revokes = async () => {
+    const by = note.target ?? "the member";
     for (const id of note.revokedKeyIds ?? []) {
-      await recordAudit(deps, { actor: base.actor, org: note.org ?? base.org, action: "api_key.revoke", outcome: "ok", target: `${id}, created by ${note.target ?? "the member"}` });
+      await recordAudit(deps, { actor: base.actor, org: note.org ?? base.org, action: "api_key.revoke", outcome: "ok", target: `${id}, created by ${by}` });
+    }
+    for (const invited of note.canceledInvitations ?? []) {
+      await recordAudit(deps, { actor: base.actor, org: note.org ?? base.org, action: "invitation.cancel", outcome: "ok", target: `${invited}, sent by ${by}` });
     }
   };
   try {
@@ -228,6 +239,15 @@ async function inviteMemberUnaudited(
   const inv = await withAuthErrors(() =>
     auth.api.createInvitation({ body: { email: parsed.data.email, role: parsed.data.role, organizationId }, headers: args.reqHeaders }),
   );
+  // Checked again now that it exists: a removal or demotion of the inviter that ran meanwhile
+  // canceled what they had sent before this one was there (withdrawGrants), so this request
+  // cancels its own.
+  try {
+    await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
+  } catch (e) {
+    await cancelPendingInvitation(deps.env, inv.id);
+    throw e;
+  }
   // The link goes to the invited address only (SMTP, or the operator's outbox); the inviter also
   // gets it back to hand over. Never logged: the log line names the transport only.
   let mail: InvitationView["mail"];
@@ -277,7 +297,7 @@ const RoleSchema = z.enum(ORG_ROLES, { message: "must be owner, admin or viewer"
 export async function updateMemberRole(
   args: { actor: Actor | null; org: string; memberId: string; role: unknown; reqHeaders: Headers },
   deps: CoreDeps = getDeps(),
-): Promise<{ revokedKeys: number }> {
+): Promise<Withdrawn> {
   return auditedChange(deps, { actor: args.actor, org: args.org, action: "member.role_change" }, (note) => updateMemberRoleUnaudited(args, deps, note));
 }
 
@@ -285,7 +305,7 @@ async function updateMemberRoleUnaudited(
   args: { actor: Actor | null; org: string; memberId: string; role: unknown; reqHeaders: Headers },
   deps: CoreDeps,
   note: AuditNote,
-): Promise<{ revokedKeys: number }> {
+): Promise<Withdrawn> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
   const role = RoleSchema.safeParse(args.role);
   if (!role.success) throw new AppError("invalid_request", "The role must be owner, admin or viewer.", { fields: { role: "must be owner, admin or viewer" } });
@@ -299,13 +319,38 @@ async function updateMemberRoleUnaudited(
   if ((role.data === "owner" || member.role === "owner") && myRole !== "owner") {
     throw new AppError("forbidden", "Only an owner can grant or take away the owner role.");
   }
-  // A demoted member's keys go with the power they had: revoked first, so that a failure below
-  // leaves fewer keys working, never more (docs/security.md, "Removed and demoted members").
-  const revokedKeys = ROLE_RANK[role.data] < ROLE_RANK[member.role] ? await deps.auth.revokeApiKeysCreatedBy(args.org, member.userId, new Date(deps.now())) : [];
-  note.revokedKeyIds = revokedKeys;
+  // A demoted member's keys and invitations go with the power they had (withdrawGrants).
+  const demotion = ROLE_RANK[role.data] < ROLE_RANK[member.role];
+  if (demotion) await withdrawGrants(deps, args.org, organizationId, member.userId, note);
   const auth = await getReadyAuth(deps.env);
   await withAuthErrors(() => auth.api.updateMemberRole({ body: { memberId: member.id, role: role.data, organizationId }, headers: args.reqHeaders }));
-  return { revokedKeys: revokedKeys.length };
+  if (demotion) await withdrawGrants(deps, args.org, organizationId, member.userId, note);
+  return withdrawn(note);
+}
+
+/** What a removal or demotion took back from the member: API keys revoked, invitations canceled. */
+export interface Withdrawn {
+  revokedKeys: number;
+  canceledInvitations: number;
+}
+
+const withdrawn = (note: AuditNote): Withdrawn => ({ revokedKeys: note.revokedKeyIds?.length ?? 0, canceledInvitations: note.canceledInvitations?.length ?? 0 });
+
+/**
+ * Takes back what a member handed out with a role they are losing: the org API keys they created
+ * (revoked) and the invitations they sent (canceled: accepting one, at a second address of their
+ * own, would give the role back). Called twice, around the membership change: before it, so a
+ * failure of the change leaves fewer keys and links working, never more; after it, for what they
+ * created while it ran (a key or invitation whose role check passed just before the change).
+ * createOrgApiKey and inviteMember check the role again once they have created theirs, so one
+ * created after the second call is withdrawn by its own request (docs/security.md, "Removed and
+ * demoted members").
+ */
+async function withdrawGrants(deps: CoreDeps, org: string, organizationId: string, userId: string, note: AuditNote): Promise<void> {
+  const keys = await deps.auth.revokeApiKeysCreatedBy(org, userId, new Date(deps.now()));
+  note.revokedKeyIds = [...(note.revokedKeyIds ?? []), ...keys];
+  const invitations = await cancelPendingInvitationsBy(deps.env, organizationId, userId);
+  note.canceledInvitations = [...(note.canceledInvitations ?? []), ...invitations.map((i) => `${i.email} (${i.role})`)];
 }
 
 const ROLE_RANK: Record<OrgRole, number> = { viewer: 1, admin: 2, owner: 3 };
@@ -314,7 +359,7 @@ const ROLE_RANK: Record<OrgRole, number> = { viewer: 1, admin: 2, owner: 3 };
 export async function removeMember(
   args: { actor: Actor | null; org: string; memberId: string; reqHeaders: Headers },
   deps: CoreDeps = getDeps(),
-): Promise<{ revokedKeys: number }> {
+): Promise<Withdrawn> {
   return auditedChange(deps, { actor: args.actor, org: args.org, action: "member.remove" }, (note) => removeMemberUnaudited(args, deps, note));
 }
 
@@ -322,7 +367,7 @@ async function removeMemberUnaudited(
   args: { actor: Actor | null; org: string; memberId: string; reqHeaders: Headers },
   deps: CoreDeps,
   note: AuditNote,
-): Promise<{ revokedKeys: number }> {
+): Promise<Withdrawn> {
   await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
   const organizationId = await authOrgIdOrThrow(deps, args.org);
   const member = (await listOrgMembersRaw(deps.env, organizationId)).find((m) => m.id === args.memberId);
@@ -333,12 +378,12 @@ async function removeMemberUnaudited(
   if (member.role === "owner" && (await deps.memberships(actor.userId, args.org)) !== "owner") {
     throw new AppError("forbidden", "Only an owner can remove an owner.");
   }
-  // The keys they created stop working with them (revoked first: see updateMemberRole).
-  const revokedKeys = await deps.auth.revokeApiKeysCreatedBy(args.org, member.userId, new Date(deps.now()));
-  note.revokedKeyIds = revokedKeys;
+  // The keys they created and the invitations they sent stop working with them (withdrawGrants).
+  await withdrawGrants(deps, args.org, organizationId, member.userId, note);
   const auth = await getReadyAuth(deps.env);
   await withAuthErrors(() => auth.api.removeMember({ body: { memberIdOrEmail: member.id, organizationId }, headers: args.reqHeaders }));
-  return { revokedKeys: revokedKeys.length };
+  await withdrawGrants(deps, args.org, organizationId, member.userId, note);
+  return withdrawn(note);
 }
 
 export interface InvitationPreview {

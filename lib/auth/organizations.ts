@@ -62,6 +62,16 @@ async function createOrgApiKeyUnaudited(
   // The creator is recorded so that removing or demoting them revokes the key (removeMember, updateMemberRole).
   const createdBy = args.actor?.kind === "user" ? args.actor.userId : null;
   const { record, apiKey } = await deps.auth.createApiKey(args.org, args.role, args.label?.slice(0, 100) ?? null, new Date(deps.now()), createdBy);
+  // Checked again now that the key exists: a removal or demotion of its creator that ran meanwhile
+  // revoked their keys before this one was there (withdrawGrants in org-accounts.ts), so this
+  // request revokes its own. Either this check sees the change, or the key was stored before the
+  // change and the removal's second revocation, after the change, takes it.
+  try {
+    await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
+  } catch (e) {
+    await deps.auth.revokeApiKey(args.org, record.id, new Date(deps.now()));
+    throw e;
+  }
   return { apiKey, key: record };
 }
 

@@ -8,6 +8,7 @@ import { makeOciApiKey } from "@/tests/fakes/oci-keys";
 import { FAKE_OPENAI_ADMIN_KEY } from "@/tests/fakes/keys";
 import { FAKE_AWS_PLATFORM_ENV, FAKE_AWS_ROLE_ARN } from "@/tests/fakes/aws-keys";
 import { authenticate, clearAuthenticationCache } from "./authenticate";
+import { deleteIntegration } from "./delete-integration";
 import { setupIntegration } from "./setup-integration";
 import { AppError } from "../errors";
 import { WindowRateLimiter } from "../rate-limit";
@@ -115,6 +116,15 @@ describe("authenticate()", () => {
     expect(a).toMatchObject({ kind: "manual", fields: { api_key: "first-secret-value" } });
     await setup("saas_vendor", { display_name: "Vendor", api_key: "second-secret-value" });
     expect(await authenticate("acme", "saas_vendor", core.deps)).toMatchObject({ fields: { api_key: "second-secret-value" } });
+  });
+
+  it("a credential deleted and set up again is never served from the deleted one's authentication (the version starts again at 1)", async () => {
+    expect((await setup("saas_rebuilt", { display_name: "Vendor", api_key: "deleted-secret-value" })).integration.version).toBe(1);
+    expect(await authenticate("acme", "saas_rebuilt", core.deps)).toMatchObject({ fields: { api_key: "deleted-secret-value" } });
+    await deleteIntegration({ actor: SYSTEM_ACTOR, org: "acme", provider: "saas_rebuilt" }, core.deps);
+    const again = await setup("saas_rebuilt", { display_name: "Vendor", api_key: "new-secret-value" });
+    expect(again.integration.version).toBe(1);
+    expect(await authenticate("acme", "saas_rebuilt", core.deps)).toMatchObject({ fields: { api_key: "new-secret-value" } });
   });
 
   it("failures are not cached: STS down → provider_unreachable with a fixed message; back up → works", async () => {

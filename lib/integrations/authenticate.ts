@@ -29,8 +29,9 @@ function authCache() {
  * For the cost pipelines: what they need to call the provider (temporary AWS credentials from
  * AssumeRole, a Google or Azure access token, OCI signing material, the GenAI API key), from the
  * decrypted credential (5-minute cache). Each result is cached no longer than its own expiry
- * (minus a margin) nor than the credential cache's TTL, and is keyed by the credential's version,
- * so a replaced credential is never served from an older authentication. Failures are not cached.
+ * (minus a margin) nor than the credential cache's TTL, and is keyed by the stored row's id and
+ * version, so a replaced (or deleted and set up again) credential is never served from an older
+ * authentication. Failures are not cached.
  */
 export async function authenticate(org: string, providerId: string, deps: CoreDeps = getDeps()): Promise<PipelineAuth> {
   const provider = resolveProviderOrThrow(deps, providerId);
@@ -39,7 +40,8 @@ export async function authenticate(org: string, providerId: string, deps: CoreDe
     throw new AppError("connection_test_failed", `${provider.name} for ${org} is ${runtime.status}; validate or replace it before the pipeline can use it.`);
   }
   const cache = authCache();
-  const key = `${org}\u0000${provider.id}\u0000${runtime.version}`;
+  // The row's id as well as its version: after a delete, the next setup starts again at version 1.
+  const key = `${org}\u0000${provider.id}\u0000${runtime.credentialId}\u0000${runtime.version}`;
   const now = deps.now();
   const hit = cache.entries.get(key);
   if (hit && hit.expiresAt > now) return hit.value;

@@ -55,7 +55,7 @@ describe.skipIf(!URL_)("Postgres: shared budgets, cache invalidation, scheduler 
     await Promise.all([syncA.listen(), syncB.listen()]);
     try {
       let loads = 0;
-      const value = (): RuntimeCredential => ({ org: "acme", provider: "openai", version: 1, fingerprint: "abcd1234", status: "active", credential: { api_key: "x" } });
+      const value = (): RuntimeCredential => ({ org: "acme", provider: "openai", credentialId: "c1", version: 1, fingerprint: "abcd1234", status: "active", credential: { api_key: "x" } });
       const load = async () => {
         loads++;
         return value();

@@ -18,6 +18,7 @@ export async function getCredential(org: string, providerId: string, deps: CoreD
     return {
       org,
       provider: provider.id,
+      credentialId: row.credentialId,
       version: row.version,
       fingerprint: row.fingerprint,
       status: row.status,

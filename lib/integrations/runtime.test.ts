@@ -377,12 +377,13 @@ describe("the returned credential", () => {
     expect(Object.isFrozen(a!.credential)).toBe(true);
   });
 
-  it("carries org, provider, version, fingerprint, status and the metadata", async () => {
+  it("carries org, provider, the row's id and version, fingerprint, status and the metadata", async () => {
     await start();
     const res = await setup("dd-key-one-0123456789");
     expect(await get()).toEqual({
       org: ORG,
       provider: DD,
+      credentialId: expect.stringMatching(/^[0-9a-f-]{36}$/),
       version: 1,
       fingerprint: res.integration.fingerprint,
       status: "active",
@@ -401,7 +402,7 @@ describe("CredentialCache on its own", () => {
     let loads = 0;
     const load = (version = 1) => async (): Promise<RuntimeCredential> => {
       loads++;
-      return { org: "o", provider: "p", version, fingerprint: "00000000", status: "active", credential: {} };
+      return { org: "o", provider: "p", credentialId: "c1", version, fingerprint: "00000000", status: "active", credential: {} };
     };
     return { cache, clock, load, loads: () => loads };
   }

@@ -5,6 +5,8 @@ import type { IntegrationStatus } from "../storage/store";
 export interface RuntimeCredential {
   org: string;
   provider: string;
+  /** The stored row's id, new at every setup: a version number starts again at 1 after a delete. */
+  credentialId: string;
   version: number;
   fingerprint: string;
   status: IntegrationStatus;

@@ -37,7 +37,7 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
   const removing = useRowRemoval({
     actions,
     remove: (m: MemberView) => removeMemberAction(org, m.id),
-    done: (m, d) => `${m.email} was removed from ${orgName}.${revokedText(d.revokedKeys)}`,
+    done: (m, d) => `${m.email} was removed from ${orgName}.${withdrawnText(d)}`,
     refresh,
   });
   const link = (token: string) => `${origin}/invite/${token}`;
@@ -59,7 +59,7 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
   const changeRole = async (m: MemberView, role: string) => {
     setStatus(null);
     const r = await updateMemberRoleAction(org, m.id, role);
-    setStatus(r.ok ? { tone: "success", text: `${m.email} is now ${role}.${revokedText(r.data.revokedKeys)}` } : { tone: "error", text: r.error.message });
+    setStatus(r.ok ? { tone: "success", text: `${m.email} is now ${role}.${withdrawnText(r.data)}` } : { tone: "error", text: r.error.message });
     await refresh();
   };
 
@@ -197,13 +197,15 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
       <ConfirmRowDialog removal={removing} pending={busy} title={`Remove ${removing.row?.email ?? ""}?`} confirmLabel="Remove member">
         <p>
           They lose access to {orgName} at once: its integrations, members and API keys. The API keys they created are revoked too: scripts
-          using them get 401 from now on.
+          using them get 401 from now on. Invitations they sent and nobody has accepted yet are canceled.
         </p>
       </ConfirmRowDialog>
     </div>
   );
 }
 
-function revokedText(n: number): string {
-  return n === 0 ? "" : ` ${n} API key${n === 1 ? "" : "s"} they created ${n === 1 ? "was" : "were"} revoked.`;
+function withdrawnText({ revokedKeys: n, canceledInvitations: i }: { revokedKeys: number; canceledInvitations: number }): string {
+  const keys = n === 0 ? "" : ` ${n} API key${n === 1 ? "" : "s"} they created ${n === 1 ? "was" : "were"} revoked.`;
+  const invitations = i === 0 ? "" : ` ${i} invitation${i === 1 ? "" : "s"} they sent ${i === 1 ? "was" : "were"} canceled.`;
+  return keys + invitations;
 }
