@@ -15,6 +15,7 @@ import {
   retireKeyVersion,
   writePrivateFile,
 } from "./local";
+import { waitFor } from "@/tests/support/wait";
 
 const ctx: AadContext = { org: "org_acme", provider: "gcp", credentialId: "cred_01" };
 const SECRET = "sk-live-4f9a1c2e8b7d6a5f3e2d1c0b";
@@ -379,11 +380,11 @@ describe("key ring versions", () => {
     const tmp = path.join(dir, ".keyring.tmp");
     fs.writeFileSync(tmp, JSON.stringify(ring), { mode: 0o600 });
     fs.renameSync(tmp, keyringPath(dir));
-    let version = "";
-    for (let i = 0; i < 100 && version !== "k2"; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-      version = (await c.encrypt(Buffer.from(SECRET), ctx)).keyVersion;
-    }
+    // The watch event comes when this process's event loop gets to it: poll, however loaded the machine.
+    const version = await waitFor(async () => {
+      const v = (await c.encrypt(Buffer.from(SECRET), ctx)).keyVersion;
+      return v === "k2" && v;
+    }, "encrypt to use the replaced key ring");
     expect(version).toBe("k2");
   });
 

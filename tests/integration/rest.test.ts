@@ -4,6 +4,7 @@ import { describe, expect, it, inject, beforeAll } from "vitest";
 import { api, uniqueOrg, type ApiResponse } from "../support/api";
 import { controlFakes, createKey, createOrg } from "../support/stack";
 import * as K from "../fakes/keys";
+import { waitFor } from "../support/wait";
 
 /**
  * The REST contract of docs/api.md, end to end: the built server, the CLI, the provider fakes.
@@ -429,11 +430,10 @@ describe("failures half way leave the stored credential intact", () => {
       expect(r.status).toBe(503);
       expect(r.body.error.code).toBe("encryption_unavailable");
       // /readyz serves one probe for up to 5 s (lib/readiness.ts): wait for a fresh one.
-      let ready = await api().get("/readyz");
-      for (let i = 0; i < 30 && ready.status !== 503; i++) {
-        await new Promise((r) => setTimeout(r, 250));
-        ready = await api().get("/readyz");
-      }
+      const ready = await waitFor(async () => {
+        const r = await api().get("/readyz");
+        return r.status !== 200 && r;
+      }, "/readyz to probe the broken key service", 30_000);
       expect(ready.status).toBe(503);
       expect(ready.body.checks.kms.status).toBe("failing");
       expect(ready.body.checks.store.status).toBe("ok");

@@ -7,6 +7,7 @@ import { createKey, createOrg, runCliAsync } from "../support/stack";
 import { startAwsFake, type AwsFake } from "../fakes/aws";
 import { FAKE_AWS_PLATFORM_ENV, FAKE_AWS_ROLE_ARN } from "../fakes/aws-keys";
 import * as K from "../fakes/keys";
+import { waitFor } from "../support/wait";
 
 /**
  * Webhooks over REST against the built server: a receiver inside this process (http on loopback:
@@ -43,16 +44,6 @@ afterAll(async () => {
   await new Promise((r) => srv.close(r));
   await aws.close();
 });
-
-async function waitFor<T>(what: string, fn: () => T | undefined | null | false, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 type Event = { type: string; timestamp: string; data: Record<string, unknown> };
 
@@ -141,7 +132,7 @@ describe("webhooks over REST", () => {
     expect((await c.post(`/integrations/${org}/aws_iam/validate`)).body.status).toBe("active");
     expect((await c.del(`/integrations/${org}/saas_acme`)).status).toBe(204);
 
-    await waitFor("7 deliveries", () => mine().length >= 7);
+    await waitFor(() => mine().length >= 7, "7 deliveries", 30_000);
     const wh = new Webhook(hook.body.secret);
     const events = mine().map((h) => wh.verify(h.body, h.headers) as Event);
     expect(events.map((e) => `${e.type} ${e.data.provider}`).sort()).toEqual(
@@ -171,11 +162,11 @@ describe("webhooks over REST", () => {
     const ids = mine().map((h) => h.headers["webhook-id"]);
     expect(new Set(ids).size).toBe(ids.length);
 
-    let log = await c.get(`/integrations/${org}/webhooks/${hook.body.id}/deliveries`);
-    for (let i = 0; i < 50 && log.body.deliveries.some((d: { status: string }) => d.status !== "delivered"); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      log = await c.get(`/integrations/${org}/webhooks/${hook.body.id}/deliveries`);
-    }
+    // The receiver has a delivery before the worker records its answer: wait for the records.
+    const log = await waitFor(async () => {
+      const r = await c.get(`/integrations/${org}/webhooks/${hook.body.id}/deliveries`);
+      return (r.status !== 200 || r.body.deliveries.every((d: { status: string }) => d.status === "delivered")) && r;
+    }, "7 deliveries recorded as delivered", 30_000);
     expect(log.status).toBe(200);
     expect(log.body.deliveries.length).toBe(7);
     for (const d of log.body.deliveries) expect(d).toMatchObject({ webhook_id: hook.body.id, status: "delivered", attempts: 1, last_response_code: 204, next_attempt_at: null });
@@ -186,15 +177,13 @@ describe("webhooks over REST", () => {
     const c = api(createOrg(inject("dataDir"), org));
     const hook = await c.post(`/integrations/${org}/webhooks`, { url: `${base}/fail/${org}`, events: ["integration.created"] });
     await c.post(`/integrations/${org}/saas_acme/setup`, { credential: { display_name: "Acme" } });
-    await waitFor("the failed attempt", () => hits.some((h) => h.path === `/fail/${org}`));
-    let entry: Record<string, unknown> | undefined;
-    for (let i = 0; i < 50 && !entry; i++) {
+    await waitFor(() => hits.some((h) => h.path === `/fail/${org}`), "the failed attempt", 30_000);
+    const entry = await waitFor(async () => {
       const log = await c.get(`/integrations/${org}/webhooks/${hook.body.id}/deliveries`);
-      entry = log.body.deliveries.find((x: { attempts: number }) => x.attempts === 1);
-      if (!entry) await new Promise((r) => setTimeout(r, 100));
-    }
+      return log.body.deliveries.find((x: { attempts: number }) => x.attempts === 1) as Record<string, unknown> | undefined;
+    }, "the failed attempt recorded", 30_000);
     expect(entry).toMatchObject({ event: "integration.created", status: "pending", attempts: 1, last_response_code: 500, last_error: "the receiver answered HTTP 500" });
-    const wait = Date.parse(String(entry!.next_attempt_at)) - Date.parse(String(entry!.last_attempt_at));
+    const wait = Date.parse(String(entry.next_attempt_at)) - Date.parse(String(entry.last_attempt_at));
     expect(wait).toBeGreaterThanOrEqual(27_000);
     expect(wait).toBeLessThanOrEqual(33_000);
   });
@@ -218,7 +207,8 @@ describe("webhooks over REST", () => {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     });
     expect(r.status, r.stderr).toBe(1); // a credential became invalid
-    const hit = await waitFor("the CLI's status_changed", () => hits.find((h) => h.path === `/cli/${org}`));
+    // The server finds the CLI's queued event on its next poll (every 5 s).
+    const hit = await waitFor(() => hits.find((h) => h.path === `/cli/${org}`), "the CLI's status_changed", 30_000);
     const event = new Webhook(hook.body.secret).verify(hit.body, hit.headers) as Event;
     expect(event).toMatchObject({ type: "integration.status_changed", data: { org, provider: "aws_iam", previous_status: "active", status: "invalid", outcome: "permission_denied" } });
   });

@@ -9,11 +9,13 @@ import { callAction, createApiKey, createOrganization, rest, signUp, whileProbin
  * request whose key material makes the server do unbounded work; /healthz is probed every 50 ms
  * while it runs. Before the fixes each of these held the event loop for over ten seconds (measured
  * on the CI machine: PBKDF2 at 5,000,000 iterations 2.6 s, scrypt with p=20 1.6 s, one 16384-bit
- * signature 1.7 s; these attacks use ten times that) and 20,000 nested arrays were a 500. The
- * bound asserted on /healthz (1 s) is far above a normal answer
- * (a few ms) and far below any of those stalls: it checks that the attack failed, not speed.
+ * signature 1.7 s; these attacks use ten times that, at least 13 s each) and 20,000 nested arrays
+ * were a 500. The bound asserted on /healthz (5 s) is far below any of those stalls and far above a
+ * normal answer: a few ms, 100-300 ms while the attack request is parsed, and up to 2.1 s measured
+ * with the two cores saturated by three CPU burners (which failed the former 1 s bound). It checks
+ * that the attack failed, not speed; the worst latency is printed.
  */
-const STALL_BOUND_MS = 1000;
+const STALL_BOUND_MS = 5000;
 
 let owner: Session;
 let org: string;
@@ -45,6 +47,7 @@ describe("a single request cannot hold the event loop", () => {
     expect(r.body.error.code).toBe("invalid_format");
     expect(r.body.error.fields["credential.private_key"]).toMatch(/iteration count above 100,000/);
     expect(samples).toBeGreaterThan(0);
+    console.info(`worst /healthz ${Math.round(worstMs)} ms`);
     expect(worstMs).toBeLessThan(STALL_BOUND_MS);
   });
 
@@ -54,6 +57,7 @@ describe("a single request cannot hold the event loop", () => {
     );
     expect(r.status, r.text).toBe(400);
     expect(r.body.error.fields["credential.private_key"]).toMatch(/scrypt parameters/);
+    console.info(`worst /healthz ${Math.round(worstMs)} ms`);
     expect(worstMs).toBeLessThan(STALL_BOUND_MS);
   });
 
@@ -64,6 +68,7 @@ describe("a single request cannot hold the event loop", () => {
     );
     expect(r.status, r.text).toBe(400);
     expect(r.body.error.fields).toEqual({ "credential.private_key": "must be an RSA key of at most 4096 bits" });
+    console.info(`worst /healthz ${Math.round(worstMs)} ms`);
     expect(worstMs).toBeLessThan(STALL_BOUND_MS);
   });
 
@@ -82,6 +87,7 @@ describe("a single request cannot hold the event loop", () => {
     expect(r.status).toBe(200);
     expect(r.value).toMatchObject({ ok: false, error: { code: "invalid_format" } });
     expect(r.value.error.fields["credential.service_account_json"]).toMatch(/at most 4096 bits/);
+    console.info(`worst /healthz ${Math.round(worstMs)} ms`);
     expect(worstMs).toBeLessThan(STALL_BOUND_MS);
   });
 });
