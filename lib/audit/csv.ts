@@ -29,13 +29,17 @@ export function csvField(v: string | null | undefined): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/** The header row, with its CRLF. */
+export const AUDIT_CSV_HEADER = `${AUDIT_CSV_COLUMNS.join(",")}\r\n`;
+
+/** The events as CSV rows (no header), each ending in CRLF (RFC 4180). */
+export function auditEventsToCsvRows(events: readonly AuditEvent[]): string {
+  let out = "";
+  for (const e of events) out += `${[e.id, e.at, e.org, ...eventDetails(e)].map(csvField).join(",")}\r\n`;
+  return out;
+}
+
 /** The events as CSV with a header row, CRLF line ends (RFC 4180). */
 export function auditEventsToCsv(events: readonly AuditEvent[]): string {
-  const lines = [AUDIT_CSV_COLUMNS.join(",")];
-  for (const e of events) {
-    lines.push(
-      [e.id, e.at, e.org, ...eventDetails(e)].map(csvField).join(","),
-    );
-  }
-  return `${lines.join("\r\n")}\r\n`;
+  return AUDIT_CSV_HEADER + auditEventsToCsvRows(events);
 }

@@ -91,6 +91,8 @@ export type AuditPage = z.infer<typeof AuditPageSchema>;
 
 export const AUDIT_DEFAULT_LIMIT = 50;
 export const AUDIT_MAX_LIMIT = 500;
+/** Activity CSV exports per org per minute (lib/audit/export-csv.ts): a person downloads a file now and then. */
+export const AUDIT_EXPORTS_PER_MINUTE = 6;
 
 /** Query of GET /integrations/{org}/audit (and the Activity page, and its CSV export). */
 export const AuditQuerySchema = z

@@ -27,6 +27,7 @@ import type { MailQueue } from "../mail/mail-queue";
 import { createAuditBackend } from "../audit/backend";
 import type { AuditBackend } from "../audit/record-audit";
 import type { RateLimiter } from "../rate-limit";
+import { AUDIT_EXPORTS_PER_MINUTE } from "../audit/events";
 import { cacheSyncFor, sharedLimiter } from "../integrations/cluster";
 import type { PostgresCacheInvalidation } from "../integrations/cache-invalidation-postgres";
 
@@ -63,6 +64,8 @@ export interface CoreDeps {
   audit: AuditBackend;
   /** Per pipeline key: `POST …/access` calls (ACCESS_RATE_LIMIT_PER_MINUTE). */
   accessLimiter: RateLimiter;
+  /** Per org: Activity CSV exports (lib/audit/export-csv.ts, AUDIT_EXPORTS_PER_MINUTE). */
+  auditExportLimiter: RateLimiter;
   /** With AUTH_DATABASE_URL: tells the other instances about this one's cache invalidations (lib/integrations/cluster.ts). */
   cacheSync: PostgresCacheInvalidation | null;
   /** Sign-in failure backoff, sign-up and mail budgets (lib/auth/attempt-limits.ts): in process, or in Postgres with AUTH_DATABASE_URL. */
@@ -105,6 +108,7 @@ export function createDeps(env: Env, overrides: Partial<CoreDeps> = {}): CoreDep
     mailQueue: overrides.mailQueue ?? createMailQueue(env),
     audit: overrides.audit ?? createAuditBackend(env),
     accessLimiter: overrides.accessLimiter ?? sharedLimiter(env, "access", env.ACCESS_RATE_LIMIT_PER_MINUTE),
+    auditExportLimiter: overrides.auditExportLimiter ?? sharedLimiter(env, "audit-export", AUDIT_EXPORTS_PER_MINUTE),
     attempts: overrides.attempts ?? attemptLimitsFor(env),
   };
 }

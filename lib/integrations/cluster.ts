@@ -15,7 +15,7 @@ import type { CredentialCache } from "./runtime";
  */
 export function sharedLimiter(
   env: Env,
-  scope: "org" | "provider" | "access" | "sign-up" | "mail-address" | "mail-recipient",
+  scope: "org" | "provider" | "access" | "audit-export" | "sign-up" | "mail-address" | "mail-recipient",
   limit: number,
   windowMs = 60_000,
 ): RateLimiter {

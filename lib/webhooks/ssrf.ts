@@ -137,8 +137,55 @@ export class TargetRefused extends Error {
 
 export type Resolver = (host: string) => Promise<Array<{ address: string; family: number }>>;
 
-/** The system resolver (what a connection would use), every address it gives. */
-export const systemResolver: Resolver = async (host) => dns.promises.lookup(host, { all: true, verbatim: true });
+/**
+ * How a tenant's host name is resolved: by DNS queries from the event loop (c-ares,
+ * dns.promises.Resolver), never dns.lookup. "dns.lookup() ... is implemented as a synchronous
+ * call to getaddrinfo(3) that runs on libuv's threadpool", while the dns.resolve*() functions
+ * "always perform a DNS query on the network ... asynchronously and [do] not use libuv's
+ * threadpool" (https://nodejs.org/api/dns.html#implementation-considerations). libuv lets
+ * getaddrinfo hold at most half the pool (2 of 4 threads: `slow_work_thread_threshold` in
+ * https://github.com/libuv/libuv/blob/v1.x/src/threadpool.c) and queues the rest behind it.
+ * Measured with a name server that never answers: four such lookups held those two threads 10 s
+ * each (glibc's 5 s timeout, 2 attempts), and another tenant's lookup of `localhost` waited
+ * 19.9 s behind them; every outbound connection by name (provider tests, KMS, SMTP) queues there.
+ * With c-ares a hanging name costs a pending query and a timer, and gives up after `timeoutMs`.
+ *
+ * What changes against getaddrinfo: /etc/hosts, search domains and NSS modules are not used
+ * (a webhook target is a public name in public DNS; `localhost` is answered below when private
+ * targets are allowed, RFC 6761 section 6.3). A and AAAA are asked in parallel; IPv4 addresses
+ * come first, so the address connected to (the first, pinned in deliver.ts) is IPv4 when there is
+ * one. A family whose query fails is left out when the other answers: only checked addresses are
+ * ever connected to.
+ */
+export function dnsResolver(opts: { servers?: string[]; timeoutMs?: number; queryTimeoutMs?: number; tries?: number } = {}): Resolver {
+  const timeoutMs = opts.timeoutMs ?? 5_000;
+  return async (host) => {
+    // One channel per check, so cancel() at the deadline ends this check's queries only
+    // (https://nodejs.org/api/dns.html#resolvercancel); `timeout` is per query try, in ms.
+    const r = new dns.promises.Resolver({ timeout: opts.queryTimeoutMs ?? 2_000, tries: opts.tries ?? 2 });
+    if (opts.servers) r.setServers(opts.servers);
+    const deadline = setTimeout(() => r.cancel(), timeoutMs);
+    try {
+      const [v4, v6] = await Promise.allSettled([r.resolve4(host), r.resolve6(host)]);
+      const addrs = [
+        ...(v4.status === "fulfilled" ? v4.value.map((address) => ({ address, family: 4 })) : []),
+        ...(v6.status === "fulfilled" ? v6.value.map((address) => ({ address, family: 6 })) : []),
+      ];
+      if (addrs.length === 0 && v4.status === "rejected") throw v4.reason;
+      return addrs;
+    } finally {
+      clearTimeout(deadline);
+    }
+  };
+}
+
+/** The default: the system's name servers (/etc/resolv.conf), each query bounded. */
+export const systemResolver: Resolver = dnsResolver();
+
+const LOOPBACK = [
+  { address: "127.0.0.1", family: 4 },
+  { address: "::1", family: 6 },
+];
 
 export interface CheckedTarget {
   url: URL;
@@ -184,7 +231,9 @@ export async function checkWebhookTarget(raw: string, opts: { allowPrivate: bool
   if (literal) addrs = [{ address: hostname, family: literal }];
   else {
     try {
-      addrs = await (opts.resolve ?? systemResolver)(hostname);
+      // Only reached with private targets allowed (the name is refused above otherwise).
+      if (hostname === "localhost" || hostname.endsWith(".localhost")) addrs = LOOPBACK;
+      else addrs = await (opts.resolve ?? systemResolver)(hostname);
     } catch {
       throw new TargetRefused(`has a host name that does not resolve (${hostname})`);
     }

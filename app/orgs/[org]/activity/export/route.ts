@@ -1,15 +1,11 @@
-import { auditEventsToCsv } from "@/lib/audit/csv";
-import { listAuditEvents } from "@/lib/audit/list-audit-events";
-import { AUDIT_MAX_LIMIT, type AuditEvent } from "@/lib/audit/events";
+import { exportAuditCsv } from "@/lib/audit/export-csv";
 import { getSessionActor } from "@/lib/auth/session";
 import { AppError } from "@/lib/errors";
 
 export const dynamic = "force-dynamic";
 
-/** At most this many events in one export; the file says so when it stops there. */
-const MAX_EXPORT = 50_000;
-
-// GET /orgs/{org}/activity/export?provider=&action= - the Activity page's filter as CSV (owners and admins, session)
+// GET /orgs/{org}/activity/export?provider=&action= - the Activity page's filter as CSV (owners and admins, session).
+// Streamed page by page and budgeted per org: lib/audit/export-csv.ts.
 export async function GET(req: Request, { params }: { params: Promise<{ org: string }> }): Promise<Response> {
   const { org } = await params;
   const sp = new URL(req.url).searchParams;
@@ -20,15 +16,9 @@ export async function GET(req: Request, { params }: { params: Promise<{ org: str
   }
   try {
     const actor = await getSessionActor();
-    const events: AuditEvent[] = [];
-    let cursor: string | null = null;
-    do {
-      const page = await listAuditEvents({ actor, org, query: { ...filter, limit: AUDIT_MAX_LIMIT, ...(cursor ? { cursor } : {}) } });
-      events.push(...page.events);
-      cursor = page.next_cursor;
-    } while (cursor && events.length < MAX_EXPORT);
+    const body = await exportAuditCsv({ actor, org, filter });
     const date = new Date().toISOString().slice(0, 10);
-    return new Response(auditEventsToCsv(events.slice(0, MAX_EXPORT)), {
+    return new Response(body, {
       status: 200,
       headers: {
         "content-type": "text/csv; charset=utf-8",
@@ -40,7 +30,9 @@ export async function GET(req: Request, { params }: { params: Promise<{ org: str
   } catch (e) {
     if (e instanceof AppError) {
       // Not a member (or no such org) is 404, as everywhere: the org's existence is not revealed.
-      return new Response(`${e.message}\n`, { status: e.status, headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" } });
+      const headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" };
+      if (e.extra.retryAfterS !== undefined) headers["retry-after"] = String(e.extra.retryAfterS);
+      return new Response(`${e.message}\n`, { status: e.status, headers });
     }
     throw e;
   }
