@@ -36,6 +36,11 @@ const EnvSchema = z.object({
   CREDENTIAL_CACHE_MAX_ENTRIES: intFromEnv(1000, 1, 1_000_000),
   /** Setup + validate calls allowed per org per minute (docs/api.md 429 rate_limited). */
   ORG_RATE_LIMIT_PER_MINUTE: intFromEnv(60, 1, 100_000),
+  /**
+   * Organizations one account may create in the web UI (those it created that still exist); every
+   * per-org budget multiplies with them. The operator's CLI (`orgs create`) is not limited.
+   */
+  MAX_ORGS_PER_ACCOUNT: intFromEnv(10, 1, 10_000),
   /** `POST …/access` calls allowed per pipeline key per minute (results are cached, so a pipeline rarely needs many). */
   ACCESS_RATE_LIMIT_PER_MINUTE: intFromEnv(120, 1, 100_000),
   /** Scheduled re-validation of every active credential: `30s`, `15m`, `6h`, `1d`; unset = off. */

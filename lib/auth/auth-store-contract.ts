@@ -47,6 +47,23 @@ export function describeAuthStoreContract(name: string, make: () => Promise<Auth
       expect(await store.getOrg("acme")).toEqual(first);
     });
 
+    it("createOrgLimited: at most `max` orgs per creator, counted atomically (20 at once), the CLI's and others' not counted", async () => {
+      await store.createOrg("from-cli", "CLI", T0); // no creator: counts for nobody
+      expect(await store.createOrgLimited("from-cli", "Again", T0, { userId: "u1", max: 10 })).toBe("taken");
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.createOrgLimited(`u1-${String(i).padStart(2, "0")}`, `U1 ${i}`, at(i), { userId: "u1", max: 10 })));
+      const made = results.filter((r) => typeof r === "object");
+      expect(made).toHaveLength(10);
+      expect(results.filter((r) => r === "limit")).toHaveLength(10);
+      expect((await store.listOrgs()).filter((o) => o.slug.startsWith("u1-"))).toHaveLength(10);
+      expect(made[0]).toEqual({ slug: expect.stringMatching(/^u1-/), name: expect.stringMatching(/^U1 /), externalId: expect.stringMatching(/^cm-/), createdAt: expect.any(String) });
+      // Another account has its own count; a deleted org frees its creator's place.
+      expect(await store.createOrgLimited("u2-a", "U2", T0, { userId: "u2", max: 10 })).toMatchObject({ slug: "u2-a" });
+      expect(await store.createOrgLimited("u1-late", "Late", T0, { userId: "u1", max: 10 })).toBe("limit");
+      expect(await store.deleteOrg((made[0] as { slug: string }).slug)).toBe(true);
+      expect(await store.createOrgLimited("u1-late", "Late", T0, { userId: "u1", max: 10 })).toMatchObject({ slug: "u1-late" });
+      expect(await store.createOrgLimited("u1-later", "Later", T0, { userId: "u1", max: 10 })).toBe("limit");
+    });
+
     it("lists orgs by slug in byte order", async () => {
       for (const slug of ["b-x", "ab", "a_b", "a-c", "a0"]) await store.createOrg(slug, slug.toUpperCase(), T0);
       // '-' < digits < '_' < letters, as SQLite compares; a linguistic collation would not.

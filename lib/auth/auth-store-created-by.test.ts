@@ -30,4 +30,27 @@ describe("SqliteAuthStore: files made before keys recorded their creator", () =>
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("orgs gain created_by on open; orgs made before count for nobody, and the per-account cap still holds", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cm-auth-store-old-orgs-"));
+    const file = path.join(dir, "auth.sqlite");
+    try {
+      const store0 = new SqliteAuthStore(file);
+      await store0.createOrg("old", "Old", new Date("2030-01-01T00:00:00.000Z"));
+      await store0.close();
+      const db = new Database(file);
+      db.exec("DROP INDEX IF EXISTS orgs_created_by; ALTER TABLE orgs DROP COLUMN created_by");
+      expect((db.prepare("PRAGMA table_info(orgs)").all() as Array<{ name: string }>).map((c) => c.name)).not.toContain("created_by");
+      db.close();
+
+      const store = new SqliteAuthStore(file);
+      expect(await store.getOrg("old")).toMatchObject({ slug: "old", name: "Old" });
+      const now = new Date("2030-01-02T00:00:00.000Z");
+      expect(await store.createOrgLimited("n1", "N1", now, { userId: "user-1", max: 1 })).toMatchObject({ slug: "n1" });
+      expect(await store.createOrgLimited("n2", "N2", now, { userId: "user-1", max: 1 })).toBe("limit");
+      await store.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

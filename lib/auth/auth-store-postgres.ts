@@ -1,7 +1,7 @@
 import "server-only";
 import type { Pool } from "pg";
 import { PostgresStore } from "./pg-pool";
-import { apiKeyRecordFromRow, apiKeysTableSql, lastUseIsStale, newApiKeyMaterial, newExternalId, orgRecordFromRow, parseApiKey, secretMatches, type ApiKeyRecord, type ApiKeyRole, type ApiKeyTableRow, type AuthStore, type OrgRecord, type OrgTableRow, type VerifiedApiKey } from "./auth-store";
+import { ORGS_CREATED_BY_INDEX_SQL, apiKeyRecordFromRow, apiKeysTableSql, lastUseIsStale, newApiKeyMaterial, newExternalId, orgRecordFromRow, parseApiKey, secretMatches, type ApiKeyRecord, type ApiKeyRole, type ApiKeyTableRow, type AuthStore, type OrgRecord, type OrgTableRow, type VerifiedApiKey } from "./auth-store";
 
 // The same tables as SqliteAuthStore's. Times are TIMESTAMPTZ (microsecond precision, so the
 // millisecond ISO strings the store is given come back unchanged).
@@ -20,6 +20,9 @@ const SCHEMA = `
   -- Who created a key (the member's user id; NULL for the CLI), so removing the member revokes it.
   ALTER TABLE org_api_keys ADD COLUMN IF NOT EXISTS created_by TEXT;
   CREATE INDEX IF NOT EXISTS org_api_keys_created_by ON org_api_keys(org, created_by);
+  -- Who created an org (the account's user id; NULL for the CLI and older orgs): createOrgLimited counts them.
+  ALTER TABLE orgs ADD COLUMN IF NOT EXISTS created_by TEXT;
+  ${ORGS_CREATED_BY_INDEX_SQL};
 `;
 
 // ORDER BY … COLLATE "C": byte order, as SQLite sorts. The database's default collation (often
@@ -55,6 +58,23 @@ export class PostgresAuthStore extends PostgresStore implements AuthStore {
       [slug, name, newExternalId(), now],
     );
     return rows[0] ? toOrgRecord(rows[0]) : null;
+  }
+
+  async createOrgLimited(slug: string, name: string, now: Date, creator: { userId: string; max: number }): Promise<OrgRecord | "taken" | "limit"> {
+    // Under READ COMMITTED two transactions could both count max - 1 and both insert, so each
+    // account's creations take turns on an advisory lock held to COMMIT
+    // (https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS); a hash
+    // collision between two accounts only makes them take turns too.
+    return this.transaction(async (client) => {
+      await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`credential-manager.orgs-created-by:${creator.userId}`]);
+      const { rows: counted } = await client.query<{ n: string }>("SELECT COUNT(*) AS n FROM orgs WHERE created_by = $1", [creator.userId]);
+      if (Number(counted[0]?.n ?? 0) >= creator.max) return "limit" as const;
+      const { rows } = await client.query<OrgRow>(
+        `INSERT INTO orgs (slug, name, external_id, created_at, created_by) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING ${ORG_COLUMNS}`,
+        [slug, name, newExternalId(), now, creator.userId],
+      );
+      return rows[0] ? toOrgRecord(rows[0]) : ("taken" as const);
+    });
   }
 
   async deleteOrg(slug: string): Promise<boolean> {

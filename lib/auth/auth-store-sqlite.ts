@@ -1,7 +1,7 @@
 import "server-only";
 import type Database from "better-sqlite3";
 import { SqliteFileStore } from "../storage/sqlite-file";
-import { apiKeyRecordFromRow, apiKeysTableSql, lastUseIsStale, newApiKeyMaterial, newExternalId, orgRecordFromRow, parseApiKey, secretMatches, type ApiKeyRecord, type ApiKeyRole, type ApiKeyTableRow, type AuthStore, type OrgRecord, type OrgTableRow, type VerifiedApiKey } from "./auth-store";
+import { ORGS_CREATED_BY_INDEX_SQL, apiKeyRecordFromRow, apiKeysTableSql, lastUseIsStale, newApiKeyMaterial, newExternalId, orgRecordFromRow, parseApiKey, secretMatches, type ApiKeyRecord, type ApiKeyRole, type ApiKeyTableRow, type AuthStore, type OrgRecord, type OrgTableRow, type VerifiedApiKey } from "./auth-store";
 
 /**
  * AuthStore in SQLite (DATA_DIR/auth.sqlite, the default; Better Auth's tables share the file).
@@ -25,6 +25,7 @@ export class SqliteAuthStore extends SqliteFileStore implements AuthStore {
     `);
     widenRoleCheck(this.db);
     addCreatedByColumn(this.db);
+    addOrgCreatedByColumn(this.db);
   }
 
   async getOrg(slug: string): Promise<OrgRecord | null> {
@@ -42,6 +43,19 @@ export class SqliteAuthStore extends SqliteFileStore implements AuthStore {
       .prepare("INSERT OR IGNORE INTO orgs (slug, name, external_id, created_at) VALUES (?, ?, ?, ?)")
       .run(slug, name, newExternalId(), now.toISOString());
     return res.changes === 1 ? this.getOrg(slug) : null;
+  }
+
+  async createOrgLimited(slug: string, name: string, now: Date, creator: { userId: string; max: number }): Promise<OrgRecord | "taken" | "limit"> {
+    // One statement: SQLite runs one writer at a time (across processes too), so the count and
+    // the insert cannot interleave with another creation.
+    const res = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO orgs (slug, name, external_id, created_at, created_by)
+         SELECT ?, ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM orgs WHERE created_by = ?) < ?`,
+      )
+      .run(slug, name, newExternalId(), now.toISOString(), creator.userId, creator.userId, creator.max);
+    if (res.changes === 1) return (await this.getOrg(slug))!;
+    return (await this.getOrg(slug)) ? "taken" : "limit";
   }
 
   async deleteOrg(slug: string): Promise<boolean> {
@@ -110,6 +124,13 @@ function addCreatedByColumn(db: Database.Database): void {
   const cols = db.prepare("PRAGMA table_info(org_api_keys)").all() as Array<{ name: string }>;
   if (!cols.some((c) => c.name === "created_by")) db.exec("ALTER TABLE org_api_keys ADD COLUMN created_by TEXT");
   db.exec("CREATE INDEX IF NOT EXISTS org_api_keys_created_by ON org_api_keys(org, created_by)");
+}
+
+/** Who created an org (files made before it was recorded get the column, empty: such orgs count for nobody). */
+function addOrgCreatedByColumn(db: Database.Database): void {
+  const cols = db.prepare("PRAGMA table_info(orgs)").all() as Array<{ name: string }>;
+  if (!cols.some((c) => c.name === "created_by")) db.exec("ALTER TABLE orgs ADD COLUMN created_by TEXT");
+  db.exec(ORGS_CREATED_BY_INDEX_SQL);
 }
 
 const SQLITE_TYPES = { bytes: "BLOB", time: "TEXT" } as const;

@@ -44,6 +44,12 @@ export interface ApiKeyRecord {
   createdBy: string | null;
 }
 
+/**
+ * Who created an org (the account's user id; NULL for the CLI and for orgs made before it was
+ * recorded), added to older databases by both stores on open; counted by createOrgLimited.
+ */
+export const ORGS_CREATED_BY_INDEX_SQL = "CREATE INDEX IF NOT EXISTS orgs_created_by ON orgs(created_by)";
+
 /** A row of `orgs` as a driver returns it: `T` is its time type (a Date from pg, ISO text from SQLite). */
 export interface OrgTableRow<T> {
   slug: string;
@@ -104,6 +110,13 @@ export interface AuthStore {
   listOrgs(): Promise<OrgRecord[]>;
   /** Creates the org (with its stable random AWS external ID); null if the slug is taken. */
   createOrg(slug: string, name: string, now: Date): Promise<OrgRecord | null>;
+  /**
+   * Creates the org for an account, recording it as the creator, unless that account already has
+   * `max` orgs it created (that still exist): "limit". "taken" when the slug is. The count and the
+   * insert are one atomic step, so parallel calls by one account never pass `max` (SQLite: one
+   * statement; Postgres: a transaction under a per-account advisory lock).
+   */
+  createOrgLimited(slug: string, name: string, now: Date, creator: { userId: string; max: number }): Promise<OrgRecord | "taken" | "limit">;
   /** Removes an org and (by cascade) its API keys; used to undo a half-made org. False if there was none. */
   deleteOrg(slug: string): Promise<boolean>;
   /** A new key for an existing org (rejects otherwise); `apiKey` is the only copy of the secret. */

@@ -27,22 +27,26 @@ import {
 } from "./accounts";
 import { createOrganization } from "./organizations";
 import { recordAudit, recordAuditFailure, type AuditInput } from "../audit/record-audit";
+import { webhookAuditTarget } from "../webhooks/present";
 
 /**
  * What a member/invitation change tells its audit record: whom it concerned, the org (when it is
- * learnt), the API keys it revoked and the invitations it canceled (their email and role).
+ * learnt), the API keys it revoked, the invitations it canceled (their email and role) and the
+ * webhook endpoints it deleted (id and URL; the audit keeps the URL's origin only).
  */
 interface AuditNote {
   target?: string;
   org?: string;
   revokedKeyIds?: string[];
   canceledInvitations?: string[];
+  deletedWebhooks?: Array<{ id: string; url: string }>;
 }
 
 /**
  * Runs a member/invitation change and records it (outcome ok, or the error's code), plus one
- * api_key.revoke per key it revoked and one invitation.cancel per invitation it canceled on the way
- * (those stay revoked and canceled even if the change then fails).
+ * api_key.revoke per key it revoked, one invitation.cancel per invitation it canceled and one
+ * webhook.delete per endpoint it deleted on the way (those stay revoked, canceled and deleted even
+ * if the change then fails).
  */
 async function auditedChange<T>(deps: CoreDeps, base: Omit<AuditInput, "outcome" | "target">, fn: (note: AuditNote) => Promise<T>): Promise<T> {
   const note: AuditNote = {};
@@ -53,6 +57,9 @@ async function auditedChange<T>(deps: CoreDeps, base: Omit<AuditInput, "outcome"
     }
     for (const invited of note.canceledInvitations ?? []) {
       await recordAudit(deps, { actor: base.actor, org: note.org ?? base.org, action: "invitation.cancel", outcome: "ok", target: `${invited}, sent by ${by}` });
+    }
+    for (const w of note.deletedWebhooks ?? []) {
+      await recordAudit(deps, { actor: base.actor, org: note.org ?? base.org, action: "webhook.delete", outcome: "ok", target: `${webhookAuditTarget(w.id, w.url)}, added by ${by}` });
     }
   };
   try {
@@ -97,12 +104,17 @@ export const CreateOrgInputSchema = z
   })
   .strict();
 
-/** Create an organization for a signed-in user: our org row and Better Auth's org (same slug), the user as owner. */
+/**
+ * Create an organization for a signed-in user: our org row and Better Auth's org (same slug), the
+ * user as owner. At most MAX_ORGS_PER_ACCOUNT orgs created by one account (that still exist),
+ * counted and inserted atomically (createOrgLimited); past it `forbidden` (docs/security.md,
+ * "Organizations per account").
+ */
 export async function createUserOrganization(
   args: { actor: Actor | null; input: unknown; reqHeaders: Headers },
   deps: CoreDeps = getDeps(),
 ): Promise<OrgRecord> {
-  userOrThrow(args.actor);
+  const user = userOrThrow(args.actor);
   const parsed = CreateOrgInputSchema.safeParse(args.input);
   if (!parsed.success) {
     const fields = issuesToFields(parsed.error);
@@ -116,7 +128,7 @@ export async function createUserOrganization(
   }
   let org: OrgRecord;
   try {
-    ({ org } = await createOrganization({ actor: args.actor!, slug, name, initialApiKey: false }, deps));
+    ({ org } = await createOrganization({ actor: user, slug, name, initialApiKey: false, perAccount: { userId: user.userId, max: deps.env.MAX_ORGS_PER_ACCOUNT } }, deps));
   } catch (e) {
     if (e instanceof AppError && e.code === "conflict") throw new AppError("conflict", `The slug '${slug}' is taken; choose another.`, { fields: { slug: "is taken" } });
     throw e;
@@ -328,29 +340,37 @@ async function updateMemberRoleUnaudited(
   return withdrawn(note);
 }
 
-/** What a removal or demotion took back from the member: API keys revoked, invitations canceled. */
+/** What a removal or demotion took back from the member: API keys revoked, invitations canceled, webhook endpoints deleted. */
 export interface Withdrawn {
   revokedKeys: number;
   canceledInvitations: number;
+  deletedWebhooks: number;
 }
 
-const withdrawn = (note: AuditNote): Withdrawn => ({ revokedKeys: note.revokedKeyIds?.length ?? 0, canceledInvitations: note.canceledInvitations?.length ?? 0 });
+const withdrawn = (note: AuditNote): Withdrawn => ({
+  revokedKeys: note.revokedKeyIds?.length ?? 0,
+  canceledInvitations: note.canceledInvitations?.length ?? 0,
+  deletedWebhooks: note.deletedWebhooks?.length ?? 0,
+});
 
 /**
  * Takes back what a member handed out with a role they are losing: the org API keys they created
- * (revoked) and the invitations they sent (canceled: accepting one, at a second address of their
- * own, would give the role back). Called twice, around the membership change: before it, so a
- * failure of the change leaves fewer keys and links working, never more; after it, for what they
- * created while it ran (a key or invitation whose role check passed just before the change).
- * createOrgApiKey and inviteMember check the role again once they have created theirs, so one
- * created after the second call is withdrawn by its own request (docs/security.md, "Removed and
- * demoted members").
+ * (revoked), the invitations they sent (canceled: accepting one, at a second address of their
+ * own, would give the role back) and the webhook endpoints they added (deleted: each would keep
+ * sending the org's integration events to a URL of their choosing). Called twice, around the
+ * membership change: before it, so a failure of the change leaves fewer keys, links and endpoints
+ * working, never more; after it, for what they created while it ran (one whose role check passed
+ * just before the change). createOrgApiKey, inviteMember and createWebhook check the role again
+ * once they have created theirs, so one created after the second call is withdrawn by its own
+ * request (docs/security.md, "Removed and demoted members").
  */
 async function withdrawGrants(deps: CoreDeps, org: string, organizationId: string, userId: string, note: AuditNote): Promise<void> {
   const keys = await deps.auth.revokeApiKeysCreatedBy(org, userId, new Date(deps.now()));
   note.revokedKeyIds = [...(note.revokedKeyIds ?? []), ...keys];
   const invitations = await cancelPendingInvitationsBy(deps.env, organizationId, userId);
   note.canceledInvitations = [...(note.canceledInvitations ?? []), ...invitations.map((i) => `${i.email} (${i.role})`)];
+  const webhooks = await deps.webhooks.deleteEndpointsCreatedBy(org, userId);
+  note.deletedWebhooks = [...(note.deletedWebhooks ?? []), ...webhooks];
 }
 
 const ROLE_RANK: Record<OrgRole, number> = { viewer: 1, admin: 2, owner: 3 };

@@ -11,17 +11,19 @@ import { findUserEmails } from "./accounts";
 /**
  * Create an organization and, unless `initialApiKey` is false, its first admin API key (shown
  * once). The CLI makes the key; the web UI does not (its creator becomes the owner instead).
+ * `perAccount`: the web UI's cap, MAX_ORGS_PER_ACCOUNT orgs created by one account (the CLI has
+ * none); the org is recorded as that account's and refused as `forbidden` past the cap.
  */
 export async function createOrganization(
-  args: { actor: Actor; slug: string; name?: string; initialApiKey?: true },
+  args: { actor: Actor; slug: string; name?: string; initialApiKey?: true; perAccount?: { userId: string; max: number } },
   deps?: CoreDeps,
 ): Promise<{ org: OrgRecord; apiKey: string; keyId: string }>;
 export async function createOrganization(
-  args: { actor: Actor; slug: string; name?: string; initialApiKey: false },
+  args: { actor: Actor; slug: string; name?: string; initialApiKey: false; perAccount?: { userId: string; max: number } },
   deps?: CoreDeps,
 ): Promise<{ org: OrgRecord; apiKey: null; keyId: null }>;
 export async function createOrganization(
-  args: { actor: Actor; slug: string; name?: string; initialApiKey?: boolean },
+  args: { actor: Actor; slug: string; name?: string; initialApiKey?: boolean; perAccount?: { userId: string; max: number } },
   deps: CoreDeps = getDeps(),
 ): Promise<{ org: OrgRecord; apiKey: string | null; keyId: string | null }> {
   if (args.actor.kind === "api_key") throw new AppError("forbidden", "An org API key cannot create organizations.");
@@ -29,8 +31,13 @@ export async function createOrganization(
   if (!slug.success) throw new AppError("invalid_request", `The org slug ${slug.error.issues[0]?.message}.`, { fields: { slug: slug.error.issues[0]?.message ?? "is invalid" } });
   const name = (args.name ?? args.slug).trim().slice(0, 100) || args.slug;
   const now = new Date(deps.now());
-  const org = await deps.auth.createOrg(slug.data, name, now);
-  if (!org) throw new AppError("conflict", `The organization '${slug.data}' already exists.`);
+  const made = args.perAccount ? await deps.auth.createOrgLimited(slug.data, name, now, args.perAccount) : ((await deps.auth.createOrg(slug.data, name, now)) ?? "taken");
+  if (made === "limit") {
+    const n = args.perAccount!.max;
+    throw new AppError("forbidden", `An account can create at most ${n} organization${n === 1 ? "" : "s"}, and you have created ${n}; ask the operator of this service to raise the limit.`);
+  }
+  if (made === "taken") throw new AppError("conflict", `The organization '${slug.data}' already exists.`);
+  const org = made;
   if (args.initialApiKey === false) return { org, apiKey: null, keyId: null };
   const { record, apiKey } = await deps.auth.createApiKey(org.slug, "admin", "initial admin key", now);
   await recordAudit(deps, { actor: args.actor, org: org.slug, action: "api_key.create", outcome: "ok", target: `${record.id} (admin)` });

@@ -58,7 +58,7 @@ const AUDIT_ACTION_WHEN: Record<AuditAction, string> = {
   "invitation.accept": "an invitation accepted (or refused: wrong account, expired); `target` the invited email and role",
   "invitation.cancel": "a pending invitation withdrawn (by an owner or admin, or with the removal or demotion of the member who sent it: then `target` ends with `, sent by` and that member); `target` the invited email and role",
   "webhook.create": "a webhook endpoint added; `target` its id and the URL's origin only (`wh_… (https://host:port)`, never its path, query or signing secret); a refused URL shows its origin",
-  "webhook.delete": "a webhook endpoint removed; `target` its id and the URL's origin",
+  "webhook.delete": "a webhook endpoint removed, by hand or because the member who added it was removed or demoted; `target` its id and the URL's origin",
   "sign_in.failed": "a wrong password for a member's account, in each org of the account (actor the account, `client_ip` the attempt's)",
   "password.reset": "a member's password reset through a mailed link, in each org of the account (actor the account, `client_ip` the reset's)",
 };

@@ -22,6 +22,7 @@ export function createWebhookStore(env: Env): WebhookStore {
     listEndpoints: (org) => open().listEndpoints(org),
     getEndpoint: (org, id) => open().getEndpoint(org, id),
     deleteEndpoint: (org, id) => open().deleteEndpoint(org, id),
+    deleteEndpointsCreatedBy: (org, userId) => open().deleteEndpointsCreatedBy(org, userId),
     enqueue: (rows) => open().enqueue(rows),
     claimDue: (now, lease, limit) => open().claimDue(now, lease, limit),
     recordAttempt: (id, o) => open().recordAttempt(id, o),

@@ -9,7 +9,7 @@ export interface WebhookStoreFixture {
 const T0 = Date.parse("2030-01-02T03:04:05.678Z");
 const at = (ms: number) => new Date(T0 + ms).toISOString();
 
-function endpoint(id: string, org: string, createdMs = 0): WebhookEndpointRecord {
+function endpoint(id: string, org: string, createdMs = 0, createdBy: string | null = null): WebhookEndpointRecord {
   return {
     id,
     org,
@@ -19,6 +19,7 @@ function endpoint(id: string, org: string, createdMs = 0): WebhookEndpointRecord
     secretKeyRef: "local",
     secretKeyVersion: "k1",
     createdAt: at(createdMs),
+    createdBy,
   };
 }
 
@@ -52,6 +53,27 @@ export function describeWebhookStoreContract(name: string, make: () => Promise<W
       expect(await store.deleteEndpoint("acme", "wh_00000000000000b1")).toBe(false);
       expect(await store.deleteEndpoint("beta", "wh_00000000000000b1")).toBe(true);
       expect(await store.deleteEndpoint("beta", "wh_00000000000000b1")).toBe(false);
+    });
+
+    it("records who added an endpoint; deletes one member's endpoints in one org only, with their queues", async () => {
+      await store.createEndpoint(endpoint("wh_00000000000000a2", "acme", 2, "user-1"));
+      await store.createEndpoint(endpoint("wh_00000000000000a1", "acme", 1, "user-1"));
+      await store.createEndpoint(endpoint("wh_00000000000000a3", "acme", 3, "user-2"));
+      await store.createEndpoint(endpoint("wh_00000000000000a4", "acme", 4)); // the CLI's
+      await store.createEndpoint(endpoint("wh_00000000000000b1", "beta", 0, "user-1"));
+      expect(await store.getEndpoint("acme", "wh_00000000000000a1")).toEqual(endpoint("wh_00000000000000a1", "acme", 1, "user-1"));
+      await store.enqueue([delivery("msg_1", "wh_00000000000000a1", "acme", 0), delivery("msg_3", "wh_00000000000000a3", "acme", 0)]);
+      expect(await store.deleteEndpointsCreatedBy("acme", "user-1")).toEqual([
+        { id: "wh_00000000000000a1", url: "https://hooks.example.com/wh_00000000000000a1" },
+        { id: "wh_00000000000000a2", url: "https://hooks.example.com/wh_00000000000000a2" },
+      ]);
+      expect((await store.listEndpoints("acme")).map((e) => [e.id, e.createdBy])).toEqual([
+        ["wh_00000000000000a3", "user-2"],
+        ["wh_00000000000000a4", null],
+      ]);
+      expect(await store.getEndpoint("beta", "wh_00000000000000b1")).not.toBeNull();
+      expect((await store.claimDue(at(1000), at(2000), 10)).map((d) => d.id)).toEqual(["msg_3"]);
+      expect(await store.deleteEndpointsCreatedBy("acme", "user-1")).toEqual([]);
     });
 
     it("claims due deliveries once, oldest first, under a lease; records attempts; frees them when the lease ends", async () => {

@@ -1,12 +1,15 @@
 import "server-only";
 import type { Pool } from "pg";
 import { PostgresStore } from "../auth/pg-pool";
-import { webhookTablesSql, type AttemptOutcome, type DeliveryRecord, type WebhookEndpointRecord, type WebhookStore } from "./webhook-store";
+import { WEBHOOK_CREATED_BY_INDEX_SQL, webhookTablesSql, type AttemptOutcome, type DeliveryRecord, type WebhookEndpointRecord, type WebhookStore } from "./webhook-store";
 import { toDelivery, toEndpoint, type DeliveryRow } from "./webhook-store-sqlite";
 
 // The same tables as SqliteWebhookStore's; times are TIMESTAMPTZ.
 const SCHEMA = `
   ${webhookTablesSql({ bytes: "BYTEA", time: "TIMESTAMPTZ" })}
+  -- Who added an endpoint (a member's user id), so removing or demoting them deletes it; older rows stay NULL.
+  ALTER TABLE webhook_endpoints ADD COLUMN IF NOT EXISTS created_by TEXT;
+  ${WEBHOOK_CREATED_BY_INDEX_SQL};
 `;
 
 /**
@@ -20,8 +23,8 @@ export class PostgresWebhookStore extends PostgresStore implements WebhookStore 
 
   async createEndpoint(r: WebhookEndpointRecord): Promise<void> {
     await this.query(
-      "INSERT INTO webhook_endpoints (id, org, url, events, secret_ciphertext, secret_key_ref, secret_key_version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-      [r.id, r.org, r.url, JSON.stringify(r.events), r.secretCiphertext, r.secretKeyRef, r.secretKeyVersion, r.createdAt],
+      "INSERT INTO webhook_endpoints (id, org, url, events, secret_ciphertext, secret_key_ref, secret_key_version, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+      [r.id, r.org, r.url, JSON.stringify(r.events), r.secretCiphertext, r.secretKeyRef, r.secretKeyVersion, r.createdAt, r.createdBy ?? null],
     );
   }
 
@@ -42,6 +45,11 @@ export class PostgresWebhookStore extends PostgresStore implements WebhookStore 
 
   async deleteEndpoint(org: string, id: string): Promise<boolean> {
     return (await this.query("DELETE FROM webhook_endpoints WHERE org = $1 AND id = $2", [org, id])).rowCount === 1;
+  }
+
+  async deleteEndpointsCreatedBy(org: string, userId: string): Promise<Array<{ id: string; url: string }>> {
+    const { rows } = await this.query<{ id: string; url: string }>("DELETE FROM webhook_endpoints WHERE org = $1 AND created_by = $2 RETURNING id, url", [org, userId]);
+    return rows.sort((a, b) => a.id.localeCompare(b.id));
   }
 
   async enqueue(rows: Parameters<WebhookStore["enqueue"]>[0]): Promise<void> {

@@ -1,7 +1,7 @@
 import "server-only";
 import type Database from "better-sqlite3";
 import { SqliteFileStore } from "../storage/sqlite-file";
-import { webhookTablesSql, type AttemptOutcome, type DeliveryRecord, type WebhookEndpointRecord, type WebhookStore } from "./webhook-store";
+import { WEBHOOK_CREATED_BY_INDEX_SQL, webhookTablesSql, type AttemptOutcome, type DeliveryRecord, type WebhookEndpointRecord, type WebhookStore } from "./webhook-store";
 import type { DeliveryStatus, WebhookEventType } from "./schemas";
 
 /** WebhookStore in SQLite (DATA_DIR/auth.sqlite, beside the org and API-key tables). */
@@ -15,12 +15,15 @@ export class SqliteWebhookStore extends SqliteFileStore implements WebhookStore 
     this.db.exec(`
       ${webhookTablesSql({ bytes: "BLOB", time: "TEXT" })}
     `);
+    const cols = this.db.prepare("PRAGMA table_info(webhook_endpoints)").all() as Array<{ name: string }>;
+    if (!cols.some((c) => c.name === "created_by")) this.db.exec("ALTER TABLE webhook_endpoints ADD COLUMN created_by TEXT");
+    this.db.exec(WEBHOOK_CREATED_BY_INDEX_SQL);
   }
 
   async createEndpoint(r: WebhookEndpointRecord): Promise<void> {
     this.db
-      .prepare("INSERT INTO webhook_endpoints (id, org, url, events, secret_ciphertext, secret_key_ref, secret_key_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-      .run(r.id, r.org, r.url, JSON.stringify(r.events), r.secretCiphertext, r.secretKeyRef, r.secretKeyVersion, r.createdAt);
+      .prepare("INSERT INTO webhook_endpoints (id, org, url, events, secret_ciphertext, secret_key_ref, secret_key_version, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(r.id, r.org, r.url, JSON.stringify(r.events), r.secretCiphertext, r.secretKeyRef, r.secretKeyVersion, r.createdAt, r.createdBy ?? null);
   }
 
   async countEndpoints(org: string): Promise<number> {
@@ -39,6 +42,11 @@ export class SqliteWebhookStore extends SqliteFileStore implements WebhookStore 
 
   async deleteEndpoint(org: string, id: string): Promise<boolean> {
     return this.db.prepare("DELETE FROM webhook_endpoints WHERE org = ? AND id = ?").run(org, id).changes === 1;
+  }
+
+  async deleteEndpointsCreatedBy(org: string, userId: string): Promise<Array<{ id: string; url: string }>> {
+    const rows = this.db.prepare("DELETE FROM webhook_endpoints WHERE org = ? AND created_by = ? RETURNING id, url").all(org, userId) as Array<{ id: string; url: string }>;
+    return rows.sort((a, b) => a.id.localeCompare(b.id));
   }
 
   async enqueue(rows: Parameters<WebhookStore["enqueue"]>[0]): Promise<void> {
@@ -95,6 +103,8 @@ interface EndpointRow {
   secret_key_ref: string;
   secret_key_version: string;
   created_at: string;
+  /** Absent only in a row read before the column existed. */
+  created_by?: string | null;
 }
 
 export interface DeliveryRow {
@@ -126,6 +136,7 @@ export function toEndpoint(r: Omit<EndpointRow, "created_at"> & { created_at: st
     secretKeyRef: r.secret_key_ref,
     secretKeyVersion: r.secret_key_version,
     createdAt: iso(r.created_at)!,
+    createdBy: r.created_by ?? null,
   };
 }
 

@@ -11,6 +11,12 @@ export interface WebhookEndpointRecord {
   secretKeyRef: string;
   secretKeyVersion: string;
   createdAt: string;
+  /**
+   * The user id of the member who added it (for an org API key, the member who created that key);
+   * null when made by the CLI, by a key made by the CLI, or before creators were recorded. Removing
+   * or demoting that member deletes the endpoint (withdrawGrants in lib/auth/org-accounts.ts).
+   */
+  createdBy?: string | null;
 }
 
 export interface DeliveryRecord {
@@ -56,6 +62,8 @@ export interface WebhookStore {
   getEndpoint(org: string, id: string): Promise<WebhookEndpointRecord | null>;
   /** Removes the endpoint and its delivery log; false when the org has no such endpoint. */
   deleteEndpoint(org: string, id: string): Promise<boolean>;
+  /** Removes every endpoint of the org created by this user (and their delivery logs); returns their ids and URLs. */
+  deleteEndpointsCreatedBy(org: string, userId: string): Promise<Array<{ id: string; url: string }>>;
   /** Queue deliveries (status pending, due at `nextAttemptAt`). */
   enqueue(rows: Array<Pick<DeliveryRecord, "id" | "endpointId" | "org" | "event" | "provider" | "payload" | "createdAt" | "nextAttemptAt">>): Promise<void>;
   /**
@@ -110,3 +118,10 @@ export function webhookTablesSql(types: { bytes: "BLOB" | "BYTEA"; time: "TEXT" 
   CREATE INDEX IF NOT EXISTS webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, created_at);
 `;
 }
+
+/**
+ * Who added an endpoint (a member's user id), a column added after the table existed: both stores
+ * add it to older databases on open (Postgres: ADD COLUMN IF NOT EXISTS; SQLite, which has no IF
+ * NOT EXISTS there, only when PRAGMA table_info lacks it). Rows made before stay without a creator.
+ */
+export const WEBHOOK_CREATED_BY_INDEX_SQL = "CREATE INDEX IF NOT EXISTS webhook_endpoints_created_by ON webhook_endpoints(org, created_by)";

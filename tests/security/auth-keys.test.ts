@@ -41,7 +41,7 @@ describe("API keys go with the member who created them", () => {
 
     const member = (await membersOf(base, owner, org)).find((m) => m.email === admin.email)!;
     const removed = await membersAction(base, owner, org, "removeMemberAction", [org, member.id]);
-    expect(removed.value).toEqual({ ok: true, data: { revokedKeys: 2, canceledInvitations: 0 } });
+    expect(removed.value).toEqual({ ok: true, data: { revokedKeys: 2, canceledInvitations: 0, deletedWebhooks: 0 } });
 
     expect(await restWithKey(base, `/integrations/${org}`, adminKey.apiKey)).toBe(401);
     expect(await restWithKey(base, `/integrations/${org}`, adminViewerKey.apiKey)).toBe(401);
@@ -56,13 +56,13 @@ describe("API keys go with the member who created them", () => {
     const adminKey = await keyAs(admin, org, "admin");
     const member = (await membersOf(base, owner, org)).find((m) => m.email === admin.email)!;
     const demoted = await membersAction(base, owner, org, "updateMemberRoleAction", [org, member.id, "viewer"]);
-    expect(demoted.value).toEqual({ ok: true, data: { revokedKeys: 1, canceledInvitations: 0 } });
+    expect(demoted.value).toEqual({ ok: true, data: { revokedKeys: 1, canceledInvitations: 0, deletedWebhooks: 0 } });
     expect(await restWithKey(base, `/integrations/${org}`, adminKey.apiKey)).toBe(401);
     // Now a viewer: cannot make a new one.
     const again = await keysAction(base, admin, org, "createApiKeyAction", [org, { role: "admin" }]);
     expect(again.value).toMatchObject({ ok: false, error: { code: "forbidden" } });
     // A promotion revokes nothing.
     const promoted = await membersAction(base, owner, org, "updateMemberRoleAction", [org, member.id, "admin"]);
-    expect(promoted.value).toEqual({ ok: true, data: { revokedKeys: 0, canceledInvitations: 0 } });
+    expect(promoted.value).toEqual({ ok: true, data: { revokedKeys: 0, canceledInvitations: 0, deletedWebhooks: 0 } });
   });
 });

@@ -1,5 +1,7 @@
-import { describe, expect, inject, it } from "vitest";
-import { acceptAs, createOrgAs, inviteAs, keysAction, membersAction, membersOf, newPerson, restWithKey, uniqueEmail, type Person } from "./auth-support";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { acceptAs, actionFrom, createOrgAs, httpFrom, inviteAs, keysAction, membersAction, membersOf, newPerson, restWithKey, uniqueEmail, waitFor, type Person } from "./auth-support";
 
 /**
  * Attack: a member who is being removed or demoted keeps what their old role gave them
@@ -11,6 +13,8 @@ import { acceptAs, createOrgAs, inviteAs, keysAction, membersAction, membersOf, 
  *   member.
  * - Leftovers: invitations the admin had sent (to a second address of their own) stayed pending
  *   after the removal or demotion: accepting one brought the admin role back.
+ * - Leftovers: webhook endpoints the admin had added (in the UI, or over REST with their own admin
+ *   key) kept receiving the org's integration events at the admin's URL after they were gone.
  */
 const base = inject("baseUrl");
 
@@ -120,4 +124,67 @@ describe("invitations sent by a removed or demoted admin stop working with them"
     expect(r.value?.ok, JSON.stringify(r.value)).toBe(true);
     expect((await acceptAs(base, friend, inv.token)).redirect).toBe(`/orgs/${org}/integrations`);
   });
+});
+
+describe("webhook endpoints added by a removed or demoted admin stop receiving the org's events", () => {
+  // A receiver on loopback (the suite's server runs with WEBHOOK_ALLOW_PRIVATE=1): every request's path.
+  const hits: string[] = [];
+  let srv: http.Server;
+  let recv: string;
+  beforeAll(async () => {
+    srv = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        hits.push(req.url ?? "");
+        res.statusCode = 204;
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    recv = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise((r) => srv.close(r)));
+
+  const webhooksAction = (p: Person, org: string, name: string, args: unknown[]) =>
+    actionFrom(base, p.from, { page: `/orgs/${org}/settings/webhooks`, file: "app/orgs/[org]/settings/webhooks/actions.ts", name, args, cookie: p.cookie });
+
+  for (const change of ["removed", "demoted"] as const) {
+    it(`an admin ${change}: their endpoints (UI and REST with their key) get no event; the owner's does`, async () => {
+      const { owner, admin, org, memberId } = await orgWithAdmin();
+      const tag = `${org}-${change}`;
+      const viaUi = await webhooksAction(admin, org, "createWebhookAction", [org, { url: `${recv}/insider-ui/${tag}`, events: ["integration.created"] }]);
+      expect(viaUi.value, JSON.stringify(viaUi.value)).toMatchObject({ ok: true });
+      const adminKey = (await keysAction(base, admin, org, "createApiKeyAction", [org, { role: "admin", label: "hook" }])).value.data.apiKey as string;
+      const viaRest = await fetch(`${base}/integrations/${org}/webhooks`, {
+        method: "POST",
+        headers: { "x-api-key": adminKey, "content-type": "application/json" },
+        body: JSON.stringify({ url: `${recv}/insider-rest/${tag}`, events: ["integration.created"] }),
+      });
+      expect(viaRest.status, await viaRest.clone().text()).toBe(201);
+      const mine = await webhooksAction(owner, org, "createWebhookAction", [org, { url: `${recv}/owner/${tag}`, events: ["integration.created"] }]);
+      expect(mine.value?.ok).toBe(true);
+      // The settings page names who added each endpoint.
+      const page = await httpFrom(base, owner.from, "GET", `/orgs/${org}/settings/webhooks`, { headers: { cookie: owner.cookie } });
+      expect(page.text).toContain(admin.email);
+
+      const r =
+        change === "removed"
+          ? await membersAction(base, owner, org, "removeMemberAction", [org, memberId])
+          : await membersAction(base, owner, org, "updateMemberRoleAction", [org, memberId, "viewer"]);
+      expect(r.value, JSON.stringify(r.value)).toMatchObject({ ok: true, data: { revokedKeys: 1, deletedWebhooks: 2 } });
+
+      // An integration event of the org: the owner's endpoint hears it, the admin's are gone.
+      const ownerKey = (await keysAction(base, owner, org, "createApiKeyAction", [org, { role: "admin", label: "owner" }])).value.data.apiKey as string;
+      const setup = await fetch(`${base}/integrations/${org}/saas_datadog/setup`, {
+        method: "POST",
+        headers: { "x-api-key": ownerKey, "content-type": "application/json" },
+        body: JSON.stringify({ credential: { display_name: "Datadog" } }),
+      });
+      expect(setup.status, await setup.clone().text()).toBe(201);
+      await waitFor(() => hits.some((h) => h === `/owner/${tag}`), "the owner's endpoint to get integration.created", 30_000);
+      const list = await webhooksAction(owner, org, "listWebhooksAction", [org]);
+      expect((list.value.data as Array<{ url: string }>).map((w) => w.url)).toEqual([`${recv}/owner/${tag}`]);
+      expect(hits.filter((h) => h.includes(`/${tag}`) && h.startsWith("/insider"))).toEqual([]);
+    });
+  }
 });

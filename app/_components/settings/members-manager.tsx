@@ -197,15 +197,16 @@ export function MembersManager({ org, orgName, myRole, initial }: { org: string;
       <ConfirmRowDialog removal={removing} pending={busy} title={`Remove ${removing.row?.email ?? ""}?`} confirmLabel="Remove member">
         <p>
           They lose access to {orgName} at once: its integrations, members and API keys. The API keys they created are revoked too: scripts
-          using them get 401 from now on. Invitations they sent and nobody has accepted yet are canceled.
+          using them get 401 from now on. Invitations they sent and nobody has accepted yet are canceled, and webhook endpoints they added are removed.
         </p>
       </ConfirmRowDialog>
     </div>
   );
 }
 
-function withdrawnText({ revokedKeys: n, canceledInvitations: i }: { revokedKeys: number; canceledInvitations: number }): string {
+function withdrawnText({ revokedKeys: n, canceledInvitations: i, deletedWebhooks: w }: { revokedKeys: number; canceledInvitations: number; deletedWebhooks: number }): string {
   const keys = n === 0 ? "" : ` ${n} API key${n === 1 ? "" : "s"} they created ${n === 1 ? "was" : "were"} revoked.`;
   const invitations = i === 0 ? "" : ` ${i} invitation${i === 1 ? "" : "s"} they sent ${i === 1 ? "was" : "were"} canceled.`;
-  return keys + invitations;
+  const webhooks = w === 0 ? "" : ` ${w} webhook endpoint${w === 1 ? "" : "s"} they added ${w === 1 ? "was" : "were"} removed.`;
+  return keys + invitations + webhooks;
 }

@@ -4,7 +4,7 @@ import { getSessionActor } from "@/lib/auth/session";
 import { createWebhook } from "@/lib/webhooks/create-webhook";
 import { deleteWebhook } from "@/lib/webhooks/delete-webhook";
 import { listWebhookDeliveries } from "@/lib/webhooks/list-webhook-deliveries";
-import { listWebhooks } from "@/lib/webhooks/list-webhooks";
+import { listWebhooksWithCreators } from "@/lib/webhooks/list-webhooks";
 import { orgPath, run } from "@/actions/run";
 
 /**
@@ -21,7 +21,7 @@ export async function createWebhookAction(org: string, input: unknown) {
 
 export async function listWebhooksAction(org: string) {
   const actor = await getSessionActor();
-  return run(async () => (await listWebhooks({ actor, org: str(org) })).webhooks);
+  return run(() => listWebhooksWithCreators({ actor, org: str(org) }));
 }
 
 export async function deleteWebhookAction(org: string, id: string) {

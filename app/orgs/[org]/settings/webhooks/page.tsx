@@ -1,5 +1,5 @@
 import { handlePageError, requireOrgPage } from "@/lib/auth/page-guard";
-import { listWebhooks } from "@/lib/webhooks/list-webhooks";
+import { listWebhooksWithCreators } from "@/lib/webhooks/list-webhooks";
 import { OwnersOnlyNotice } from "../../../../_components/ui/owners-only";
 import { WebhooksManager } from "./webhooks-manager";
 
@@ -16,6 +16,6 @@ export default async function WebhooksPage({ params }: { params: Promise<{ org: 
       </OwnersOnlyNotice>
     );
   }
-  const { webhooks } = await listWebhooks({ actor: ctx.actor, org }).catch((e) => handlePageError(e, here));
+  const webhooks = await listWebhooksWithCreators({ actor: ctx.actor, org }).catch((e) => handlePageError(e, here));
   return <WebhooksManager org={org} orgName={ctx.org.name} initial={webhooks} />;
 }

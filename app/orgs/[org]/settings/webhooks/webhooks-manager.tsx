@@ -5,7 +5,8 @@ import { useState } from "react";
 import { unwrap } from "@/lib/ui/action-result";
 import { formatDateTime } from "@/lib/ui/format";
 import { WEBHOOK_EVENT_LABELS, WEBHOOK_EVENTS, type WebhookEventType } from "@/lib/webhooks/events";
-import type { WebhookDeliveryView, WebhookView } from "@/lib/webhooks/schemas";
+import type { WebhookDeliveryView } from "@/lib/webhooks/schemas";
+import type { WebhookPageView } from "@/lib/webhooks/list-webhooks";
 import { Badge, type BadgeTone } from "../../../../_components/ui/badge";
 import { DataTable } from "../../../../_components/ui/data-table";
 import { Button } from "../../../../_components/ui/button";
@@ -18,7 +19,7 @@ import { createWebhookAction, deleteWebhookAction, listWebhookDeliveriesAction, 
 const STATUS_TONE: Record<WebhookDeliveryView["status"], BadgeTone> = { delivered: "success", pending: "warning", failed: "danger" };
 
 /** Webhook endpoints: add (the signing secret shown once), remove, and each endpoint's delivery log. */
-export function WebhooksManager({ org, orgName, initial }: { org: string; orgName: string; initial: WebhookView[] }) {
+export function WebhooksManager({ org, orgName, initial }: { org: string; orgName: string; initial: WebhookPageView[] }) {
   const qc = useQueryClient();
   const key = ["webhooks", org];
   const { data: hooks } = useQuery({ queryKey: key, queryFn: async () => unwrap(await listWebhooksAction(org)), initialData: initial });
@@ -32,7 +33,7 @@ export function WebhooksManager({ org, orgName, initial }: { org: string; orgNam
   const refresh = () => qc.invalidateQueries({ queryKey: key });
   const removing = useRowRemoval({
     actions,
-    remove: (h: WebhookView) => deleteWebhookAction(org, h.id),
+    remove: (h: WebhookPageView) => deleteWebhookAction(org, h.id),
     done: (h) => `Endpoint ${h.url} removed; it gets no more events.`,
     refresh,
     after: (h) => {
@@ -117,7 +118,7 @@ export function WebhooksManager({ org, orgName, initial }: { org: string; orgNam
       <SettingsCard
         flush
         title="Endpoints"
-        description="Including those added over the REST API."
+        description="Including those added over the REST API. An endpoint is removed when the member who added it is removed or demoted."
         empty={hooks.length === 0 ? { title: "No endpoints yet", body: "Add one to hear about credential changes in your own systems (chat, paging, a SIEM)." } : null}
       >
         <ul className="divide-y divide-slate-100">
@@ -135,6 +136,7 @@ export function WebhooksManager({ org, orgName, initial }: { org: string; orgNam
                   </p>
                   <p className="mt-1 text-xs text-slate-500">
                     {h.id} · added {formatDateTime(h.created_at)}
+                    {h.creator ? <span data-testid="webhook-creator"> by {h.creator}</span> : null}
                   </p>
                 </div>
                 <Button variant="outline" size="sm" aria-expanded={openLog === h.id} onClick={() => setOpenLog(openLog === h.id ? null : h.id)}>
