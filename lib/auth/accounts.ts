@@ -267,14 +267,60 @@ export async function lookupMembership(env: Env, userId: string, slug: string): 
   const db = await adapter(env);
   const org = await db.findOne<OrgRow>({ model: "organization", where: [{ field: "slug", value: slug }] });
   if (!org) return null;
-  const member = await db.findOne<MemberRow>({
+  const rows = await memberRowsOf(env, org.id, userId);
+  return rows[0] ? parseOrgRole(rows[0].role) : null;
+}
+
+// ------------------------------------------------------------------ one member row per user and org
+
+export const ROLE_RANK: Record<OrgRole, number> = { viewer: 1, admin: 2, owner: 3 };
+
+/**
+ * Which of one user's member rows in one org counts: the lowest role, then the oldest row, then the
+ * smallest id. Better Auth's acceptInvitation does not check for an existing membership
+ * (node_modules/better-auth/dist/plugins/organization/routes/crud-invites.mjs), so a database
+ * from before acceptInvitation refused members can hold two rows; the order is fixed so that no
+ * lookup picks the higher one by accident, and two requests repairing the same rows keep the same
+ * one (docs/security.md, "Removed and demoted members").
+ */
+function effectiveFirst(a: MemberRow, b: MemberRow): number {
+  const rank = (r: MemberRow) => {
+    const role = parseOrgRole(r.role);
+    return role ? ROLE_RANK[role] : 0;
+  };
+  return rank(a) - rank(b) || new Date(a.createdAt).getTime() - new Date(b.createdAt).getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** A user's member rows in an org, the one that counts first (effectiveFirst); normally one or none. */
+export async function memberRowsOf(env: Env, orgId: string, userId: string): Promise<MemberRow[]> {
+  const db = await adapter(env);
+  const rows = await db.findMany<MemberRow>({
     model: "member",
     where: [
-      { field: "organizationId", value: org.id },
+      { field: "organizationId", value: orgId },
       { field: "userId", value: userId },
     ],
   });
-  return member ? parseOrgRole(member.role) : null;
+  return rows.sort(effectiveFirst);
+}
+
+/** Whether the user with this email has a member row in the org. */
+export async function isMemberByEmail(env: Env, orgId: string, email: string): Promise<boolean> {
+  const db = await adapter(env);
+  const user = await db.findOne<UserRow>({ model: "user", where: [{ field: "email", value: email.toLowerCase() }] });
+  return user ? (await memberRowsOf(env, orgId, user.id)).length > 0 : false;
+}
+
+/** Deletes a user's member rows in an org, all of them or all but `keepId`; returns how many went. */
+export async function deleteMemberRows(env: Env, orgId: string, userId: string, keepId?: string): Promise<number> {
+  const db = await adapter(env);
+  let n = 0;
+  for (const row of await memberRowsOf(env, orgId, userId)) {
+    if (row.id === keepId) continue;
+    await db.delete({ model: "member", where: [{ field: "id", value: row.id }] });
+    n++;
+  }
+  return n;
 }
 
 /** The organizations a user belongs to, with their role, by name. */
@@ -288,7 +334,7 @@ export async function listUserOrganizations(env: Env, userId: string): Promise<A
   });
   const out: Array<{ slug: string; name: string; role: OrgRole }> = [];
   for (const o of orgs) {
-    const role = parseOrgRole(members.find((m) => m.organizationId === o.id)?.role);
+    const role = parseOrgRole(members.filter((m) => m.organizationId === o.id).sort(effectiveFirst)[0]?.role);
     if (role) out.push({ slug: o.slug, name: o.name, role });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name) || a.slug.localeCompare(b.slug));
@@ -328,7 +374,10 @@ export async function findUserEmails(env: Env, userIds: string[]): Promise<Map<s
 
 export async function listOrgMembersRaw(env: Env, orgId: string): Promise<Array<{ id: string; userId: string; email: string; name: string; role: OrgRole; createdAt: string }>> {
   const db = await adapter(env);
-  const members = await db.findMany<MemberRow>({ model: "member", where: [{ field: "organizationId", value: orgId }] });
+  // One entry per user: the row that counts (effectiveFirst), should a database hold two.
+  const members = (await db.findMany<MemberRow>({ model: "member", where: [{ field: "organizationId", value: orgId }] }))
+    .sort(effectiveFirst)
+    .filter((m, i, all) => all.findIndex((x) => x.userId === m.userId) === i);
   if (members.length === 0) return [];
   const users = await db.findMany<UserRow>({ model: "user", where: [{ field: "id", value: members.map((m) => m.userId), operator: "in" }] });
   return members
@@ -392,6 +441,26 @@ export async function cancelPendingInvitationsBy(env: Env, orgId: string, invite
   });
   const canceled: InvitationRow[] = [];
   for (const inv of pending) if (await cancelPendingInvitation(env, inv.id)) canceled.push(inv);
+  return canceled;
+}
+
+/**
+ * Cancel the org's pending invitations addressed to this email (all but `exceptId`); returns those
+ * it canceled. Used when the address's owner is removed or demoted, and once they have joined:
+ * accepting one of them later would give a removed member their way back in.
+ */
+export async function cancelPendingInvitationsTo(env: Env, orgId: string, email: string, exceptId?: string): Promise<InvitationRow[]> {
+  const db = await adapter(env);
+  const pending = await db.findMany<InvitationRow>({
+    model: "invitation",
+    where: [
+      { field: "organizationId", value: orgId },
+      { field: "email", value: email.toLowerCase() },
+      { field: "status", value: "pending" },
+    ],
+  });
+  const canceled: InvitationRow[] = [];
+  for (const inv of pending) if (inv.id !== exceptId && (await cancelPendingInvitation(env, inv.id))) canceled.push(inv);
   return canceled;
 }
 

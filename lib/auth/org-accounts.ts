@@ -13,9 +13,13 @@ import { invitationIdFromToken, invitationToken } from "./invitation-links";
 import {
   cancelPendingInvitation,
   cancelPendingInvitationsBy,
+  cancelPendingInvitationsTo,
+  deleteMemberRows,
   findAuthOrganization,
   findInvitation,
   findUserById,
+  isMemberByEmail,
+  memberRowsOf,
   publicOrigin,
   getReadyAuth,
   INVITABLE_ROLES,
@@ -23,6 +27,7 @@ import {
   listPendingInvitationsRaw,
   listUserOrganizations,
   ORG_ROLES,
+  ROLE_RANK,
   withAuthErrors,
 } from "./accounts";
 import { createOrganization } from "./organizations";
@@ -40,6 +45,8 @@ interface AuditNote {
   revokedKeyIds?: string[];
   canceledInvitations?: string[];
   deletedWebhooks?: Array<{ id: string; url: string }>;
+  /** Invitations addressed to the member themself (not sent by them), canceled. */
+  canceledInvitationsTo?: string[];
 }
 
 /**
@@ -60,6 +67,9 @@ async function auditedChange<T>(deps: CoreDeps, base: Omit<AuditInput, "outcome"
     }
     for (const w of note.deletedWebhooks ?? []) {
       await recordAudit(deps, { actor: base.actor, org: note.org ?? base.org, action: "webhook.delete", outcome: "ok", target: `${webhookAuditTarget(w.id, w.url)}, added by ${by}` });
+    }
+    for (const invited of note.canceledInvitationsTo ?? []) {
+      await recordAudit(deps, { actor: base.actor, org: note.org ?? base.org, action: "invitation.cancel", outcome: "ok", target: `${invited}, addressed to ${by}` });
     }
   };
   try {
@@ -254,8 +264,11 @@ async function inviteMemberUnaudited(
   // Checked again now that it exists: a removal or demotion of the inviter that ran meanwhile
   // canceled what they had sent before this one was there (withdrawGrants), so this request
   // cancels its own.
+  // Likewise the address: if its owner joined meanwhile (accepting another invitation, whose
+  // request cancels the ones pending once its member row exists), this one goes too.
   try {
     await authorizeOrgOrThrow(deps, args.actor, args.org, "write");
+    await refuseMemberAddress(deps, organizationId, inv.email);
   } catch (e) {
     await cancelPendingInvitation(deps.env, inv.id);
     throw e;
@@ -279,6 +292,20 @@ async function inviteMemberUnaudited(
     deps.log.error({ org: args.org, mail: "invitation", err_name: (e as Error)?.name ?? "Error", err_code: (e as { code?: unknown })?.code }, "mail could not be sent");
   }
   return { id: inv.id, token: invitationToken(deps.env, inv.id), email: inv.email, role: inv.role, expiresAt: new Date(inv.expiresAt).toISOString(), mail };
+}
+
+/**
+ * An address that is already a member gets no invitation: Better Auth's createInvitation refuses
+ * one ("User is already a member of this organization", crud-invites.mjs), but with a separate
+ * read before its insert; this runs once the invitation exists (docs/security.md, "Removed and
+ * demoted members").
+ */
+async function refuseMemberAddress(deps: CoreDeps, organizationId: string, email: string): Promise<void> {
+  if (await isMemberByEmail(deps.env, organizationId, email)) {
+    throw new AppError("conflict", `${email} is already a member of this organization; change their role on the members page instead.`, {
+      fields: { email: "is already a member" },
+    });
+  }
 }
 
 /** Cancel a pending invitation (its link stops working). Audited (invitation.cancel: the invited email and role, never the invitation id, which is the link's secret). */
@@ -336,6 +363,8 @@ async function updateMemberRoleUnaudited(
   if (demotion) await withdrawGrants(deps, args.org, organizationId, member.userId, note);
   const auth = await getReadyAuth(deps.env);
   await withAuthErrors(() => auth.api.updateMemberRole({ body: { memberId: member.id, role: role.data, organizationId }, headers: args.reqHeaders }));
+  // A database from before the one-row rule may hold a second row for them: the role just set is the one.
+  await deleteMemberRows(deps.env, organizationId, member.userId, member.id);
   if (demotion) await withdrawGrants(deps, args.org, organizationId, member.userId, note);
   return withdrawn(note);
 }
@@ -349,7 +378,7 @@ export interface Withdrawn {
 
 const withdrawn = (note: AuditNote): Withdrawn => ({
   revokedKeys: note.revokedKeyIds?.length ?? 0,
-  canceledInvitations: note.canceledInvitations?.length ?? 0,
+  canceledInvitations: (note.canceledInvitations?.length ?? 0) + (note.canceledInvitationsTo?.length ?? 0),
   deletedWebhooks: note.deletedWebhooks?.length ?? 0,
 });
 
@@ -371,9 +400,20 @@ async function withdrawGrants(deps: CoreDeps, org: string, organizationId: strin
   note.canceledInvitations = [...(note.canceledInvitations ?? []), ...invitations.map((i) => `${i.email} (${i.role})`)];
   const webhooks = await deps.webhooks.deleteEndpointsCreatedBy(org, userId);
   note.deletedWebhooks = [...(note.deletedWebhooks ?? []), ...webhooks];
+  await withdrawInvitationsTo(deps, organizationId, userId, note);
 }
 
-const ROLE_RANK: Record<OrgRole, number> = { viewer: 1, admin: 2, owner: 3 };
+/**
+ * The other direction: invitations addressed to the member (one sent before they joined, by
+ * anyone). Accepting one after a removal would bring them back; after a demotion it is refused
+ * (acceptInvitation refuses members), and is canceled all the same.
+ */
+async function withdrawInvitationsTo(deps: CoreDeps, organizationId: string, userId: string, note: AuditNote): Promise<void> {
+  const user = await findUserById(deps.env, userId);
+  if (!user) return;
+  const invitations = await cancelPendingInvitationsTo(deps.env, organizationId, user.email);
+  note.canceledInvitationsTo = [...(note.canceledInvitationsTo ?? []), ...invitations.map((i) => `${i.email} (${i.role})`)];
+}
 
 /** Remove a member. Audited (member.remove). */
 export async function removeMember(
@@ -402,6 +442,8 @@ async function removeMemberUnaudited(
   await withdrawGrants(deps, args.org, organizationId, member.userId, note);
   const auth = await getReadyAuth(deps.env);
   await withAuthErrors(() => auth.api.removeMember({ body: { memberIdOrEmail: member.id, organizationId }, headers: args.reqHeaders }));
+  // Every row of theirs, should a database from before the one-row rule hold two.
+  await deleteMemberRows(deps.env, organizationId, member.userId);
   await withdrawGrants(deps, args.org, organizationId, member.userId, note);
   return withdrawn(note);
 }
@@ -455,7 +497,29 @@ async function acceptInvitationUnaudited(
   if (mailIsDelivered(deps.env) && !(await findUserById(deps.env, user.userId))?.emailVerified) {
     throw new AppError("forbidden", `Confirm ${preview.email} first: open the link we mailed to it, then accept the invitation.`);
   }
+  // One member row per user and org. Better Auth's acceptInvitation does not check for one
+  // (node_modules/better-auth/dist/plugins/organization/routes/crud-invites.mjs), so a member
+  // holding an invitation (sent before they joined) is refused here: not a second row, not a
+  // role change (their role changes on the members page).
+  const organizationId = await authOrgIdOrThrow(deps, preview.orgSlug);
+  if ((await memberRowsOf(deps.env, organizationId, user.userId)).length > 0) {
+    throw new AppError("conflict", `You are already a member of ${preview.orgName}; an owner or admin can change your role on its members page.`);
+  }
   const auth = await getReadyAuth(deps.env);
-  await withAuthErrors(() => auth.api.acceptInvitation({ body: { invitationId: preview.id }, headers: args.reqHeaders }));
+  const { member } = await withAuthErrors(() => auth.api.acceptInvitation({ body: { invitationId: preview.id }, headers: args.reqHeaders }));
+  // Two acceptances in parallel both pass that check. Once ours exists, every request keeps the
+  // same row (the lowest role, then the oldest: memberRowsOf) and deletes the others, so exactly
+  // one is left whichever order they finish in; a request whose row went is refused. Then the
+  // other invitations addressed to them are canceled: one created while this request ran (after
+  // inviteMember's own check) would otherwise outlive a later removal.
+  const rows = await memberRowsOf(deps.env, organizationId, user.userId);
+  const kept = rows[0];
+  if (rows.length > 1 && kept) await deleteMemberRows(deps.env, organizationId, user.userId, kept.id);
+  const others = await cancelPendingInvitationsTo(deps.env, organizationId, user.email);
+  note.canceledInvitationsTo = others.map((i) => `${i.email} (${i.role})`);
+  if (!kept) throw new AppError("conflict", `Your membership of ${preview.orgName} was removed while the invitation was being accepted.`);
+  if (kept.id !== member.id) {
+    throw new AppError("conflict", `You are already a member of ${preview.orgName}; an owner or admin can change your role on its members page.`);
+  }
   return { org: preview.orgSlug };
 }

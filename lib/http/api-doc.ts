@@ -56,7 +56,7 @@ const AUDIT_ACTION_WHEN: Record<AuditAction, string> = {
   "member.role_change": "a member's role changed; `target` `email (old → new)`",
   "member.remove": "a member removed; `target` their email and role",
   "invitation.accept": "an invitation accepted (or refused: wrong account, expired); `target` the invited email and role",
-  "invitation.cancel": "a pending invitation withdrawn (by an owner or admin, or with the removal or demotion of the member who sent it: then `target` ends with `, sent by` and that member); `target` the invited email and role",
+  "invitation.cancel": "a pending invitation withdrawn (by an owner or admin, or with the removal or demotion of the member who sent it: then `target` ends with `, sent by` and that member; or of the member it is addressed to, or once that address has joined: then `, addressed to` and that member); `target` the invited email and role",
   "webhook.create": "a webhook endpoint added; `target` its id and the URL's origin only (`wh_… (https://host:port)`, never its path, query or signing secret); a refused URL shows its origin",
   "webhook.delete": "a webhook endpoint removed, by hand or because the member who added it was removed or demoted; `target` its id and the URL's origin",
   "sign_in.failed": "a wrong password for a member's account, in each org of the account (actor the account, `client_ip` the attempt's)",
