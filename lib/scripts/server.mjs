@@ -80,6 +80,48 @@ function refuse(res, status, code, message, headers = {}) {
   res.end(JSON.stringify({ error: { code, message, request_id: requestId } }));
 }
 
+/** How long, and how much, a closing connection still reads of a body it refused (lingerThenClose). */
+const LINGER_MS = 2_000;
+const LINGER_LIMIT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Closes the connection after its answer without losing the answer: Node ends a `connection:
+ * close` answer with socket.destroySoon() (FIN, then destroy once written), and destroying a
+ * socket with unread data sends RST, which can reach the client before it reads the 413 (it saw
+ * EPIPE about one time in twenty). So, as nginx's lingering close does
+ * (https://nginx.org/en/docs/http/ngx_http_core_module.html#lingering_close), the write side is
+ * shut and what the client still sends is read and dropped until the body ends, LINGER_MS pass or
+ * LINGER_LIMIT_BYTES arrive, whichever is first; then the socket is destroyed.
+ */
+function lingerThenClose(req) {
+  const socket = req.socket;
+  const closeSoon = socket.destroySoon.bind(socket); // Node's own: FIN once written, then destroy
+  let answered = false;
+  let ended = false;
+  let read = 0;
+  let timer;
+  const stop = () => {
+    clearTimeout(timer);
+    closeSoon();
+  };
+  socket.destroySoon = () => {
+    answered = true;
+    if (ended) return closeSoon();
+    socket.end();
+    timer = setTimeout(stop, LINGER_MS);
+    timer.unref();
+  };
+  req.on("data", (chunk) => {
+    read += chunk.length;
+    if (read > LINGER_LIMIT_BYTES) stop();
+  });
+  req.once("end", () => {
+    ended = true;
+    if (answered) stop();
+  });
+  req.resume();
+}
+
 // Read once Next has loaded the .env files: the public origin decides HSTS (lib/http/api-paths.mjs).
 const publicOrigin = process.env.BETTER_AUTH_URL;
 
@@ -111,11 +153,13 @@ const server = http.createServer((req, res) => {
     if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > BODY_LIMIT_BYTES) {
       // Never buffered. A body up to DRAIN_LIMIT_BYTES is read and dropped after the answer, so
       // the client, still sending, reads the 413 instead of a connection reset (closing a socket
-      // with unread data makes the kernel send RST: RFC 1122 §4.2.2.13); a larger one is not
-      // worth reading: the connection closes after the answer.
+      // with unread data makes the kernel send RST: RFC 1122 §4.2.2.13), and the connection stays
+      // usable; a larger one is not worth keeping the connection for: it closes after the answer,
+      // lingering first so the 413 is still read (lingerThenClose).
       const drain = Number(declared) <= DRAIN_LIMIT_BYTES;
       refuse(res, 413, "payload_too_large", TOO_LARGE_MESSAGE, drain ? {} : { connection: "close" });
       if (drain) req.resume();
+      else lingerThenClose(req);
       return;
     }
   }

@@ -1,3 +1,4 @@
+import net from "node:net";
 import { beforeAll, describe, expect, it } from "vitest";
 import { makeServiceAccountKey } from "../fakes/gcp-keys";
 import { FAKE_OPENAI_ADMIN_KEY } from "../fakes/keys";
@@ -113,6 +114,42 @@ describe("one body limit (64 KiB) on every transport", () => {
       }
     }
     expect(failures).toEqual([]);
+  });
+
+  // A body over 1 MiB is not worth keeping the connection for, but closing at once (destroying a
+  // socket with unread data sends RST) could reach the client before its 413: the server lingers,
+  // reading and dropping what the client still sends, before it closes.
+  it("a declared body over 1 MiB: the 413 arrives, the server keeps reading while the client still sends, then closes cleanly", async () => {
+    const u = new URL(baseUrl());
+    const mib = Buffer.alloc(1024 * 1024, 0x78);
+    const outcome = await new Promise<{ answer: string; writesAfterAnswer: number; error: string | null }>((resolve) => {
+      const socket = net.connect(Number(u.port), u.hostname);
+      let answer = "";
+      let writesAfterAnswer = 0;
+      let error: string | null = null;
+      socket.on("error", (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+      socket.on("close", () => resolve({ answer, writesAfterAnswer, error }));
+      socket.on("data", async (d) => {
+        const first = answer === "";
+        answer += d.toString("latin1");
+        if (!first) return;
+        // The answer is here and the body is not finished: send the other 4 MiB, one at a time.
+        for (let i = 0; i < 4 && !socket.destroyed; i++) {
+          await new Promise<void>((r) => socket.write(mib, () => r()));
+          writesAfterAnswer++;
+        }
+        socket.end();
+      });
+      socket.write(
+        `POST /integrations/${org}/openai/setup HTTP/1.1\r\nHost: ${u.host}\r\nX-API-Key: ${key}\r\nContent-Type: application/json\r\nContent-Length: ${5 * mib.length}\r\n\r\n`,
+      );
+      socket.write(mib);
+    });
+    expect(outcome.answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(outcome.answer.toLowerCase()).toContain("connection: close");
+    expect(outcome.answer).toContain('"code":"payload_too_large"');
+    expect(outcome.writesAfterAnswer).toBe(4);
+    expect(outcome.error).toBeNull(); // no EPIPE / ECONNRESET: the server read what was sent, then closed
   });
 
   it("a key file just under the limit still gets a proper answer (the limit is the only thing refusing the large one)", async () => {
