@@ -86,7 +86,7 @@ function aoaiModelsCheck(ctx: ConnectionTestContext, reply: HttpReply, url: stri
       return {
         outcome: "permission_denied",
         message:
-          `The Azure OpenAI resource's network rules refused this server (HTTP 403${code ? `, ${code}` : ""}). ` +
+          `The Azure OpenAI resource's network rules refused this server (HTTP ${status}${code ? `, ${code}` : ""}). ` +
           "Allow this server's outbound IP addresses under Networking on the resource, or enable public access.",
       };
     }
