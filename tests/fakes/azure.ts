@@ -58,8 +58,9 @@ import { makeTestCa, type TestCa } from "./tls";
  * Azure OpenAI (openaiUrl; one resource):
  * - `GET /openai/v1/models` → `{"object":"list","data":[…]}` for a token with audience
  *   https://ai.azure.com or https://cognitiveservices.azure.com; 401 (no/invalid token, wrong
- *   audience), 403 PermissionDenied (no Cognitive Services OpenAI User), 404 for other paths, 429
- *   with `retry-after: 9`, 503.
+ *   audience), 401 PermissionDenied (a valid token whose principal lacks Cognitive Services OpenAI
+ *   User: the status Azure OpenAI answers with, see below; `setOpenAIPermissionDeniedStatus(403)`
+ *   for the 403 the code also accepts), 404 for other paths, 429 with `retry-after: 9`, 503.
  *
  * Behaviour is chosen per app (the default apps in azure-keys.ts, or registerApp) or forced for a
  * whole service with setMode(mode, service).
@@ -75,6 +76,11 @@ import { makeTestCa, type TestCa } from "./tls";
  * - Cost Management query and its throttling headers (`x-ms-ratelimit-microsoft.costmanagement-
  *   qpu-retry-after` and friends): https://learn.microsoft.com/rest/api/cost-management/query/usage
  *   and https://learn.microsoft.com/azure/cost-management-billing/automate/api-best-practices;
+ * - a principal without the data action is answered HTTP 401 with `{"error":{"code":"PermissionDenied",
+ *   "message":"Principal does not have access to API/Operation."}}` or "The principal `…` lacks the
+ *   required data action `…` to perform `…` operation.": observed on <resource>.openai.azure.com in
+ *   microsoft/semantic-kernel#10020, and as "Status: 401 (PermissionDenied)" in
+ *   davrous/AzureAgentToM365#3 and microsoft-foundry/foundry-samples#155;
  * - Azure OpenAI v1 (`/openai/v1/models`, no api-version) and its token audiences
  *   (https://ai.azure.com for v1, https://cognitiveservices.azure.com for dated versions):
  *   https://github.com/openai/openai-node/blob/master/docs/azure.md and https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle.
@@ -150,6 +156,8 @@ export interface AzureFakes {
    * https://cognitiveservices.azure.com). Lets a test make the resource refuse one of them.
    */
   setOpenAIAcceptedAudiences(audiences: string[]): void;
+  /** The status of the resource's PermissionDenied answer (default 401, as observed; 403 also tested). */
+  setOpenAIPermissionDeniedStatus(status: 401 | 403): void;
   /** Forces a behaviour on one service, or on all three when service is omitted ("normal" restores). */
   setMode(mode: AzureFakeMode, service?: AzureFakeService): void;
   clearRequests(): void;
@@ -301,6 +309,7 @@ export async function startAzureFakes(opts: AzureFakesOptions = {}): Promise<Azu
   const modes: Record<AzureFakeService, AzureFakeMode> = { token: "normal", management: "normal", openai: "normal" };
   const DEFAULT_OPENAI_AUDIENCES = ["https://ai.azure.com", "https://cognitiveservices.azure.com"];
   let openaiAudiences = [...DEFAULT_OPENAI_AUDIENCES];
+  let openaiDeniedStatus: 401 | 403 = 401;
 
   const registerTenant = (tenant: string, o: AzureTenantOptions = {}) => {
     const key = tenant.toLowerCase();
@@ -669,7 +678,7 @@ export async function startAzureFakes(opts: AzureFakesOptions = {}): Promise<Azu
     if (behaviour) return behaviour;
     if (!app.roles.openaiUser) {
       return aoaiError(
-        403,
+        openaiDeniedStatus,
         "PermissionDenied",
         `The principal \`${app.objectId}\` lacks the required data action \`Microsoft.CognitiveServices/accounts/OpenAI/models/read\` to perform \`GET /openai/v1/models\` operation.`,
       );
@@ -704,6 +713,9 @@ export async function startAzureFakes(opts: AzureFakesOptions = {}): Promise<Azu
     registerSubscription,
     setOpenAIAcceptedAudiences(audiences: string[]) {
       openaiAudiences = audiences.length > 0 ? [...audiences] : [...DEFAULT_OPENAI_AUDIENCES];
+    },
+    setOpenAIPermissionDeniedStatus(status: 401 | 403) {
+      openaiDeniedStatus = status;
     },
     setMode(mode: AzureFakeMode, service?: AzureFakeService) {
       if (service) modes[service] = mode;

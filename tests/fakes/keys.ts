@@ -62,6 +62,14 @@ export const FAKE_OPENAI_PROJECT_KEY = openaiKey("sk-proj-", "openai-project");
 export const FAKE_OPENAI_SERVICE_ACCOUNT_KEY = openaiKey("sk-svcacct-", "openai-svcacct");
 /** Well-formed but unknown: 401 invalid_api_key → auth_failed. */
 export const FAKE_OPENAI_INVALID_KEY = openaiKey("sk-proj-", "openai-unknown");
+/** Valid admin key whose organization has an IP allowlist without this server: 401 ip_not_authorized on every call → permission_denied. */
+export const FAKE_OPENAI_ADMIN_KEY_IP_NOT_AUTHORIZED = openaiKey("sk-admin-", "openai-admin-ip");
+/** Valid project key whose project has an IP allowlist without this server: 401 ip_not_authorized on /v1/models → permission_denied. */
+export const FAKE_OPENAI_PROJECT_KEY_IP_NOT_AUTHORIZED = openaiKey("sk-proj-", "openai-project-ip");
+/** Admin key of an organization out of credit: 429 insufficient_quota → permission_denied (billing), not rate_limited. */
+export const FAKE_OPENAI_ADMIN_KEY_INSUFFICIENT_QUOTA = openaiKey("sk-admin-", "openai-admin-quota");
+/** Key of an account that belongs to no organization: 401 no_organization → auth_failed, without the organization_id hint. */
+export const FAKE_OPENAI_KEY_NO_ORGANIZATION = openaiKey("sk-proj-", "openai-no-org");
 
 // --- Anthropic: sk-ant-admin01-<93>AA and sk-ant-api03-<93>AA ---
 

@@ -21,8 +21,11 @@ import { header, startFakeServer, type FakeReply, type FakeServer, type FakeServ
  *
  * Routes: `GET /20160918/users/{userId}` → a User (404 NotAuthorizedOrNotFound unless the user may
  * read itself, see `canReadSelf`; a bad signature is 401 first); `POST /20200107/usage` (RequestSummarizedUsages)
- * → one DAILY COST item, or 404 NotAuthorizedOrNotFound when the user's group has no
- * `read usage-report` policy. Modes force 429 TooManyRequests (Retry-After: 7), 503 or no answer.
+ * → one DAILY COST item, or, when the user's group has no `read usage-report` policy, 404
+ * NotAuthorizedOrNotFound or (`usageDenial`) 400 RelatedResourceNotAuthorizedOrNotFound, OCI's
+ * documented answer for a resource named in the body, as the tenancy is here
+ * (https://docs.oracle.com/iaas/Content/API/References/apierrors.htm). Modes force 429
+ * TooManyRequests (Retry-After: 7), 503 or no answer.
  */
 
 export type OciFakeMode = "normal" | "rate_limited" | "unavailable" | "hang";
@@ -37,6 +40,13 @@ export interface OciFakeUser {
   name: string;
   /** Whether a policy lets the user's group `read usage-report in tenancy`; default true. */
   canReadUsage?: boolean;
+  /**
+   * How the Usage API refuses a tenancy the user may not read (named in the body): 404
+   * NotAuthorizedOrNotFound (default) or 400 RelatedResourceNotAuthorizedOrNotFound (apierrors.htm:
+   * "A resource specified in the body of the request was not found, or you do not have authorization
+   * to access that resource"). The code accepts both.
+   */
+  usageDenial?: "NotAuthorizedOrNotFound" | "RelatedResourceNotAuthorizedOrNotFound";
   /**
    * Whether a policy lets the user read its own record; without one GET users/{self} is 404
    * NotAuthorizedOrNotFound. Default FALSE, as in a real tenancy: Oracle grants a user no self-read
@@ -83,6 +93,11 @@ export const OCI_NOT_AUTHENTICATED = {
 export const OCI_NOT_AUTHORIZED_OR_NOT_FOUND = {
   code: "NotAuthorizedOrNotFound",
   message: "Authorization failed or requested resource not found.",
+} as const;
+
+export const OCI_RELATED_RESOURCE_NOT_AUTHORIZED_OR_NOT_FOUND = {
+  code: "RelatedResourceNotAuthorizedOrNotFound",
+  message: "Authorization failed or related resource not found.",
 } as const;
 
 /** The most a signed date may be off from the fake's clock (OCI: 5 minutes). */
@@ -187,7 +202,11 @@ function usage(req: RecordedRequest, key: RegisteredKey): FakeReply {
     return reply(400, { code: "InvalidParameter", message: "The request body is not valid JSON." });
   }
   const b = (body ?? {}) as Record<string, unknown>;
-  if (b.tenantId !== key.user.tenancy) return reply(404, OCI_NOT_AUTHORIZED_OR_NOT_FOUND);
+  const denied = () =>
+    key.user.usageDenial === "RelatedResourceNotAuthorizedOrNotFound"
+      ? reply(400, OCI_RELATED_RESOURCE_NOT_AUTHORIZED_OR_NOT_FOUND)
+      : reply(404, OCI_NOT_AUTHORIZED_OR_NOT_FOUND);
+  if (b.tenantId !== key.user.tenancy) return denied();
   if (!isMidnightUtc(b.timeUsageStarted) || !isMidnightUtc(b.timeUsageEnded)) {
     return reply(400, { code: "InvalidParameter", message: "timeUsageStarted and timeUsageEnded must be dates at 00:00:00 UTC." });
   }
@@ -200,7 +219,7 @@ function usage(req: RecordedRequest, key: RegisteredKey): FakeReply {
   if (b.queryType !== undefined && !["USAGE", "COST", "CREDIT", "EXPIREDCREDIT", "ALLCREDIT"].includes(String(b.queryType))) {
     return reply(400, { code: "InvalidParameter", message: "queryType is invalid." });
   }
-  if (!key.user.canReadUsage) return reply(404, OCI_NOT_AUTHORIZED_OR_NOT_FOUND);
+  if (!key.user.canReadUsage) return denied();
   return reply(200, {
     groupBy: null,
     items: [
@@ -273,7 +292,12 @@ export async function startOciFake(opts: OciFakeOptions = {}): Promise<OciFake> 
     },
     registerUser(user: OciFakeUser) {
       keys.set(`${user.tenancy}/${user.user}/${user.fingerprint}`, {
-        user: { ...user, canReadUsage: user.canReadUsage ?? true, canReadSelf: user.canReadSelf ?? false },
+        user: {
+          ...user,
+          canReadUsage: user.canReadUsage ?? true,
+          canReadSelf: user.canReadSelf ?? false,
+          usageDenial: user.usageDenial ?? "NotAuthorizedOrNotFound",
+        },
         publicKey: crypto.createPublicKey(user.publicKeyPem),
       });
     },

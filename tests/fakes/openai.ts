@@ -1,12 +1,16 @@
 import {
   FAKE_OPENAI_ADMIN_KEY,
   FAKE_OPENAI_ADMIN_KEY_HANG,
+  FAKE_OPENAI_ADMIN_KEY_INSUFFICIENT_QUOTA,
+  FAKE_OPENAI_ADMIN_KEY_IP_NOT_AUTHORIZED,
   FAKE_OPENAI_ADMIN_KEY_NO_USAGE_SCOPE,
   FAKE_OPENAI_ADMIN_KEY_NO_USAGE_SCOPE_CODED,
   FAKE_OPENAI_ADMIN_KEY_RATE_LIMITED,
   FAKE_OPENAI_ADMIN_KEY_UNAVAILABLE,
+  FAKE_OPENAI_KEY_NO_ORGANIZATION,
   FAKE_OPENAI_ORG_ID,
   FAKE_OPENAI_PROJECT_KEY,
+  FAKE_OPENAI_PROJECT_KEY_IP_NOT_AUTHORIZED,
   FAKE_OPENAI_SERVICE_ACCOUNT_KEY,
 } from "./keys";
 import { header, startFakeServer, type FakeReply, type FakeServer, type FakeServerOptions, type RecordedRequest } from "./server";
@@ -23,12 +27,33 @@ import { header, startFakeServer, type FakeReply, type FakeServer, type FakeServ
  * `..._NO_USAGE_SCOPE_CODED` key). A project or service-account key on the admin costs endpoint
  * gets 403 with the same message (observed in an integration's code comment; providers' docs say
  * only that admin endpoints need an Admin key). The code accepts all three.
+ *
+ * Refusals of a VALID key, from OpenAI's error-code guide
+ * (https://developers.openai.com/api/docs/guides/error-codes) and IP-allowlist guide
+ * (https://developers.openai.com/api/docs/guides/ip-allowlist):
+ * - a request from an IP outside the organization's or project's allowlist is "rejected even if it
+ *   includes a valid API key" with HTTP 401 and error code `ip_not_authorized` (the message text and
+ *   `type` are not documented; only the status and code are relied on);
+ * - 429 "You exceeded your current quota, please check your plan and billing details" (out of
+ *   credit or at the monthly spend limit), body `type: "insufficient_quota"` with `code`
+ *   "insufficient_quota" or null (observed: ChatGPTNextWeb/NextChat#3123 and #1792);
+ * - 401 "You must be a member of an organization to use the API", code `no_organization`
+ *   (observed: abi/screenshot-to-code#9).
  */
 
 export type OpenAIFakeMode = "normal" | "hang" | "unavailable" | "rate_limited";
 export type OpenAIFake = FakeServer<OpenAIFakeMode>;
 
-type Behaviour = "ok" | "no_usage_scope" | "no_usage_scope_coded" | "rate_limited" | "unavailable" | "hang";
+type Behaviour =
+  | "ok"
+  | "no_usage_scope"
+  | "no_usage_scope_coded"
+  | "rate_limited"
+  | "unavailable"
+  | "hang"
+  | "ip_not_authorized"
+  | "insufficient_quota"
+  | "no_organization";
 interface KeyInfo {
   admin: boolean;
   behaviour: Behaviour;
@@ -43,6 +68,10 @@ const KEYS = new Map<string, KeyInfo>([
   [FAKE_OPENAI_ADMIN_KEY_HANG, { admin: true, behaviour: "hang" }],
   [FAKE_OPENAI_PROJECT_KEY, { admin: false, behaviour: "ok" }],
   [FAKE_OPENAI_SERVICE_ACCOUNT_KEY, { admin: false, behaviour: "ok" }],
+  [FAKE_OPENAI_ADMIN_KEY_IP_NOT_AUTHORIZED, { admin: true, behaviour: "ip_not_authorized" }],
+  [FAKE_OPENAI_PROJECT_KEY_IP_NOT_AUTHORIZED, { admin: false, behaviour: "ip_not_authorized" }],
+  [FAKE_OPENAI_ADMIN_KEY_INSUFFICIENT_QUOTA, { admin: true, behaviour: "insufficient_quota" }],
+  [FAKE_OPENAI_KEY_NO_ORGANIZATION, { admin: false, behaviour: "no_organization" }],
 ]);
 
 let requestCounter = 0;
@@ -70,6 +99,12 @@ const RATE_LIMITED = () =>
   error(429, "Rate limit reached for requests. Please try again in 7s.", "rate_limit_exceeded", "requests", null, { "retry-after": "7" });
 const UNAVAILABLE = () =>
   error(503, "The server is overloaded or not ready yet.", null, "server_error");
+const IP_NOT_AUTHORIZED = () =>
+  error(401, "Your request IP address is not in the IP allowlist of this organization or project.", "ip_not_authorized");
+const INSUFFICIENT_QUOTA = () =>
+  error(429, "You exceeded your current quota, please check your plan and billing details.", "insufficient_quota", "insufficient_quota");
+const NO_ORGANIZATION = () =>
+  error(401, "You must be a member of an organization to use the API. Please contact us through our help center at help.openai.com.", "no_organization");
 const MISSING_SCOPE = (status: 401 | 403, code: string | null = null) =>
   error(
     status,
@@ -164,6 +199,10 @@ function handle(req: RecordedRequest, mode: OpenAIFakeMode): FakeReply | "hang" 
       return UNAVAILABLE();
     case "rate_limited":
       return RATE_LIMITED();
+    case "ip_not_authorized":
+      return IP_NOT_AUTHORIZED();
+    case "no_organization":
+      return NO_ORGANIZATION();
     default:
       break;
   }
@@ -176,6 +215,7 @@ function handle(req: RecordedRequest, mode: OpenAIFakeMode): FakeReply | "hang" 
   }
   // costs: admin keys only (a project key gets 403, docs/providers.md, "OpenAI" [O]).
   if (!key.admin) return MISSING_SCOPE(403);
+  if (key.behaviour === "insufficient_quota") return INSUFFICIENT_QUOTA();
   if (key.behaviour === "no_usage_scope") return MISSING_SCOPE(401);
   if (key.behaviour === "no_usage_scope_coded") return MISSING_SCOPE(401, "missing_scope");
   return costs(req);

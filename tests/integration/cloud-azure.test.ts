@@ -61,6 +61,12 @@ describe("Azure", () => {
     const evil = await c.post(`/integrations/${org}/azure_openai/setup`, { credential: { ...FAKE_AZURE_APP, endpoint: "https://attacker.example.com" } });
     expect(evil.status).toBe(400);
     expect(evil.body.error.fields).toHaveProperty(["credential.endpoint"]);
+    // No "Cognitive Services OpenAI User": Azure OpenAI answers 401 PermissionDenied, which is the role, not the secret.
+    const noRole = await c.post(`/integrations/${org}/azure_openai/setup`, { credential: { ...FAKE_AZURE_APP_NO_ROLES, endpoint: FAKE_AZURE_OPENAI_ENDPOINT } });
+    expect(noRole.status).toBe(422);
+    expect(noRole.body.error.connection_test.outcome).toBe("permission_denied");
+    expect(noRole.body.error.message).toContain("Cognitive Services OpenAI User");
+    expect(noRole.text).not.toContain(FAKE_AZURE_APP_NO_ROLES.client_secret);
   });
 
   it("Azure Cost Management's few queries per minute per subscription are respected: the 5th test in a minute is 429 without calling Azure", async () => {

@@ -23,13 +23,17 @@ import {
   FAKE_GEMINI_LEGACY_KEY,
   FAKE_OPENAI_ADMIN_KEY,
   FAKE_OPENAI_ADMIN_KEY_HANG,
+  FAKE_OPENAI_ADMIN_KEY_INSUFFICIENT_QUOTA,
+  FAKE_OPENAI_ADMIN_KEY_IP_NOT_AUTHORIZED,
   FAKE_OPENAI_ADMIN_KEY_NO_USAGE_SCOPE,
   FAKE_OPENAI_ADMIN_KEY_NO_USAGE_SCOPE_CODED,
   FAKE_OPENAI_ADMIN_KEY_RATE_LIMITED,
   FAKE_OPENAI_ADMIN_KEY_UNAVAILABLE,
   FAKE_OPENAI_INVALID_KEY,
+  FAKE_OPENAI_KEY_NO_ORGANIZATION,
   FAKE_OPENAI_ORG_ID,
   FAKE_OPENAI_PROJECT_KEY,
+  FAKE_OPENAI_PROJECT_KEY_IP_NOT_AUTHORIZED,
   FAKE_OPENAI_SERVICE_ACCOUNT_KEY,
 } from "@/tests/fakes/keys";
 import { startOpenAIFake, type OpenAIFake } from "@/tests/fakes/openai";
@@ -211,6 +215,36 @@ describe("OpenAI", () => {
     const result = await run({ api_key: FAKE_OPENAI_ADMIN_KEY, organization_id: "org-SomeoneElse000000000000" });
     expect(result.outcome).toBe("auth_failed");
     expect(check(result, "authenticate").message).toMatch(/mismatched_organization/);
+  });
+
+  it("a valid admin key refused by the organization's IP allowlist (401 ip_not_authorized) is permission_denied naming the allowlist, never auth_failed", async () => {
+    const result = await run({ api_key: FAKE_OPENAI_ADMIN_KEY_IP_NOT_AUTHORIZED });
+    expect(result.outcome).toBe("permission_denied");
+    expect(check(result, "authenticate").outcome).toBe("permission_denied");
+    expect(check(result, "authenticate").message).toMatch(/ip_not_authorized.*IP allowlist/);
+    expect(check(result, "authenticate").message).not.toMatch(/pasted|deleted|revoked/);
+    expect(check(result, "read_costs").outcome).toBe("skipped");
+  });
+
+  it("a valid project key refused by its project's IP allowlist on /v1/models is permission_denied too", async () => {
+    const result = await run({ api_key: FAKE_OPENAI_PROJECT_KEY_IP_NOT_AUTHORIZED });
+    expect(result.outcome).toBe("permission_denied");
+    expect(check(result, "authenticate").message).toMatch(/ip_not_authorized/);
+    expect(fake.requests.map((r) => r.pathname)).toEqual(["/v1/models"]);
+  });
+
+  it("429 insufficient_quota (out of credit) is permission_denied about billing, not rate_limited", async () => {
+    const result = await run({ api_key: FAKE_OPENAI_ADMIN_KEY_INSUFFICIENT_QUOTA });
+    expect(result.outcome).toBe("permission_denied");
+    expect(result.retry_after_s).toBeUndefined();
+    expect(check(result, "authenticate").message).toMatch(/insufficient_quota.*Billing/);
+  });
+
+  it("401 no_organization is auth_failed without blaming an organization_id that was never given", async () => {
+    const result = await run({ api_key: FAKE_OPENAI_KEY_NO_ORGANIZATION });
+    expect(result.outcome).toBe("auth_failed");
+    expect(check(result, "authenticate").message).toMatch(/not a member of any organization \(no_organization\)/);
+    expect(check(result, "authenticate").message).not.toMatch(/organization_id/);
   });
 
   it("rate_limited with retry_after_s from Retry-After: 7", async () => {

@@ -32,7 +32,8 @@ import {
   testAwsAccessKeys,
   testAwsAssumeRole,
 } from "./index";
-import { runAuthenticate, runConnectionTest } from "../index";
+import { resolveEndpoints, runAuthenticate, runConnectionTest } from "../index";
+import { resolveProvider } from "../../registry";
 import type { ConnectionTestContext, ConnectionTestResult } from "../types";
 import { AppError } from "@/lib/errors";
 import { tinyBudget } from "@/tests/support/pacing";
@@ -536,8 +537,8 @@ describe("helpers", () => {
 
   it("default endpoints follow the role's partition; overrides are kept", () => {
     const base = ctxFor("aws_iam", {});
-    const defaults = { ...base, endpoints: { sts_endpoint: "https://sts.amazonaws.com", ce_endpoint: "https://ce.us-east-1.amazonaws.com" } };
-    expect(stsTarget(defaults, "aws")).toEqual({ endpoint: "https://sts.amazonaws.com", region: "us-east-1" });
+    const defaults = { ...base, endpoints: { sts_endpoint: "https://sts.us-east-1.amazonaws.com", ce_endpoint: "https://ce.us-east-1.amazonaws.com" } };
+    expect(stsTarget(defaults, "aws")).toEqual({ endpoint: "https://sts.us-east-1.amazonaws.com", region: "us-east-1" });
     expect(stsTarget(defaults, "aws-cn")).toEqual({ endpoint: "https://sts.cn-northwest-1.amazonaws.com.cn", region: "cn-northwest-1" });
     expect(stsTarget(defaults, "aws-us-gov")).toEqual({ endpoint: "https://sts.us-gov-west-1.amazonaws.com", region: "us-gov-west-1" });
     expect(ceTarget(defaults, "aws")).toEqual({ endpoint: "https://ce.us-east-1.amazonaws.com", region: "us-east-1" });
@@ -545,6 +546,21 @@ describe("helpers", () => {
     expect(stsTarget(base, "aws-cn")).toEqual({ endpoint: fake.url, region: "cn-northwest-1" });
     const regional = { ...base, endpoints: { sts_endpoint: "https://sts.eu-west-1.amazonaws.com" } };
     expect(stsTarget(regional, null)).toEqual({ endpoint: "https://sts.eu-west-1.amazonaws.com", region: "eu-west-1" });
+    // The legacy global endpoint, set explicitly, is kept for the aws partition and still replaced for the others.
+    const legacy = { ...base, endpoints: { sts_endpoint: "https://sts.amazonaws.com" } };
+    expect(stsTarget(legacy, "aws")).toEqual({ endpoint: "https://sts.amazonaws.com", region: "us-east-1" });
+    expect(stsTarget(legacy, "aws-cn")).toEqual({ endpoint: "https://sts.cn-northwest-1.amazonaws.com.cn", region: "cn-northwest-1" });
+  });
+
+  it("the registry's default STS is regional (tokens valid in opt-in Regions, e.g. Bedrock there), never the legacy global endpoint", () => {
+    // Global-endpoint tokens are valid only in Regions enabled by default; regional ones everywhere
+    // (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_enable-regions.html).
+    for (const id of ["aws_iam", "aws_keys", "aws_bedrock"]) {
+      const def = resolveProvider(id);
+      const endpoints = resolveEndpoints(def!, { region: "ap-east-1" }, {});
+      expect(endpoints.sts_endpoint, id).toBe("https://sts.us-east-1.amazonaws.com");
+      expect(stsTarget({ endpoints }, id === "aws_keys" ? null : "aws")).toEqual({ endpoint: "https://sts.us-east-1.amazonaws.com", region: "us-east-1" });
+    }
   });
 
   it("aws_keys: the key's partition comes from the region metadata key (SDK partition table); its STS is that partition's", async () => {
@@ -587,6 +603,11 @@ describe("helpers", () => {
     expect(classifyAwsError(ctxFor("aws_bedrock", {}), "role_bedrock", fake.url, serviceError("UnauthorizedOperation", 403)).message).toMatch(
       /Grant bedrock:ListFoundationModels, ce:GetCostAndUsage to the role/,
     );
+    // Bedrock in a Region the role's account has not enabled refuses fresh credentials as "invalid": say so.
+    const optIn = classifyAwsError(ctxFor("aws_bedrock", {}), "role_bedrock", fake.url, serviceError("UnrecognizedClientException", 403, "The security token included in the request is invalid."), { region: "ap-east-1" });
+    expect(optIn.outcome).toBe("provider_error");
+    expect(optIn.message).toMatch(/If ap-east-1 is an opt-in Region, check that it is enabled for the role's account/);
+    expect(classifyAwsError(ctx, "role_costs", fake.url, serviceError("UnrecognizedClientException", 400)).message).not.toMatch(/opt-in/);
     const skew = classifyAwsError(ctx, "caller_identity", fake.url, serviceError("SignatureDoesNotMatch", 403, "Signature expired: 20260101T000000Z is now earlier than 20260101T001000Z"));
     expect(skew.outcome).toBe("provider_error");
     expect(skew.message).toMatch(/clock/);

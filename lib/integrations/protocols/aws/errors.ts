@@ -206,7 +206,16 @@ export function classifyAwsError(
       return { outcome: "provider_error", message: `AWS did not recognise the platform's own access key${tokenSuffix(code)}, so no customer role can be assumed. ${OPERATOR_IDENTITY_HINT}` };
     }
     if (fromRole) {
-      return { outcome: "provider_error", message: `${service} did not accept the credentials STS had just issued for the role${tokenSuffix(code)}. Try again; if it persists, report it to the operators.` };
+      // A Region the account has not enabled (opt-in Regions) answers fresh, valid credentials with
+      // UnrecognizedClientException / InvalidClientTokenId, "The security token included in the
+      // request is invalid" (observed: epsagon/clear-lambda-storage#9, aws/chalice#1445,
+      // brefphp/extra-php-extensions#384); so does one that gets a global-endpoint STS token
+      // (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_enable-regions.html).
+      const optIn =
+        op === "role_bedrock"
+          ? ` If ${details.region ?? "the Bedrock Region"} is an opt-in Region, check that it is enabled for the role's account (Account → AWS Regions).`
+          : "";
+      return { outcome: "provider_error", message: `${service} did not accept the credentials STS had just issued for the role${tokenSuffix(code)}.${optIn} Try again; if it persists, report it to the operators.` };
     }
     const temporary = details.temporaryKey
       ? " For a temporary (ASIA…) key, also check that the session token is the one issued with it."

@@ -9,7 +9,19 @@ import type { ConnectionTestContext } from "../types";
  * share (index.ts), so both reach the same STS with the same signing region.
  */
 
-const DEFAULT_STS_ENDPOINT = "https://sts.amazonaws.com";
+/**
+ * The registry's default STS: the REGIONAL endpoint of us-east-1, not the legacy global
+ * https://sts.amazonaws.com. "Session tokens from Regional AWS STS endpoints are valid in all AWS
+ * Regions. Session tokens from the global STS endpoint are valid only in AWS Regions that are enabled
+ * by default" (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_enable-regions.html;
+ * IAM SetSecurityTokenServicePreferences: v1 global tokens "do not work in manually enabled Regions,
+ * such as Asia Pacific (Hong Kong)"). With the global endpoint, role credentials for Bedrock in an
+ * opt-in Region would be refused there (UnrecognizedClientException) although the role is right.
+ * The legacy global URL still counts as "the default" when a role of another partition needs its
+ * own STS.
+ */
+const DEFAULT_STS_ENDPOINT = "https://sts.us-east-1.amazonaws.com";
+const LEGACY_GLOBAL_STS_ENDPOINT = "https://sts.amazonaws.com";
 const DEFAULT_CE_ENDPOINT = "https://ce.us-east-1.amazonaws.com";
 const CN_CE_ENDPOINT = "https://ce.cn-northwest-1.amazonaws.com.cn";
 
@@ -107,9 +119,9 @@ function isChinaHost(url: string): boolean {
 }
 
 /**
- * The STS endpoint and signing region. The registry default is the global endpoint of the `aws`
- * partition; for a role in another partition that default is replaced with the partition's own STS
- * (an override variable is always used as given).
+ * The STS endpoint and signing region. The registry default is us-east-1's regional endpoint in
+ * the `aws` partition; for a role in another partition that default (or the legacy global one) is
+ * replaced with the partition's own STS (any other override is used as given).
  */
 export function stsTarget(
   ctx: Pick<ConnectionTestContext, "endpoints">,
@@ -118,7 +130,8 @@ export function stsTarget(
 ): { endpoint: string; region: string } {
   const configured = ctx.endpoints.sts_endpoint ?? DEFAULT_STS_ENDPOINT;
   const part = partition ? PARTITIONS[partition] : undefined;
-  if (part && partition !== "aws" && configured.replace(/\/+$/, "") === DEFAULT_STS_ENDPOINT) {
+  const isDefault = [DEFAULT_STS_ENDPOINT, LEGACY_GLOBAL_STS_ENDPOINT].includes(configured.replace(/\/+$/, ""));
+  if (part && partition !== "aws" && isDefault) {
     // The partition's regional STS (sts.<region>.<dnsSuffix>): the given region's, else the partition's default one.
     const region = regionHint && partitionOfRegion(regionHint) === partition ? regionHint : part.region;
     return { endpoint: `https://sts.${region}.${part.dnsSuffix}`, region };

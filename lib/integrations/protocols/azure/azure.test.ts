@@ -56,6 +56,7 @@ afterAll(async () => {
 beforeEach(() => {
   fakes.setMode("normal");
   fakes.setOpenAIAcceptedAudiences([]);
+  fakes.setOpenAIPermissionDeniedStatus(401);
   fakes.clearRequests();
 });
 
@@ -422,6 +423,22 @@ describe("azure_openai (service principal → /openai/v1/models)", () => {
     expect(messageOf(result, "list_models")).toMatch(/PermissionDenied/);
     expect(result.account?.name).toBe("finops-fake-eastus.openai.azure.com");
     expectNoSecrets(result, FAKE_AZURE_APP_NO_ROLES.client_secret);
+  });
+
+  it("no OpenAI role answered 401 PermissionDenied (as Azure OpenAI does) → permission_denied, not auth_failed, and no second token", async () => {
+    const result = await testAzureOpenAI(aoaiCtx(FAKE_AZURE_APP_NO_ROLES));
+    expect(result.outcome).toBe("permission_denied");
+    expect(messageOf(result, "list_models")).toMatch(/\(HTTP 401, PermissionDenied\).*"Cognitive Services OpenAI User"/);
+    // The token was accepted (the principal lacks a role): no retry with the other audience.
+    expect(tokenRequests().map((r) => new URLSearchParams(r.body).get("scope"))).toEqual([AZURE_OPENAI_SCOPE]);
+    expect(byService("openai")).toHaveLength(1);
+  });
+
+  it("no OpenAI role answered 403 PermissionDenied → permission_denied too", async () => {
+    fakes.setOpenAIPermissionDeniedStatus(403);
+    const result = await testAzureOpenAI(aoaiCtx(FAKE_AZURE_APP_NO_ROLES));
+    expect(result.outcome).toBe("permission_denied");
+    expect(messageOf(result, "list_models")).toMatch(/\(HTTP 403, PermissionDenied\)/);
   });
 
   it("wrong endpoint or resource (404) → not_found", async () => {

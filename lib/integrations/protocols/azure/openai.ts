@@ -66,7 +66,14 @@ function aoaiModelsCheck(ctx: ConnectionTestContext, reply: HttpReply, url: stri
   if (status === 200) {
     return Array.isArray(getPath(reply.json, "data")) ? { outcome: "ok" } : unexpectedBody(ctx, url);
   }
-  if (status === 401) {
+  // A valid token whose principal lacks the data action (no "Cognitive Services OpenAI User") is
+  // answered HTTP 401 with code PermissionDenied, not 403: "HTTP 401 (PermissionDenied) Principal
+  // does not have access to API/Operation." on <resource>.openai.azure.com (microsoft/semantic-kernel#10020),
+  // "Status: 401 (PermissionDenied) … lacks the required data action …" (davrous/AzureAgentToM365#3,
+  // microsoft-foundry/foundry-samples#155). The token was accepted, so it is the role that is missing;
+  // a 403 PermissionDenied is read the same way.
+  const roleMissing = code === "PermissionDenied" && (status === 401 || status === 403);
+  if (status === 401 && !roleMissing) {
     return {
       outcome: "auth_failed",
       message:
@@ -74,19 +81,19 @@ function aoaiModelsCheck(ctx: ConnectionTestContext, reply: HttpReply, url: stri
         `Check that the endpoint is your resource's own endpoint and that the resource is in tenant ${spn.tenantId}.`,
     };
   }
-  if (status === 403) {
+  if (status === 403 || roleMissing) {
     if (/virtual network|firewall|private endpoint|public (network )?access|ip address/i.test(err.text)) {
       return {
         outcome: "permission_denied",
         message:
-          `The Azure OpenAI resource's network rules refused this server (HTTP 403${code ? `, ${code}` : ""}). ` +
+          `The Azure OpenAI resource's network rules refused this server (HTTP ${status}${code ? `, ${code}` : ""}). ` +
           "Allow this server's outbound IP addresses under Networking on the resource, or enable public access.",
       };
     }
     return {
       outcome: "permission_denied",
       message:
-        `The service principal ${spn.clientId} may not use the Azure OpenAI resource (HTTP 403${code ? `, ${code}` : ""}). ` +
+        `The service principal ${spn.clientId} may not use the Azure OpenAI resource (HTTP ${status}${code ? `, ${code}` : ""}). ` +
         `Assign it the "Cognitive Services OpenAI User" role on the resource (az role assignment create --assignee ${spn.clientId} ` +
         '--role "Cognitive Services OpenAI User" --scope <resource id>); new role assignments can take a few minutes to apply.',
     };

@@ -327,7 +327,18 @@ async function readCosts(ctx: ConnectionTestContext, client: OciClient, usage: s
       return Array.isArray(getPath(reply.json, "items")) ? { outcome: "ok" } : unexpectedBody(ctx, url);
     }
     if (reply.status === 401) return notAuthenticated(ctx, reply, err);
-    if (reply.status === 403 || (reply.status === 404 && err.code === "NotAuthorizedOrNotFound")) {
+    // The tenancy is named in the request BODY (tenantId), and OCI's answer for a resource named in
+    // the body that is missing or not authorized is 400 RelatedResourceNotAuthorizedOrNotFound
+    // (https://docs.oracle.com/iaas/Content/API/References/apierrors.htm: "A resource specified in the
+    // body of the request was not found, or you do not have authorization to access that resource";
+    // https://github.com/oracle/oci-go-sdk/blob/master/common/eventual_consistency.go lists it beside
+    // 404 NotAuthorizedOrNotFound as the answers a fresh policy change produces). Either is a missing
+    // policy, never a provider fault.
+    const denied =
+      reply.status === 403 ||
+      (reply.status === 404 && err.code === "NotAuthorizedOrNotFound") ||
+      (reply.status === 400 && err.code === "RelatedResourceNotAuthorizedOrNotFound");
+    if (denied) {
       return {
         outcome: "permission_denied",
         message:

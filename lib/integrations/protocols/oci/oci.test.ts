@@ -134,7 +134,10 @@ describe("OCI API key connection test", () => {
   const PASSPHRASE = "correct horse battery staple 42";
 
   /** Registers a key's user with the fake (by default with that key's own public half). */
-  const register = (k: OciTestKey, extra: { publicKeyPem?: string; canReadUsage?: boolean; canReadSelf?: boolean } = {}) =>
+  const register = (
+    k: OciTestKey,
+    extra: { publicKeyPem?: string; canReadUsage?: boolean; canReadSelf?: boolean; usageDenial?: "NotAuthorizedOrNotFound" | "RelatedResourceNotAuthorizedOrNotFound" } = {},
+  ) =>
     fake.registerUser({
       tenancy: k.credential.tenancy_ocid,
       user: k.credential.user_ocid,
@@ -143,6 +146,7 @@ describe("OCI API key connection test", () => {
       name: USER_NAME,
       canReadUsage: extra.canReadUsage,
       canReadSelf: extra.canReadSelf ?? true,
+      usageDenial: extra.usageDenial,
     });
 
   /** Runs the test and checks that nothing secret came back. */
@@ -373,6 +377,17 @@ describe("OCI API key connection test", () => {
     expect(costs.message).toContain("Allow group <group> to read usage-report in tenancy");
     expect(costs.message).toMatch(/NotAuthorizedOrNotFound/);
     expect(result.account).toEqual({ id: main.credential.tenancy_ocid, name: USER_NAME });
+  });
+
+  it("a usage refusal answered 400 RelatedResourceNotAuthorizedOrNotFound (the tenancy is in the body) is permission_denied naming the policy, not a provider error", async () => {
+    register(main, { canReadUsage: false, usageDenial: "RelatedResourceNotAuthorizedOrNotFound" });
+    const result = await run(main.credential);
+    expect(result.outcome).toBe("permission_denied");
+    expect(check(result, "authenticate").outcome).toBe("ok");
+    const costs = check(result, "read_costs");
+    expect(costs.outcome).toBe("permission_denied");
+    expect(costs.message).toContain(OCI_USAGE_POLICY);
+    expect(costs.message).toMatch(/HTTP 400 \(RelatedResourceNotAuthorizedOrNotFound\)/);
   });
 
   it("a least-privilege user (no self-read: 404 NotAuthorizedOrNotFound after a signed request) is authenticated, name unknown, and goes on to usage", async () => {

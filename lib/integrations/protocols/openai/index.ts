@@ -83,8 +83,33 @@ function regionRefused(err: OpenAIError): CheckBody {
   };
 }
 
-/** A 401 from any endpoint. */
+/**
+ * A 401 from any endpoint. Two 401s refuse a VALID key, per OpenAI's error-code guide
+ * (https://developers.openai.com/api/docs/guides/error-codes):
+ * - `ip_not_authorized`: the organization or project has an IP allowlist that does not hold this
+ *   server's address; OpenAI "rejects requests from other IP addresses even if they include a valid
+ *   API key" (https://developers.openai.com/api/docs/guides/ip-allowlist: "HTTP 401 with the
+ *   ip_not_authorized error code"). A network rule to change, never a wrong key: permission_denied;
+ * - `no_organization` ("You must be a member of an organization to use the API", observed in
+ *   abi/screenshot-to-code#9): the key cannot be used, but organization_id is not the cause.
+ */
 function unauthorized(err: OpenAIError): CheckBody {
+  if (err.code === "ip_not_authorized") {
+    return {
+      outcome: "permission_denied",
+      message:
+        "OpenAI refused requests from this server's IP address (ip_not_authorized): the key's organization or project has an IP allowlist. " +
+        "Add this server's outbound IP address under Settings → Security → IP allowlist at platform.openai.com (changes can take up to 15 minutes), then try again.",
+    };
+  }
+  if (err.code === "no_organization") {
+    return {
+      outcome: "auth_failed",
+      message:
+        "OpenAI refused the key because its account is not a member of any organization (no_organization). " +
+        "Use a key created inside your organization (an Admin key from an organization Owner).",
+    };
+  }
   if (err.code === "invalid_api_key") {
     return {
       outcome: "auth_failed",
@@ -106,6 +131,24 @@ function unauthorized(err: OpenAIError): CheckBody {
       `OpenAI rejected the key (HTTP 401${err.code ? `, ${err.code}` : ""}). ` +
       "Check that you pasted the whole key and that it has not been deleted or revoked.",
   };
+}
+
+/**
+ * 429 is a rate limit, except "You exceeded your current quota, please check your plan and billing
+ * details" (`type: "insufficient_quota"`, `code` "insufficient_quota" or null): out of credit or at
+ * the monthly spend limit, which no retry fixes (https://developers.openai.com/api/docs/guides/error-codes;
+ * bodies observed in ChatGPTNextWeb/NextChat#3123 and #1792).
+ */
+function otherStatus(ctx: ConnectionTestContext, reply: HttpReply, url: string, err: OpenAIError): CheckBody {
+  if (reply.status === 429 && (err.type === "insufficient_quota" || err.code === "insufficient_quota")) {
+    return {
+      outcome: "permission_denied",
+      message:
+        "OpenAI refused the request because the organization is out of credit or at its monthly spend limit (HTTP 429, insufficient_quota). " +
+        "Add credits or raise the limit under Settings → Billing at platform.openai.com, then try again.",
+    };
+  }
+  return classifyHttpStatus(ctx, reply, err.code ?? err.type) ?? unexpectedStatus(ctx, reply, url, err.code);
 }
 
 function isCostsPage(json: unknown): boolean {
@@ -187,7 +230,7 @@ const testAdminKey: KeyTest = async (ctx, base, headers, organizationId) => {
       account: organizationId ? { id: organizationId, name: null } : null,
     };
   }
-  return authFailed(classifyHttpStatus(ctx, reply, err.code ?? err.type) ?? unexpectedStatus(ctx, reply, url, err.code));
+  return authFailed(otherStatus(ctx, reply, url, err));
 };
 
 const testOtherKey: KeyTest = async (ctx, base, headers, organizationId) => {
@@ -205,7 +248,7 @@ const testOtherKey: KeyTest = async (ctx, base, headers, organizationId) => {
       // A restricted key without the models permission (401/403 "Missing scopes") still authenticated.
       return { outcome: "ok" };
     }
-    return classifyHttpStatus(ctx, reply, err.code ?? err.type) ?? unexpectedStatus(ctx, reply, url, err.code);
+    return otherStatus(ctx, reply, url, err);
   });
   if (authenticate.outcome !== "ok") {
     return { checks: [authenticate, skippedCheck("read_costs", NOT_RUN)], account: null };
@@ -223,6 +266,7 @@ const testOtherKey: KeyTest = async (ctx, base, headers, organizationId) => {
       return { outcome: "ok" };
     }
     if (reply.status === 403 && err.code === REGION_CODE) return regionRefused(err);
+    if (reply.status === 401 && err.code === "ip_not_authorized") return unauthorized(err);
     if (reply.status === 401 || reply.status === 403) {
       const scopes = missingScopes(err);
       const named = scopes && scopes.length > 0 ? `; OpenAI says it lacks ${scopes.join(", ")}` : "";
@@ -231,7 +275,7 @@ const testOtherKey: KeyTest = async (ctx, base, headers, organizationId) => {
         message: `This key cannot read organization costs (HTTP ${reply.status}${err.code ? `, ${err.code}` : ""}${named}). ${OPENAI_ADMIN_KEY_HINT}`,
       };
     }
-    return classifyHttpStatus(ctx, reply, err.code ?? err.type) ?? unexpectedStatus(ctx, reply, url, err.code);
+    return otherStatus(ctx, reply, url, err);
   });
   return { checks: [authenticate, readCosts], account };
 };
