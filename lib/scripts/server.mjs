@@ -81,7 +81,7 @@ function refuse(res, status, code, message, headers = {}) {
 }
 
 /** How long, and how much, a closing connection still reads of a body it refused (lingerThenClose). */
-const LINGER_MS = 2_000;
+const LINGER_MS = 5_000; // nginx's lingering_timeout default
 const LINGER_LIMIT_BYTES = 16 * 1024 * 1024;
 
 /**
